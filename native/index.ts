@@ -1,0 +1,57 @@
+// @strata/native: the syscalls Node's fs lacks (see src/syscalls.c).
+// Every function is synchronous and throws errors shaped like Node's fs
+// errors (.code "ENOENT", .errno negative, .syscall, .path).
+import { createRequire } from 'node:module';
+
+const require = createRequire(import.meta.url);
+
+interface Binding {
+  mknod(path: string, mode: number, major: number, minor: number): void;
+  renameat2(from: string, to: string, flags: number): void;
+  cloneFd(srcFd: number, dstFd: number, length: number): 'ficlone' | 'copy_file_range';
+  lgetxattr(path: string, name: string): Buffer | null;
+  lsetxattr(path: string, name: string, value: Buffer, flags: number): void;
+  llistxattr(path: string): string[];
+  lremovexattr(path: string, name: string): void;
+  lutimesNs(path: string, atimeSec: number, atimeNsec: number, mtimeSec: number, mtimeNsec: number): void;
+}
+
+const binding = require('./build/Release/strata_native.node') as Binding;
+
+/** renameat2 flags. */
+export const RENAME_NOREPLACE = 1;
+export const RENAME_EXCHANGE = 2;
+export const RENAME_WHITEOUT = 4;
+
+/** lsetxattr flags. */
+export const XATTR_CREATE = 1;
+export const XATTR_REPLACE = 2;
+
+/** mknod(2). `mode` includes the file type bits (S_IFCHR etc.). */
+export const mknod: Binding['mknod'] = binding.mknod;
+
+/** renameat2(2) with RENAME_* flags; 0 behaves as rename(2). */
+export const renameat2: Binding['renameat2'] = binding.renameat2;
+
+/**
+ * Copies `length` bytes of srcFd into dstFd (both at offset 0) inside the
+ * kernel: FICLONE when the filesystem can share extents, else copy_file_range.
+ * Returns which one did the work.
+ */
+export const cloneFd: Binding['cloneFd'] = binding.cloneFd;
+
+/** The value of xattr `name` on the entry itself (no symlink follow), or null if it has none. */
+export const lgetxattr: Binding['lgetxattr'] = binding.lgetxattr;
+/** Sets xattr `name` on the entry itself; flags XATTR_CREATE / XATTR_REPLACE or 0. */
+export const lsetxattr: Binding['lsetxattr'] = binding.lsetxattr;
+/** The xattr names on the entry itself. */
+export const llistxattr: Binding['llistxattr'] = binding.llistxattr;
+/** Removes xattr `name`; throws ENODATA if absent. */
+export const lremovexattr: Binding['lremovexattr'] = binding.lremovexattr;
+/** utimensat(AT_SYMLINK_NOFOLLOW) with nanosecond precision. */
+export const lutimesNs: Binding['lutimesNs'] = binding.lutimesNs;
+
+/** Makes an overlay whiteout: a character device 0/0 named `path`. */
+export function mkWhiteout(path: string): void {
+  binding.mknod(path, 0o020000 | 0o000, 0, 0);
+}

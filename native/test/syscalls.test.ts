@@ -1,0 +1,70 @@
+import test from 'ava';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import * as native from '../index.ts';
+
+function tmp(): string {
+  return fs.mkdtempSync(path.join(os.tmpdir(), 'strata-native-'));
+}
+
+test('mkWhiteout makes a character device 0/0', (t) => {
+  const d = tmp();
+  native.mkWhiteout(path.join(d, 'gone'));
+  const st = fs.lstatSync(path.join(d, 'gone'));
+  t.true(st.isCharacterDevice());
+  t.is(st.rdev, 0);
+  const err = t.throws(() => native.mkWhiteout(path.join(d, 'gone')));
+  t.is((err as NodeJS.ErrnoException).code, 'EEXIST');
+});
+
+test('renameat2 NOREPLACE refuses an existing target, EXCHANGE swaps', (t) => {
+  const d = tmp();
+  fs.writeFileSync(path.join(d, 'a'), 'A');
+  fs.writeFileSync(path.join(d, 'b'), 'B');
+  const err = t.throws(() => native.renameat2(path.join(d, 'a'), path.join(d, 'b'), native.RENAME_NOREPLACE));
+  t.is((err as NodeJS.ErrnoException).code, 'EEXIST');
+  native.renameat2(path.join(d, 'a'), path.join(d, 'b'), native.RENAME_EXCHANGE);
+  t.is(fs.readFileSync(path.join(d, 'a'), 'utf8'), 'B');
+  t.is(fs.readFileSync(path.join(d, 'b'), 'utf8'), 'A');
+});
+
+test('cloneFd copies a file in the kernel', (t) => {
+  const d = tmp();
+  const data = Buffer.alloc(3 << 20, 7);
+  data.write('head');
+  fs.writeFileSync(path.join(d, 'src'), data);
+  const src = fs.openSync(path.join(d, 'src'), 'r');
+  const dst = fs.openSync(path.join(d, 'dst'), 'w');
+  const how = native.cloneFd(src, dst, data.length);
+  fs.closeSync(src);
+  fs.closeSync(dst);
+  t.true(how === 'ficlone' || how === 'copy_file_range');
+  t.deepEqual(fs.readFileSync(path.join(d, 'dst')), data);
+});
+
+test('xattrs on a symlink itself: set, get, list, remove', (t) => {
+  const d = tmp();
+  const f = path.join(d, 'f');
+  fs.writeFileSync(f, '');
+  native.lsetxattr(f, 'trusted.overlay.opaque', Buffer.from('y'), 0);
+  t.is(native.lgetxattr(f, 'trusted.overlay.opaque')?.toString(), 'y');
+  t.true(native.llistxattr(f).includes('trusted.overlay.opaque'));
+  native.lremovexattr(f, 'trusted.overlay.opaque');
+  t.is(native.lgetxattr(f, 'trusted.overlay.opaque'), null);
+  const l = path.join(d, 'l');
+  fs.symlinkSync('/nowhere', l);
+  native.lsetxattr(l, 'trusted.x', Buffer.from('1'), 0);
+  t.is(native.lgetxattr(l, 'trusted.x')?.toString(), '1');
+  const err = t.throws(() => native.lremovexattr(f, 'user.none'));
+  t.is((err as NodeJS.ErrnoException).code, 'ENODATA');
+});
+
+test('lutimesNs sets nanosecond mtimes without following symlinks', (t) => {
+  const d = tmp();
+  const l = path.join(d, 'l');
+  fs.symlinkSync('/nowhere', l);
+  native.lutimesNs(l, 1000, 5, 2000, 123456789);
+  const st = fs.lstatSync(l, { bigint: true });
+  t.is(st.mtimeNs, 2000123456789n);
+});

@@ -1,0 +1,8 @@
+// Every subcommand, in the order `strata --help` lists them. Each lives in
+// its own file; add a new one here.
+import type { Command } from '../command.ts';
+import { version } from './version.ts';
+
+export const commands: Command[] = [
+  version,
+];

@@ -1,0 +1,3 @@
+export * from './errors.ts';
+export * from './digest.ts';
+export * from './run.ts';

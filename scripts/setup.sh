@@ -1,0 +1,45 @@
+#!/usr/bin/env bash
+# Brings a bare Debian 12 machine (Node 20, root) to where strata builds,
+# tests and benchmarks: system packages, pnpm, node modules, the native addon
+# and the busybox base fixture. Idempotent: a second run does only what is missing.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+apt_packages=(
+  fuse3 libfuse2 runc                                   # strata itself
+  fuse-overlayfs unionfs-fuse fio                       # benchmark peers
+  skopeo umoci buildah podman docker-registry           # interop partners
+  busybox-static                                        # the base image's binaries
+  attr zstd xz-utils bzip2 gzip tar apache2-utils       # test tools (getfattr, htpasswd)
+  python3 make g++ git                                  # native addon build, conformance comparator
+)
+missing=()
+for p in "${apt_packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "setup: installing ${missing[*]}"
+  if [ "$(id -u)" != 0 ]; then echo "setup: need root to install system packages" >&2; exit 1; fi
+  apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+modprobe fuse 2>/dev/null || true
+
+want_pnpm=$(node -p "require('./package.json').packageManager.split('@')[1]")
+if ! command -v pnpm >/dev/null || [ "$(pnpm --version 2>/dev/null)" != "$want_pnpm" ]; then
+  echo "setup: installing pnpm $want_pnpm"
+  npm install -g --silent "pnpm@$want_pnpm" >/dev/null
+fi
+
+# node-gyp ignores nodedir in .npmrc and would download Node's headers, which
+# this network does not serve: point it at the headers Debian's node ships.
+if [ -d /usr/include/node ]; then export npm_config_nodedir=/usr; fi
+pnpm install --frozen-lockfile=false --reporter=silent
+# pnpm runs @strata/native's install script; make sure the binary exists
+# even when the lockfile was unchanged and pnpm skipped it.
+if [ ! -f native/build/Release/strata_native.node ]; then
+  (cd native && npx --no-install node-gyp rebuild >/dev/null)
+fi
+
+bash fixtures/make-busybox-rootfs.sh >/dev/null
+echo "setup: done"
