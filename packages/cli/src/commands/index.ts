@@ -2,7 +2,11 @@
 // its own file; add a new one here.
 import type { Command } from '../command.ts';
 import { version } from './version.ts';
+import { importCmd } from './import.ts';
+import { images } from './images.ts';
 
 export const commands: Command[] = [
   version,
+  importCmd,
+  images,
 ];
