@@ -3,10 +3,22 @@
 import type { Command } from '../command.ts';
 import { version } from './version.ts';
 import { importCmd } from './import.ts';
+import { exportCmd } from './export.ts';
 import { images } from './images.ts';
+import { inspect } from './inspect.ts';
+import { tag } from './tag.ts';
+import { rmi } from './rmi.ts';
+import { gcCmd } from './gc.ts';
+import { fsckCmd } from './fsck.ts';
 
 export const commands: Command[] = [
   version,
   importCmd,
+  exportCmd,
   images,
+  inspect,
+  tag,
+  rmi,
+  gcCmd,
+  fsckCmd,
 ];
