@@ -2,7 +2,13 @@
 // its own file; add a new one here.
 import type { Command } from '../command.ts';
 import { version } from './version.ts';
+import { mount } from './mount.ts';
+import { umount } from './umount.ts';
+import { which } from './which.ts';
 
 export const commands: Command[] = [
+  mount,
+  umount,
+  which,
   version,
 ];
