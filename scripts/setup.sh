@@ -50,5 +50,14 @@ if [ ! -f "$fuse_native_dir/build/Release/fuse.node" ]; then
   (cd "$fuse_native_dir" && "$OLDPWD/native/node_modules/.bin/node-gyp" rebuild >/dev/null)
 fi
 
+# `mount -t fuse.strata` runs /sbin/mount.fuse.strata; point it at this checkout.
+if [ "$(id -u)" = 0 ]; then
+  helper=$(sed "s|@STRATA_HOME@|$PWD|" scripts/mount.fuse.strata)
+  if [ ! -f /sbin/mount.fuse.strata ] || [ "$(cat /sbin/mount.fuse.strata)" != "$helper" ]; then
+    printf '%s\n' "$helper" > /sbin/mount.fuse.strata
+    chmod 755 /sbin/mount.fuse.strata
+  fi
+fi
+
 bash fixtures/make-busybox-rootfs.sh >/dev/null
 echo "setup: done"

@@ -62,6 +62,11 @@ export async function unmount(h: MountHandle): Promise<void> {
   await h.unmount();
 }
 
+/** Stops tracking `h` (its server was killed and the test cleared the mount itself). */
+export function forget(h: MountHandle): void {
+  live.delete(h);
+}
+
 /** Unmounts whatever a test left mounted; use in test.afterEach.always. */
 export async function cleanup(t?: ExecutionContext): Promise<void> {
   for (const h of [...live]) {
