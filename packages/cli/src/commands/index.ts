@@ -4,8 +4,14 @@ import type { Command } from '../command.ts';
 import { version } from './version.ts';
 import { importCmd } from './import.ts';
 import { images } from './images.ts';
+import { mount } from './mount.ts';
+import { umount } from './umount.ts';
+import { which } from './which.ts';
 
 export const commands: Command[] = [
+  mount,
+  umount,
+  which,
   version,
   importCmd,
   images,
