@@ -10,8 +10,14 @@ import { tag } from './tag.ts';
 import { rmi } from './rmi.ts';
 import { gcCmd } from './gc.ts';
 import { fsckCmd } from './fsck.ts';
+import { mount } from './mount.ts';
+import { umount } from './umount.ts';
+import { which } from './which.ts';
 
 export const commands: Command[] = [
+  mount,
+  umount,
+  which,
   version,
   importCmd,
   exportCmd,
