@@ -70,6 +70,17 @@ test('CLI: import, images --json, inspect, tag, rmi, gc, fsck; errors exit non-z
   t.is(fs.readdirSync(path.join(root, 'quarantine')).length, 1);
 });
 
+test('two processes importing the same image at once both succeed and share one snapshot', async (t) => {
+  const root = path.join(tmp(t), 'store');
+  const [a, b] = await Promise.all([strata(root, 'import', busybox, 'one'), strata(root, 'import', busybox, 'two')]);
+  t.is(a.code, 0, a.stderr);
+  t.is(b.code, 0, b.stderr);
+  t.deepEqual(JSON.parse((await strata(root, '--json', 'images')).stdout).map((i: { name: string }) => i.name).sort(), ['localhost/one:latest', 'localhost/two:latest']);
+  t.is(fs.readdirSync(path.join(root, 'snapshots')).length, 1);
+  t.deepEqual(fs.readdirSync(path.join(root, 'ingest')), []);
+  t.is((await strata(root, 'fsck')).code, 0);
+});
+
 test('buildah image -> skopeo -> strata import -> strata export -> umoci: same tree; snapshots mount with kernel overlay; podman loads the docker export', async (t) => {
   const d = tmp(t);
   const bo = ['--root', path.join(d, 'c-root'), '--runroot', path.join(d, 'c-run'), '--storage-driver', 'vfs'];
