@@ -79,7 +79,7 @@ function checkDigestHeader(client: RegistryClient, what: string, header: string 
  * stream of the whole blob: after a failure the upload restarts in a new
  * session, because a registry may have appended part of a cut-off body.
  */
-export async function uploadBlob(client: RegistryClient, repo: string, blob: BlobRef, open: () => Readable, opts: UploadOptions = {}, retries = 4): Promise<void> {
+export async function uploadBlob(client: RegistryClient, repo: string, blob: BlobRef, open: () => Readable, opts: UploadOptions = {}): Promise<void> {
   for (let attempt = 0; ; attempt++) {
     try {
       if (opts.chunkSize) await uploadChunked(client, repo, blob, open, opts.chunkSize, opts.onBytes);
@@ -87,8 +87,8 @@ export async function uploadBlob(client: RegistryClient, repo: string, blob: Blo
       return;
     } catch (err) {
       const retryable = err instanceof RegistryError && (err.status === null || err.status >= 500);
-      if (!retryable || attempt >= retries) throw err;
-      await sleep(250 * 2 ** attempt);
+      if (!retryable || attempt >= client.retries) throw err;
+      await sleep(client.backoffMs * 2 ** attempt);
     }
   }
 }

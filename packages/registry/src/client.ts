@@ -53,8 +53,10 @@ export class RegistryClient {
   private mode: 'anonymous' | 'basic' | 'bearer' = 'anonymous';
   private bearer?: Challenge;
   private readonly tokens = new Map<string, string>();
-  private readonly retries: number;
-  private readonly backoffMs: number;
+  /** Retries after the first attempt for retryable failures. */
+  readonly retries: number;
+  /** First backoff in ms, doubled each retry. */
+  readonly backoffMs: number;
 
   constructor(registry: string, private readonly opts: ClientOptions = {}) {
     this.registry = registry.toLowerCase();
