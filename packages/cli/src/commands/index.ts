@@ -2,7 +2,9 @@
 // its own file; add a new one here.
 import type { Command } from '../command.ts';
 import { version } from './version.ts';
+import { bench } from './bench.ts';
 
 export const commands: Command[] = [
   version,
+  bench,
 ];
