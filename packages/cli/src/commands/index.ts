@@ -9,6 +9,7 @@ import { umount } from './umount.ts';
 import { which } from './which.ts';
 import { login } from './login.ts';
 import { logout } from './logout.ts';
+import { bench } from './bench.ts';
 
 export const commands: Command[] = [
   mount,
@@ -19,4 +20,5 @@ export const commands: Command[] = [
   images,
   login,
   logout,
+  bench,
 ];
