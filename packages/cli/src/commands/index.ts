@@ -13,6 +13,9 @@ import { fsckCmd } from './fsck.ts';
 import { mount } from './mount.ts';
 import { umount } from './umount.ts';
 import { which } from './which.ts';
+import { login } from './login.ts';
+import { logout } from './logout.ts';
+import { bench } from './bench.ts';
 
 export const commands: Command[] = [
   mount,
@@ -27,4 +30,7 @@ export const commands: Command[] = [
   rmi,
   gcCmd,
   fsckCmd,
+  login,
+  logout,
+  bench,
 ];
