@@ -143,6 +143,20 @@ function defaultName(file: string): string {
   return normalizeName(base);
 }
 
+/**
+ * The image name for an index entry's ref.name. The OCI spec's usual value
+ * is a bare tag ("v1", what `skopeo copy ... oci-archive:F:v1` writes): that
+ * becomes a tag of the name derived from the file. A name with a '/' or ':'
+ * (what strata, buildah and containerd write) is a full reference.
+ */
+function nameFromRefName(refName: string, file: string): string | null {
+  if (!refName.includes('/') && !refName.includes(':') && /^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$/.test(refName)) {
+    const base = defaultName(file);
+    return `${base.slice(0, base.lastIndexOf(':'))}:${refName}`;
+  }
+  return tryNormalizeName(refName);
+}
+
 async function importRootfs(store: FsStore, file: string, name: string, compression: Compression, undo: Undo): Promise<ImportResult> {
   const w = await store.content.writer();
   const tmp = store.snapshots.tempDir();
@@ -294,7 +308,7 @@ async function importOci(store: FsStore, file: string, name: string | null, blob
     if (!(await store.content.has(m.digest))) throw new InvalidInput(`${file}: index.json names ${m.digest}, which is not in the archive`);
     await checkAndUnpack(store, file, m, undo);
     const own = m.annotations?.['io.containerd.image.name'] ?? m.annotations?.[REF_NAME];
-    const n = name ?? (own ? tryNormalizeName(own) : null) ?? defaultName(file);
+    const n = name ?? (own ? nameFromRefName(own, file) : null) ?? defaultName(file);
     images.push({ name: n, descriptor: { mediaType: m.mediaType, digest: m.digest, size: m.size, ...(m.platform ? { platform: m.platform } : {}) } });
   }
   return { kind: 'oci', images };
