@@ -378,6 +378,17 @@ export async function importArchive(store: FsStore, file: string, name?: string)
     const res = kind === 'oci' ? await importOci(store, file, full, blobs, undo) : await importDocker(store, file, full, blobs, undo);
     // Blobs of the archive no image uses (e.g. other platforms) stay until gc.
     for (const im of res.images) await store.tag(im.name, im.descriptor);
+    // Archive files no imported image uses (docker save's per-layer json and
+    // VERSION files, other platforms' blobs) are not kept.
+    const used = new Set<string>();
+    for (const im of res.images) {
+      used.add(im.descriptor.digest);
+      const r = await store.resolveDescriptor(im.descriptor);
+      used.add(r.manifestDescriptor.digest);
+      used.add(r.configDescriptor.digest);
+      for (const l of r.manifest.layers) used.add(l.digest);
+    }
+    for (const d of undo.blobs) if (!used.has(d)) await store.content.delete(d).catch(() => undefined);
     return res;
   } catch (err) {
     await undo.run(store);

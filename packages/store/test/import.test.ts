@@ -83,6 +83,9 @@ test('importing a docker save from podman keeps its RepoTags', async (t) => {
   t.is(res.kind, 'docker');
   t.deepEqual(res.images.map((i) => i.name), ['localhost/again:2']);
   const r = await other.resolve('again:2');
+  t.deepEqual(fs.readdirSync(path.join(other.root, 'blobs', 'sha256')).sort(),
+    [r.manifestDescriptor.digest, r.configDescriptor.digest, ...r.manifest.layers.map((l) => l.digest)].map((d) => d.slice(7)).sort(),
+    'only the blobs the image uses are kept');
   t.is(r.config.rootfs.diff_ids[0], (await store.resolve('busybox')).config.rootfs.diff_ids[0]);
 });
 
