@@ -12,7 +12,8 @@ import { pipeline } from 'node:stream/promises';
 import {
   DigestMismatch, InvalidInput, StrataError, UsageError, chainIds, isErrno, type Digest,
 } from '@strata/common';
-import { readTar } from './tar-read.ts';
+import { readFileChunks, readTar } from './tar-read.ts';
+import type { IngestWriter } from './content.ts';
 import { BLOCK, decodeBlock, decodePax, padding } from './tar-header.ts';
 import { decompressor, layerMediaType, sniffCompression } from './compression.ts';
 import { applyHashed } from './layers.ts';
@@ -138,6 +139,14 @@ async function* teeInto(src: AsyncIterable<Buffer>, w: BlobWriter): AsyncGenerat
   }
 }
 
+/** Appends `src` to the blob synchronously while passing it on (for reused buffers). */
+async function* appendInto(src: AsyncIterable<Buffer>, w: IngestWriter): AsyncGenerator<Buffer> {
+  for await (const c of src) {
+    w.appendSync(c);
+    yield c;
+  }
+}
+
 function defaultName(file: string): string {
   const base = path.basename(file).replace(/\.(tar|tgz|tzst)(\.(gz|zst|zstd))?$/, '').replace(/\.(gz|zst)$/, '').toLowerCase().replace(/[^a-z0-9._-]+/g, '-').replace(/^[^a-z0-9]+/, '') || 'imported';
   return normalizeName(base);
@@ -161,24 +170,28 @@ async function importRootfs(store: FsStore, file: string, name: string, compress
   const w = await store.content.writer();
   const tmp = store.snapshots.tempDir();
   undo.tmpDirs.push(tmp);
-  const src = fs.createReadStream(file, { highWaterMark: CHUNK });
+  let src: fs.ReadStream | null = null;
   let res;
   try {
-    const raw = teeInto(src, w);
     if (compression === 'none') {
       // The blob is the uncompressed layer: the writer's hash is the diffID,
-      // so the bytes are hashed once, not twice.
+      // so the bytes are hashed once, not twice; and the file is read into
+      // reused buffers, written to the blob synchronously.
+      const raw = appendInto(readFileChunks(file), w);
       res = { ...(await applyLayer(raw, tmp, file)), diffId: null };
+      for await (const _ of raw) { /* the whole file is the blob */ }
     } else {
+      src = fs.createReadStream(file, { highWaterMark: CHUNK });
+      const raw = teeInto(src, w);
       const dec = decompressor(compression);
       const done = pipeline(Readable.from(raw), dec);
       done.catch(() => undefined);
       res = await applyHashed(dec, tmp, file);
       await done;
+      for await (const _ of raw) { /* the whole file is the blob */ }
     }
-    for await (const _ of raw) { /* the whole file is the blob */ }
   } catch (err) {
-    src.destroy();
+    src?.destroy();
     await w.abort();
     throw err;
   }
