@@ -229,12 +229,14 @@ interface ArchiveBlobs {
 /** Streams an image archive, storing every file as a verified blob. */
 async function ingestArchive(store: FsStore, file: string, compression: Compression, undo: Undo): Promise<ArchiveBlobs> {
   const out: ArchiveBlobs = { byEntry: new Map(), meta: new Map(), links: new Map() };
-  const src = fs.createReadStream(file, { highWaterMark: CHUNK });
-  const dec = decompressor(compression);
-  const done = pipeline(src, dec);
+  // Uncompressed archives are read into reused buffers (see readFileChunks):
+  // every chunk is consumed (copied or written synchronously) before the next.
+  const src = compression === 'none' ? null : fs.createReadStream(file, { highWaterMark: CHUNK });
+  const dec = src ? decompressor(compression) : null;
+  const done = src && dec ? pipeline(src, dec) : Promise.resolve();
   done.catch(() => undefined);
   try {
-    for await (const e of readTar(dec, file)) {
+    for await (const e of readTar(dec ?? readFileChunks(file), file)) {
       const name = topName(e.header.name);
       if (e.header.type === 'symlink') {
         const target = path.posix.normalize(path.posix.join(path.posix.dirname(name), e.header.linkname));
@@ -249,7 +251,7 @@ async function ingestArchive(store: FsStore, file: string, compression: Compress
       if (name === 'index.json' || name === 'oci-layout' || name === 'manifest.json' || name === 'repositories') {
         if (e.header.size > 16 << 20) throw new InvalidInput(`${file}: entry ${JSON.stringify(name)}: too large`);
         const parts: Buffer[] = [];
-        for await (const c of e.body()) parts.push(c);
+        for await (const c of e.body()) parts.push(Buffer.from(c));
         out.meta.set(name, Buffer.concat(parts));
         continue;
       }
@@ -257,9 +259,7 @@ async function ingestArchive(store: FsStore, file: string, compression: Compress
       const expected = m ? (`sha256:${m[1]}` as Digest) : undefined;
       const w = await store.content.writer();
       try {
-        for await (const c of e.body()) {
-          if (!w.write(c)) await new Promise<void>((r) => w.once('drain', r));
-        }
+        for await (const c of e.body()) w.appendSync(c);
         const info = await commitTracked(undo, w, e.header.size, expected);
         out.byEntry.set(name, info);
       } catch (err) {
@@ -270,8 +270,8 @@ async function ingestArchive(store: FsStore, file: string, compression: Compress
     }
     await done;
   } catch (err) {
-    src.destroy();
-    dec.destroy();
+    src?.destroy();
+    dec?.destroy();
     throw err;
   }
   return out;
