@@ -3,7 +3,13 @@
 import type { Command } from '../command.ts';
 import { version } from './version.ts';
 import { importCmd } from './import.ts';
+import { exportCmd } from './export.ts';
 import { images } from './images.ts';
+import { inspect } from './inspect.ts';
+import { tag } from './tag.ts';
+import { rmi } from './rmi.ts';
+import { gcCmd } from './gc.ts';
+import { fsckCmd } from './fsck.ts';
 import { mount } from './mount.ts';
 import { umount } from './umount.ts';
 import { which } from './which.ts';
@@ -17,8 +23,14 @@ export const commands: Command[] = [
   which,
   version,
   importCmd,
+  exportCmd,
   images,
   login,
   logout,
   bench,
+  inspect,
+  tag,
+  rmi,
+  gcCmd,
+  fsckCmd,
 ];
