@@ -330,6 +330,9 @@ export class Overlay {
     const whitedOut = parent.upperWhiteouts?.has(name) ?? false;
     if (!whitedOut) {
       make(target);
+      // Like the kernel, a directory made inside a merged one is opaque from
+      // the start, so no lower layer can ever show through it.
+      if (type === S_IFDIR && this.format === 'overlay' && parent.lowerDirs.length > 0) makeOpaque(target, 'overlay');
     } else {
       const overlayWhiteout = isOverlayWhiteoutAt(target);
       if (overlayWhiteout) {
