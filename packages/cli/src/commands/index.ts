@@ -2,6 +2,8 @@
 // its own file; add a new one here.
 import type { Command } from '../command.ts';
 import { version } from './version.ts';
+import { importCmd } from './import.ts';
+import { images } from './images.ts';
 import { mount } from './mount.ts';
 import { umount } from './umount.ts';
 import { which } from './which.ts';
@@ -11,4 +13,6 @@ export const commands: Command[] = [
   umount,
   which,
   version,
+  importCmd,
+  images,
 ];
