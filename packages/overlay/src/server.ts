@@ -62,8 +62,10 @@ export async function runServer(mountpoint: string, opts: ParsedMountOptions, so
     };
     server = await serveFuse(overlay, mp, {
       readOnly: opts.readOnly || opts.upperDir === undefined,
-      allowOther: opts.allowOther,
-      defaultPermissions: opts.defaultPermissions,
+      // Like kernel overlayfs (and fuse-overlayfs run as root): a root mount is
+      // seen by every user, with the kernel checking permissions on mode bits.
+      allowOther: opts.allowOther ?? process.getuid?.() === 0,
+      defaultPermissions: opts.defaultPermissions ?? true,
       dev: opts.dev,
       suid: opts.suid,
       noatime: opts.noatime,

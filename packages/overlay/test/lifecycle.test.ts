@@ -106,7 +106,9 @@ test('mount -t fuse.strata works through the helper script', async (t) => {
   const s = makeStack(1);
   populate(s.lowers[0]!, { 'f': 'F' });
   try {
-    const r = await run('mount', ['-t', 'fuse.strata', '-o', `lowerdir=${s.lowers[0]},upperdir=${s.upper},workdir=${s.work}`, 'strata', s.mnt], { allowFailure: true, timeoutMs: 60000 });
+    // The helper is machine-wide; STRATA_HOME points it at this checkout.
+    const env = { ...process.env, STRATA_HOME: fileURLToPath(new URL('../../..', import.meta.url)) };
+    const r = await run('mount', ['-t', 'fuse.strata', '-o', `lowerdir=${s.lowers[0]},upperdir=${s.upper},workdir=${s.work}`, 'strata', s.mnt], { allowFailure: true, timeoutMs: 60000, env });
     t.is(r.code, 0, r.stderr);
     t.deepEqual(ls(s.mnt), ['f']);
     const u = await strata(['umount', s.mnt]);
