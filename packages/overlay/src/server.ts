@@ -51,7 +51,7 @@ export async function runServer(mountpoint: string, opts: ParsedMountOptions, so
       fs.rmSync(work, { recursive: true, force: true });
       fs.mkdirSync(work, { mode: 0o700 });
     }
-    overlay = new Overlay({ lowerDirs: opts.lowerDirs, upperDir: opts.upperDir, workDir: work, whiteout: opts.whiteout, noSync: opts.noSync });
+    overlay = new Overlay({ lowerDirs: opts.lowerDirs, upperDir: opts.upperDir, workDir: work, whiteout: opts.whiteout, noSync: opts.noSync, redirectDir: opts.redirectDir });
     let ended = false;
     const onUnmounted = () => {
       if (ended) return;
@@ -66,8 +66,10 @@ export async function runServer(mountpoint: string, opts: ParsedMountOptions, so
       // seen by every user, with the kernel checking permissions on mode bits.
       allowOther: opts.allowOther ?? process.getuid?.() === 0,
       defaultPermissions: opts.defaultPermissions ?? true,
-      dev: opts.dev,
-      suid: opts.suid,
+      // Root mounts honour device nodes and setuid bits as a kernel overlay
+      // mount does (builds run sudo, ping, device nodes); nodev/nosuid turn them off.
+      dev: opts.dev ?? process.getuid?.() === 0,
+      suid: opts.suid ?? process.getuid?.() === 0,
       noatime: opts.noatime,
       onUnmounted,
     });

@@ -109,9 +109,9 @@ test(`strata and kernel overlayfs agree on ${SEQS} random operation sequences`, 
     seedLayers(ours, d);
     seedLayers(theirs, d);
   }
-  await mountStrata(ours);
+  await mountStrata(t, ours);
   // redirect_dir=on: the kernel then renames lower directories too (strata always does).
-  await mountKernel(theirs, theirs.mnt, ['redirect_dir=on']);
+  await mountKernel(t, theirs, theirs.mnt, ['redirect_dir=on']);
   let mismatches = 0;
   const time = { strata: 0, kernel: 0, compare: 0 };
   for (let i = 0; i < SEQS && mismatches < 5; i++) {

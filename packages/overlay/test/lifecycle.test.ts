@@ -73,7 +73,7 @@ test('clean failures: missing or unreadable lowerdir, workdir on another filesys
 test('SIGKILL of the server: upper stays consistent, strata umount clears the dead mount, a remount works', async (t) => {
   const s = makeStack(1);
   populate(s.lowers[0]!, { 'a': 'A', 'big': 'x'.repeat(1 << 20) });
-  const h = await mountStrata(s);
+  const h = await mountStrata(t, s);
   fs.writeFileSync(path.join(s.mnt, 'written'), 'w');
   fs.unlinkSync(path.join(s.mnt, 'a'));
   fs.appendFileSync(path.join(s.mnt, 'big'), 'y');
@@ -92,7 +92,7 @@ test('SIGKILL of the server: upper stays consistent, strata umount clears the de
   t.is(fs.readFileSync(path.join(s.upper, 'written'), 'utf8'), 'w');
   t.true(fs.lstatSync(path.join(s.upper, 'a')).isCharacterDevice());
   t.is(fs.statSync(path.join(s.upper, 'big')).size, (1 << 20) + 1);
-  await mountStrata(s);
+  await mountStrata(t, s);
   t.deepEqual(ls(s.mnt), ['big', 'written']);
   t.deepEqual(ls(path.join(s.work, 'work')), []);
 });

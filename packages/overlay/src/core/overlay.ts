@@ -22,6 +22,8 @@ export interface EngineOptions {
   whiteout?: WhiteoutFormat;
   /** Skip fsync of copied-up data (build mounts). */
   noSync?: boolean;
+  /** false: renaming a directory with lower parts fails with EXDEV (kernel redirect_dir=off). */
+  redirectDir?: boolean;
 }
 
 /** Who asks: new entries are owned by the caller, as on any filesystem. */
@@ -463,6 +465,7 @@ export class Overlay {
       if (!src.isDir && dst.isDir) fail('EISDIR', to);
       if (dst.isDir && this.tree.children(dst).size > 0) fail('ENOTEMPTY', to);
     }
+    if (src.isDir && src.lowerDirs.length > 0 && this.opts.redirectDir === false) fail('EXDEV', from);
     const srcParent = src.parent!;
     copyUp(this.copyEnv, srcParent);
     copyUp(this.copyEnv, dstParent);
