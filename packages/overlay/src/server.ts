@@ -51,7 +51,7 @@ export async function runServer(mountpoint: string, opts: ParsedMountOptions, so
       fs.rmSync(work, { recursive: true, force: true });
       fs.mkdirSync(work, { mode: 0o700 });
     }
-    overlay = new Overlay({ lowerDirs: opts.lowerDirs, upperDir: opts.upperDir, workDir: work, whiteout: opts.whiteout, noSync: opts.noSync, redirectDir: opts.redirectDir });
+    overlay = new Overlay({ lowerDirs: opts.lowerDirs, upperDir: opts.upperDir, workDir: work, whiteout: opts.whiteout, noSync: opts.noSync, redirectDir: opts.redirectDir, indexDir: opts.workDir && path.join(opts.workDir, 'strata-index') });
     let ended = false;
     const onUnmounted = () => {
       if (ended) return;

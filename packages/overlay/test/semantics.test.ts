@@ -254,3 +254,27 @@ test('redirect_dir=off: renaming a directory with lower parts is EXDEV (as the k
   execFileSync('mv', [path.join(s.mnt, 'dir'), path.join(s.mnt, 'moved')]);
   t.is(fs.readFileSync(path.join(s.mnt, 'moved/a'), 'utf8'), 'A');
 });
+
+test('hard links: copy-up of one name keeps one file (data, inode, link count), also after a remount', async (t) => {
+  const s = makeStack(1);
+  populate(s.lowers[0]!, { 'a': 'shared', 'x/': null });
+  fs.linkSync(path.join(s.lowers[0]!, 'a'), path.join(s.lowers[0]!, 'x/b'));
+  fs.linkSync(path.join(s.lowers[0]!, 'a'), path.join(s.lowers[0]!, 'c'));
+  const h = await mountStrata(t, s);
+  const m = (p: string) => path.join(s.mnt, p);
+  const ino = fs.statSync(m('a')).ino;
+  fs.appendFileSync(m('a'), '+1');
+  for (const n of ['a', 'x/b', 'c']) {
+    t.is(fs.readFileSync(m(n), 'utf8'), 'shared+1', n);
+    t.like(fs.statSync(m(n)), { ino, nlink: 3 }, n);
+  }
+  fs.appendFileSync(m('x/b'), '+2'); // a second name's copy-up links to the first copy
+  t.is(fs.statSync(path.join(s.upper, 'x/b')).ino, fs.statSync(path.join(s.upper, 'a')).ino);
+  fs.unlinkSync(m('c'));
+  t.like(fs.statSync(m('a')), { nlink: 2 });
+  await unmount(h);
+  await mountStrata(t, s);
+  t.is(fs.readFileSync(m('x/b'), 'utf8'), 'shared+1+2');
+  t.is(fs.statSync(m('a')).ino, fs.statSync(m('x/b')).ino);
+  t.is(fs.statSync(m('a')).nlink, 2);
+});
