@@ -7,6 +7,9 @@ import { images } from './images.ts';
 import { mount } from './mount.ts';
 import { umount } from './umount.ts';
 import { which } from './which.ts';
+import { login } from './login.ts';
+import { logout } from './logout.ts';
+import { bench } from './bench.ts';
 
 export const commands: Command[] = [
   mount,
@@ -15,4 +18,7 @@ export const commands: Command[] = [
   version,
   importCmd,
   images,
+  login,
+  logout,
+  bench,
 ];
