@@ -107,3 +107,15 @@ test('rm -rf of a large lower tree: readdir resumed between deletions neither sk
   t.deepEqual(ls(s.mnt), []);
   t.true(fs.lstatSync(path.join(s.upper, 'big')).isCharacterDevice());
 });
+
+test('layers on different filesystems: a lower layer on tmpfs copies up to an upper on another fs', async (t) => {
+  const s = makeStack(1);
+  const shm = fs.mkdtempSync('/dev/shm/strata-ov-');
+  t.teardown(() => fs.rmSync(shm, { recursive: true, force: true }));
+  populate(shm, { 'f': 'x'.repeat(100000), 'd/g': 'g' });
+  await mountStrata(t, s, { lowerDirs: [shm] });
+  fs.appendFileSync(path.join(s.mnt, 'f'), 'y');
+  t.is(fs.statSync(path.join(s.upper, 'f')).size, 100001);
+  fs.renameSync(path.join(s.mnt, 'd'), path.join(s.mnt, 'd2'));
+  t.is(fs.readFileSync(path.join(s.mnt, 'd2/g'), 'utf8'), 'g');
+});
