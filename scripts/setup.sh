@@ -47,7 +47,9 @@ fi
 # Debian's libfuse; its prebuilt binaries are never loaded.
 fuse_native_dir=$(cd packages/overlay && node -e "console.log(require('path').dirname(require.resolve('fuse-native/package.json')))")
 if [ ! -f "$fuse_native_dir/build/Release/fuse.node" ]; then
-  (cd "$fuse_native_dir" && "$OLDPWD/native/node_modules/.bin/node-gyp" rebuild >/dev/null)
+  gyp_log=$(mktemp)
+  (cd "$fuse_native_dir" && "$OLDPWD/native/node_modules/.bin/node-gyp" rebuild >"$gyp_log" 2>&1) || { cat "$gyp_log" >&2; rm -f "$gyp_log"; exit 1; }
+  rm -f "$gyp_log"
 fi
 
 # `mount -t fuse.strata` runs /sbin/mount.fuse.strata; point it at this checkout.
