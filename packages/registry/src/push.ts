@@ -8,7 +8,7 @@ import { putManifest } from './manifests.ts';
 import { silentProgress, type Progress } from './progress.ts';
 import { formatReference, hasRegistryHost, manifestTarget, parseReference, type Reference } from './reference.ts';
 import { pushFromStore, type TransferReport } from './store-blobs.ts';
-import type { Store } from './store.ts';
+import type { Store } from '@strata/store';
 
 export interface PushOptions extends ClientOptions {
   /** Blobs in flight at once (default 4). */
