@@ -75,3 +75,15 @@ test.serial('bad references and options are usage errors', async (t) => {
   const c = await run('node', [strata, 'push', '--concurrency', '0', 'a', `${reg.host}/x:1`], { allowFailure: true });
   t.is(c.code, 2);
 });
+
+test.serial('strata login speaks the bearer flow too, and a wrong password is refused at login', async (t) => {
+  const env = { ...process.env, XDG_CONFIG_HOME: path.join(work, 'login-xdg'), DOCKER_CONFIG: path.join(work, 'login-docker') };
+  const bad = await run('node', [strata, 'login', '-u', USER.user, '--password-stdin', reg.host], { env, input: 'nope\n', allowFailure: true });
+  t.is(bad.code, 1);
+  t.regex(bad.stderr, /token service .* rejected the credentials of user "builder"/);
+  const good = await run('node', [strata, 'login', '-u', USER.user, '--password-stdin', reg.host], { env, input: `${USER.password}\n` });
+  t.regex(good.stdout, /Login succeeded/);
+  // The stored credentials then serve a pull with no docker config at all.
+  const pull = await run('node', [strata, '--root', path.join(work, 'login-root'), 'pull', `${reg.host}/team/app:1`], { env });
+  t.regex(pull.stdout, new RegExp(`^${reg.host.replace(/\./g, '\\.')}/team/app:1@sha256:`));
+});
