@@ -100,6 +100,14 @@ test('an image made by umoci, pushed by skopeo, pulled by strata keeps its diges
   t.is(byDigest.descriptor.digest, digest);
   t.deepEqual(byDigest.transferred, []);
   t.is(byDigest.name, `${reg.host}/else/img:sha256-${digest.slice(7)}`);
+
+  // The same image as a Docker schema 2 manifest (skopeo converts): read and kept as is.
+  await run('skopeo', ['copy', '-q', '--format', 'v2s2', '--dest-tls-verify=false', `oci:${layout}:base`, `docker://${reg.host}/else/docker:1`]);
+  const raw = await run('skopeo', ['inspect', '--raw', '--tls-verify=false', `docker://${reg.host}/else/docker:1`]);
+  const docker = await pullImage(store, `${reg.host}/else/docker:1`, fast);
+  t.is(docker.descriptor.mediaType, MediaType.dockerManifest);
+  t.is(docker.descriptor.digest, sha256(raw.stdout));
+  t.is((await store.resolve(`${reg.host}/else/docker:1`)).manifestDescriptor.digest, docker.descriptor.digest);
 });
 
 test('a multi-platform index gives the linux/amd64 image', async (t) => {
