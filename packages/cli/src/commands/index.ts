@@ -15,6 +15,8 @@ import { umount } from './umount.ts';
 import { which } from './which.ts';
 import { login } from './login.ts';
 import { logout } from './logout.ts';
+import { push } from './push.ts';
+import { pull } from './pull.ts';
 import { bench } from './bench.ts';
 
 export const commands: Command[] = [
@@ -27,6 +29,8 @@ export const commands: Command[] = [
   images,
   login,
   logout,
+  push,
+  pull,
   bench,
   inspect,
   tag,
