@@ -3,6 +3,8 @@
 // layers, measures, and unmounts. Runs are interleaved across drivers (run 1
 // of every driver, then run 2, ...) so that noise from other work on a shared
 // machine falls on all drivers alike rather than on whichever ran last.
+import { spawnSync } from 'node:child_process';
+import { rmSync } from 'node:fs';
 import { mkdir, mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -64,6 +66,15 @@ export async function runWorkloads(opts: RunnerOptions): Promise<RunnerResult> {
   const runDir = path.join(dataDir, 'r');
   const dirs = { upper: path.join(runDir, 'u'), work: path.join(runDir, 'w'), mnt: path.join(runDir, 'm'), scratch: path.join(runDir, 's') };
 
+  // Ctrl-C must not leave a mount or gigabytes of layers behind.
+  const onSignal = (sig: NodeJS.Signals) => {
+    spawnSync('umount', ['-l', dirs.mnt]);
+    rmSync(dataDir, { recursive: true, force: true });
+    process.stderr.write(`\nstrata bench: interrupted (${sig}); unmounted and cleaned up\n`);
+    process.exit(130);
+  };
+  process.once('SIGINT', onSignal);
+  process.once('SIGTERM', onSignal);
   try {
     for (const [wi, w] of workloads.entries()) {
       const key = w.layerKey ?? w.id;
@@ -100,6 +111,8 @@ export async function runWorkloads(opts: RunnerOptions): Promise<RunnerResult> {
       if (!workloads.slice(wi + 1).some((x) => (x.layerKey ?? x.id) === key)) await rm(prepDir, { recursive: true, force: true });
     }
   } finally {
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
     await rm(dataDir, { recursive: true, force: true }).catch(() => undefined);
   }
   progress.finish();
