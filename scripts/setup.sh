@@ -6,7 +6,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 apt_packages=(
-  fuse3 libfuse2 runc                                   # strata itself
+  fuse3 libfuse2 libfuse-dev pkg-config runc           # strata itself (libfuse-dev: fuse-native is built from patched source)
   fuse-overlayfs unionfs-fuse fio                       # benchmark peers
   skopeo umoci buildah podman docker-registry           # interop partners
   busybox-static                                        # the base image's binaries
@@ -39,6 +39,24 @@ pnpm install --frozen-lockfile=false --reporter=silent
 # even when the lockfile was unchanged and pnpm skipped it.
 if [ ! -f native/build/Release/strata_native.node ]; then
   (cd native && npx --no-install node-gyp rebuild >/dev/null)
+fi
+
+# fuse-native is patched (patches/fuse-native@*.patch: utimens times, stat
+# layout, big_writes/max_write/negative_timeout/use_ino options, caller
+# context, unmount notice) and must be built from that source against
+# Debian's libfuse; its prebuilt binaries are never loaded.
+fuse_native_dir=$(cd packages/overlay && node -e "console.log(require('path').dirname(require.resolve('fuse-native/package.json')))")
+if [ ! -f "$fuse_native_dir/build/Release/fuse.node" ]; then
+  (cd "$fuse_native_dir" && "$OLDPWD/native/node_modules/.bin/node-gyp" rebuild >/dev/null)
+fi
+
+# `mount -t fuse.strata` runs /sbin/mount.fuse.strata; point it at this checkout.
+if [ "$(id -u)" = 0 ]; then
+  helper=$(sed "s|@STRATA_HOME@|$PWD|" scripts/mount.fuse.strata)
+  if [ ! -f /sbin/mount.fuse.strata ] || [ "$(cat /sbin/mount.fuse.strata)" != "$helper" ]; then
+    printf '%s\n' "$helper" > /sbin/mount.fuse.strata
+    chmod 755 /sbin/mount.fuse.strata
+  fi
 fi
 
 bash fixtures/make-busybox-rootfs.sh >/dev/null

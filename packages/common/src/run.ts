@@ -14,6 +14,8 @@ export interface RunOptions {
   allowFailure?: boolean;
   /** Kill the child after this many milliseconds. */
   timeoutMs?: number;
+  /** Called with each chunk of output as it arrives (still captured too), e.g. to stream a build step's output. */
+  onOutput?: (chunk: Buffer, stream: 'stdout' | 'stderr') => void;
 }
 
 export interface RunResult {
@@ -34,8 +36,14 @@ export function run(cmd: string, args: readonly string[], opts: RunOptions = {})
     const child = spawn(cmd, args, spawnOpts);
     const out: Buffer[] = [];
     const err: Buffer[] = [];
-    child.stdout?.on('data', (b: Buffer) => out.push(b));
-    child.stderr?.on('data', (b: Buffer) => err.push(b));
+    child.stdout?.on('data', (b: Buffer) => {
+      out.push(b);
+      opts.onOutput?.(b, 'stdout');
+    });
+    child.stderr?.on('data', (b: Buffer) => {
+      err.push(b);
+      opts.onOutput?.(b, 'stderr');
+    });
     let timer: NodeJS.Timeout | undefined;
     if (opts.timeoutMs) timer = setTimeout(() => child.kill('SIGKILL'), opts.timeoutMs);
     child.on('error', (e) => {

@@ -2,9 +2,23 @@
 // its own file; add a new one here.
 import type { Command } from '../command.ts';
 import { version } from './version.ts';
+import { importCmd } from './import.ts';
+import { images } from './images.ts';
+import { mount } from './mount.ts';
+import { umount } from './umount.ts';
+import { which } from './which.ts';
+import { login } from './login.ts';
+import { logout } from './logout.ts';
 import { bench } from './bench.ts';
 
 export const commands: Command[] = [
+  mount,
+  umount,
+  which,
   version,
+  importCmd,
+  images,
+  login,
+  logout,
   bench,
 ];

@@ -1,0 +1,17 @@
+#!/usr/bin/env node
+// The FUSE server process that mountOverlay() and `strata mount` start:
+// argv = MOUNTPOINT OPTIONS_JSON; readiness goes to fd 3 if it is open.
+import fs from 'node:fs';
+import { register } from 'tsx/esm/api';
+
+register();
+const { runServer } = await import('../src/server.ts');
+let readyFd;
+try {
+  fs.fstatSync(3);
+  readyFd = 3;
+} catch {
+  readyFd = undefined;
+}
+const code = await runServer(process.argv[2], JSON.parse(process.argv[3]), { readyFd });
+process.exit(code);

@@ -1,0 +1,34 @@
+// Inode numbers of the merged view: stable for the life of the mount and
+// unique across layers (two layers' files may share a host inode number on
+// different filesystems, or the same one on one filesystem, so host numbers
+// are never passed through). A host file (dev, ino) gets one number the
+// first time it is seen; a copy-up hands its number on to the upper copy,
+// so hard links and open files keep their identity across copy-up.
+export class Inodes {
+  private next = 2;
+  private readonly byHost = new Map<string, number>();
+
+  /** The merged inode number of host file (dev, ino), assigned on first use. */
+  of(dev: number, ino: number): number {
+    const key = `${dev}:${ino}`;
+    let n = this.byHost.get(key);
+    if (n === undefined) {
+      n = this.next++;
+      this.byHost.set(key, n);
+    }
+    return n;
+  }
+
+  /** Makes host file (dev, ino) carry merged number `n` (after a copy-up). */
+  alias(dev: number, ino: number, n: number): void {
+    this.byHost.set(`${dev}:${ino}`, n);
+  }
+
+  /** Forgets a host file (its inode number may be reused by the host). */
+  forget(dev: number, ino: number): void {
+    this.byHost.delete(`${dev}:${ino}`);
+  }
+}
+
+/** The root directory's inode number (FUSE_ROOT_ID). */
+export const ROOT_INO = 1;

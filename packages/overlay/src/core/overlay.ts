@@ -1,0 +1,529 @@
+// The overlay engine: every filesystem operation of the merged view, on
+// merged paths, independent of the transport that carries it (fuse-native
+// today, a /dev/fuse loop later). Errors are thrown with errno codes
+// (FsError or Node's fs errors); the transport turns them into replies.
+//
+// Lifecycle: new Overlay(opts) validates nothing (see validate.ts); the
+// transport calls the operations; close() releases open file descriptors.
+import fs from 'node:fs';
+import path from 'node:path';
+import { lgetxattr, llistxattr, lremovexattr, lsetxattr, lutimesNs, mknod, mkWhiteout, renameat2, RENAME_EXCHANGE, RENAME_WHITEOUT } from '@strata/native';
+import { fail } from './errno.ts';
+import { Inodes, ROOT_INO } from './inodes.ts';
+import { Layers } from './layers.ts';
+import { copyUp, type CopyUpEnv } from './copyup.ts';
+import { NAME_MAX, Node, S_IFDIR, S_IFLNK, S_IFMT, S_IFREG, Tree } from './tree.ts';
+import { AUFS_PREFIX, isPrivateXattr, isWhiteoutStat, makeOpaque, REDIRECT_XATTR, writeWhiteout, type WhiteoutFormat } from './whiteout.ts';
+
+export interface EngineOptions {
+  lowerDirs: string[];
+  upperDir?: string;
+  workDir?: string;
+  whiteout?: WhiteoutFormat;
+  /** Skip fsync of copied-up data (build mounts). */
+  noSync?: boolean;
+}
+
+/** Who asks: new entries are owned by the caller, as on any filesystem. */
+export interface Caller {
+  uid: number;
+  gid: number;
+}
+
+/** A stat as the transport sends it: see fuse-native's stat array layout. */
+export type StatArray = Float64Array;
+
+/** An entry of a merged directory listing. */
+export interface DirEntry {
+  name: string;
+  type: number;
+  /** Merged inode number, 0 if not assigned yet. */
+  ino: number;
+}
+
+interface Handle {
+  fd: number;
+  node: Node;
+  writable: boolean;
+}
+
+const O_ACCMODE = 3;
+const O_TRUNC = fs.constants.O_TRUNC;
+const O_CREAT = fs.constants.O_CREAT;
+const O_EXCL = fs.constants.O_EXCL;
+const UTIME_OMIT = (1 << 30) - 2;
+const IS_ROOT = process.getuid?.() === 0;
+
+/** Stat (bigint, for nanosecond times) into the transport's array. */
+export function statArray(st: fs.BigIntStats, ino: number, nlink?: number): StatArray {
+  const d = new Float64Array(16);
+  d[0] = Number(st.mode);
+  d[1] = Number(st.uid);
+  d[2] = Number(st.gid);
+  d[3] = Number(st.size);
+  d[4] = Number(st.dev);
+  d[5] = nlink ?? Number(st.nlink);
+  d[6] = ino;
+  d[7] = Number(st.rdev);
+  d[8] = Number(st.blksize);
+  d[9] = Number(st.blocks);
+  d[10] = Number(st.atimeNs / 1000000000n);
+  d[11] = Number(st.atimeNs % 1000000000n);
+  d[12] = Number(st.mtimeNs / 1000000000n);
+  d[13] = Number(st.mtimeNs % 1000000000n);
+  d[14] = Number(st.ctimeNs / 1000000000n);
+  d[15] = Number(st.ctimeNs % 1000000000n);
+  return d;
+}
+
+function splitPath(p: string): [string, string] {
+  const i = p.lastIndexOf('/');
+  return [i <= 0 ? '/' : p.slice(0, i), p.slice(i + 1)];
+}
+
+export class Overlay {
+  readonly layers: Layers;
+  readonly tree: Tree;
+  readonly inodes = new Inodes();
+  readonly format: WhiteoutFormat;
+  readonly readOnly: boolean;
+  private readonly handles = new Map<number, Handle>();
+  private nextHandle = 1;
+  private tmpSeq = 0;
+  private readonly copyEnv: CopyUpEnv;
+  /** Lower inode "dev:ino" -> upper path of its copy, so hard links stay one file. */
+  private readonly linkCopies = new Map<string, string>();
+
+  constructor(readonly opts: EngineOptions) {
+    this.layers = new Layers(opts.lowerDirs, opts.upperDir, opts.workDir);
+    this.tree = new Tree(this.layers);
+    this.tree.root.ino = ROOT_INO;
+    this.format = opts.whiteout ?? 'overlay';
+    this.readOnly = !opts.upperDir;
+    const workDir = this.layers.workDir ?? '';
+    this.copyEnv = {
+      tree: this.tree,
+      workDir,
+      sync: !opts.noSync,
+      tempName: () => this.tempName(),
+      onCopiedUp: (node, lowerSt, upperSt) => {
+        if (node.ino) this.inodes.alias(upperSt.dev, upperSt.ino, node.ino);
+        else node.ino = this.inodes.of(Number(lowerSt.dev), Number(lowerSt.ino));
+        this.inodes.alias(upperSt.dev, upperSt.ino, node.ino);
+        if (lowerSt.nlink > 1n && !node.isDir) this.linkCopies.set(`${lowerSt.dev}:${lowerSt.ino}`, this.tree.upperPath(node));
+      },
+      linkedCopy: (st) => {
+        const p = this.linkCopies.get(`${st.dev}:${st.ino}`);
+        return p !== undefined && fs.existsSync(p) ? p : undefined;
+      },
+    };
+  }
+
+  /** A fresh path inside workdir for building an entry before it is renamed into place. */
+  tempName(): string {
+    return path.join(this.layers.workDir!, `#${process.pid}.${this.tmpSeq++}`);
+  }
+
+  private writable(p: string): void {
+    if (this.readOnly) fail('EROFS', p);
+  }
+
+  private inoOf(node: Node, st: fs.BigIntStats): number {
+    if (!node.ino) node.ino = this.inodes.of(Number(st.dev), Number(st.ino));
+    return node.ino;
+  }
+
+  /** The host path serving `node`; a lower hard link whose sibling was copied up is served by that copy. */
+  private servePath(node: Node): string {
+    if (!node.upper && node.lower && !node.isDir && this.linkCopies.size) {
+      const st = fs.lstatSync(this.layers.real(node.lower), { bigint: true });
+      const copy = this.linkCopies.get(`${st.dev}:${st.ino}`);
+      if (copy && fs.existsSync(copy)) return copy;
+    }
+    return this.tree.realPath(node);
+  }
+
+  private statNode(node: Node): StatArray {
+    const st = fs.lstatSync(this.servePath(node), { bigint: true });
+    const ino = this.inoOf(node, st);
+    // A merged directory's link count is unknowable cheaply; 1 tells find not to count on it (as the kernel does).
+    const merged = node.isDir && node.lowerDirs.length + (node.upper ? 1 : 0) > 1;
+    return statArray(st, ino, merged ? 1 : undefined);
+  }
+
+  // ---- queries -----------------------------------------------------------
+
+  getattr(p: string): StatArray {
+    return this.statNode(this.tree.resolve(p));
+  }
+
+  fgetattr(fh: number, p: string): StatArray {
+    const h = this.handles.get(fh);
+    if (!h) return this.getattr(p);
+    const st = fs.fstatSync(h.fd, { bigint: true });
+    return statArray(st, this.inoOf(h.node, st));
+  }
+
+  readdir(p: string): DirEntry[] {
+    const node = this.tree.resolve(p);
+    if (!node.isDir) fail('ENOTDIR', p);
+    const out: DirEntry[] = [
+      { name: '.', type: S_IFDIR, ino: node.ino },
+      { name: '..', type: S_IFDIR, ino: node.parent?.ino ?? ROOT_INO },
+    ];
+    for (const [name, child] of this.tree.children(node)) out.push({ name, type: child.type, ino: child.ino });
+    return out;
+  }
+
+  readlink(p: string): string {
+    const node = this.tree.resolve(p);
+    if (node.type !== S_IFLNK) fail('EINVAL', p);
+    return fs.readlinkSync(this.servePath(node));
+  }
+
+  /** Which layer serves `p` (index into layers.roots) and the host path. */
+  which(p: string): { layer: number; hostPath: string } {
+    const node = this.tree.resolve(p);
+    return { layer: this.tree.layerOf(node), hostPath: this.servePath(node) };
+  }
+
+  statfs(): fs.StatsFs {
+    return fs.statfsSync(this.layers.roots[0]!);
+  }
+
+  // ---- files ---------------------------------------------------------------
+
+  open(p: string, flags: number): number {
+    const node = this.tree.resolve(p);
+    const acc = flags & O_ACCMODE;
+    const writable = acc !== fs.constants.O_RDONLY;
+    if (writable || flags & O_TRUNC) {
+      this.writable(p);
+      if (node.isDir) fail('EISDIR', p);
+      copyUp(this.copyEnv, node, { data: !(flags & O_TRUNC) });
+    }
+    const fd = fs.openSync(this.servePath(node), flags & ~(O_CREAT | O_EXCL));
+    return this.addHandle(fd, node, writable);
+  }
+
+  create(p: string, mode: number, flags: number, caller: Caller): number {
+    this.writable(p);
+    let fd = -1;
+    const node = this.place(p, S_IFREG, (target) => {
+      fd = fs.openSync(target, (flags & ~O_TRUNC) | O_CREAT | O_EXCL, mode & 0o7777);
+      this.own(target, caller);
+    });
+    return this.addHandle(fd, node, (flags & O_ACCMODE) !== fs.constants.O_RDONLY);
+  }
+
+  private addHandle(fd: number, node: Node, writable: boolean): number {
+    const fh = this.nextHandle++;
+    if (this.nextHandle > 0x7fffffff) this.nextHandle = 1;
+    this.handles.set(fh, { fd, node, writable });
+    return fh;
+  }
+
+  /** The host fd of handle `fh` (reads and writes go straight to it). */
+  fd(fh: number): number {
+    const h = this.handles.get(fh);
+    if (!h) fail('EBADF');
+    return h.fd;
+  }
+
+  release(fh: number): void {
+    const h = this.handles.get(fh);
+    if (!h) return;
+    this.handles.delete(fh);
+    fs.closeSync(h.fd);
+  }
+
+  fsync(fh: number, datasync: boolean): void {
+    const fd = this.fd(fh);
+    if (datasync) fs.fdatasyncSync(fd);
+    else fs.fsyncSync(fd);
+  }
+
+  truncate(p: string, size: number): void {
+    this.writable(p);
+    const node = this.tree.resolve(p);
+    if (node.isDir) fail('EISDIR', p);
+    copyUp(this.copyEnv, node, { data: size > 0 });
+    fs.truncateSync(this.tree.upperPath(node), size);
+  }
+
+  ftruncate(fh: number, p: string, size: number): void {
+    const h = this.handles.get(fh);
+    if (!h || !h.writable) return this.truncate(p, size);
+    fs.ftruncateSync(h.fd, size);
+  }
+
+  // ---- attributes ----------------------------------------------------------
+
+  private upperOf(p: string): string {
+    this.writable(p);
+    const node = this.tree.resolve(p);
+    copyUp(this.copyEnv, node);
+    return this.tree.upperPath(node);
+  }
+
+  chmod(p: string, mode: number): void {
+    fs.chmodSync(this.upperOf(p), mode & 0o7777);
+  }
+
+  chown(p: string, uid: number, gid: number): void {
+    // -1 (as 0xffffffff) leaves that id unchanged.
+    fs.lchownSync(this.upperOf(p), uid === 0xffffffff ? -1 : uid, gid === 0xffffffff ? -1 : gid);
+  }
+
+  /** Times as [sec, nsec]; nsec may be UTIME_NOW or UTIME_OMIT. */
+  utimens(p: string, atime: [number, number], mtime: [number, number]): void {
+    if (atime[1] === UTIME_OMIT && mtime[1] === UTIME_OMIT) {
+      this.tree.resolve(p);
+      return;
+    }
+    lutimesNs(this.upperOf(p), atime[0], atime[1], mtime[0], mtime[1]);
+  }
+
+  getxattr(p: string, name: string): Buffer | null {
+    if (isPrivateXattr(name)) fail('EOPNOTSUPP', p);
+    return lgetxattr(this.servePath(this.tree.resolve(p)), name);
+  }
+
+  listxattr(p: string): string[] {
+    return llistxattr(this.servePath(this.tree.resolve(p))).filter((n) => !isPrivateXattr(n));
+  }
+
+  setxattr(p: string, name: string, value: Buffer, flags: number): void {
+    if (isPrivateXattr(name)) fail('EOPNOTSUPP', p);
+    lsetxattr(this.upperOf(p), name, value, flags);
+  }
+
+  removexattr(p: string, name: string): void {
+    if (isPrivateXattr(name)) fail('EOPNOTSUPP', p);
+    const node = this.tree.resolve(p);
+    if (!node.upper && lgetxattr(this.servePath(node), name) === null) fail('ENODATA', p);
+    lremovexattr(this.upperOf(p), name);
+  }
+
+  // ---- names ---------------------------------------------------------------
+
+  private own(hostPath: string, caller: Caller): void {
+    if (IS_ROOT && (caller.uid !== 0 || caller.gid !== 0)) fs.lchownSync(hostPath, caller.uid, caller.gid);
+  }
+
+  /**
+   * Makes a new entry `p` in the upper layer with `make(hostPath)`. A name
+   * whited out in the upper layer is replaced atomically (built in workdir,
+   * renamed over the whiteout); a directory made there is opaque, so what
+   * was deleted stays deleted.
+   */
+  private place(p: string, type: number, make: (hostPath: string) => void): Node {
+    const [dir, name] = splitPath(p);
+    const parent = this.tree.resolve(dir);
+    if (!parent.isDir) fail('ENOTDIR', p);
+    if (Buffer.byteLength(name) > NAME_MAX) fail('ENAMETOOLONG', p);
+    const children = this.tree.children(parent);
+    if (children.has(name)) fail('EEXIST', p);
+    copyUp(this.copyEnv, parent);
+    this.tree.children(parent);
+    const target = this.tree.upperPath(parent) + '/' + name;
+    const whitedOut = parent.upperWhiteouts?.has(name) ?? false;
+    if (!whitedOut) {
+      make(target);
+    } else {
+      const overlayWhiteout = isOverlayWhiteoutAt(target);
+      if (overlayWhiteout) {
+        const tmp = this.tempName();
+        make(tmp);
+        if (type === S_IFDIR) {
+          makeOpaque(tmp, 'overlay');
+          renameat2(tmp, target, RENAME_EXCHANGE);
+          fs.unlinkSync(tmp);
+        } else {
+          fs.renameSync(tmp, target);
+        }
+      } else {
+        make(target);
+        if (type === S_IFDIR) makeOpaque(target, this.format);
+        fs.rmSync(this.tree.upperPath(parent) + '/' + AUFS_PREFIX + name, { force: true });
+      }
+      parent.upperWhiteouts!.delete(name);
+    }
+    const node = new Node(name, parent, type, true, null, whitedOut);
+    children.set(name, node);
+    return node;
+  }
+
+  mkdir(p: string, mode: number, caller: Caller): void {
+    this.writable(p);
+    this.place(p, S_IFDIR, (t) => {
+      fs.mkdirSync(t, { mode: mode & 0o7777 });
+      if (mode & 0o7000) fs.chmodSync(t, mode & 0o7777);
+      this.own(t, caller);
+    });
+  }
+
+  mknod(p: string, mode: number, dev: number, caller: Caller): void {
+    this.writable(p);
+    this.place(p, mode & S_IFMT, (t) => {
+      mknod(t, mode, (dev >> 8) & 0xfff, (dev & 0xff) | ((dev >> 12) & 0xfff00));
+      this.own(t, caller);
+    });
+  }
+
+  symlink(target: string, p: string, caller: Caller): void {
+    this.writable(p);
+    this.place(p, S_IFLNK, (t) => {
+      fs.symlinkSync(target, t);
+      this.own(t, caller);
+    });
+  }
+
+  link(from: string, to: string): void {
+    this.writable(to);
+    const src = this.tree.resolve(from);
+    if (src.isDir) fail('EPERM', from);
+    copyUp(this.copyEnv, src);
+    const node = this.place(to, src.type, (t) => fs.linkSync(this.tree.upperPath(src), t));
+    node.ino = src.ino;
+  }
+
+  unlink(p: string): void {
+    this.writable(p);
+    const node = this.tree.resolve(p);
+    if (node.isDir) fail('EISDIR', p);
+    this.remove(node);
+  }
+
+  rmdir(p: string): void {
+    this.writable(p);
+    const node = this.tree.resolve(p);
+    if (!node.isDir) fail('ENOTDIR', p);
+    if (node === this.tree.root) fail('EBUSY', p);
+    if (this.tree.children(node).size > 0) fail('ENOTEMPTY', p);
+    this.remove(node);
+  }
+
+  /** Deletes `node` from the merged view: from the upper layer, plus a whiteout if a lower layer has the name. */
+  private remove(node: Node): void {
+    const parent = node.parent!;
+    copyUp(this.copyEnv, parent);
+    this.tree.children(parent);
+    const target = this.tree.upperPath(node);
+    if (node.upper) {
+      if (node.isDir) {
+        // Move the directory (with whatever whiteouts it holds) out of sight in one step.
+        const tmp = this.tempName();
+        if (node.lowerVisible && this.format === 'overlay') {
+          try {
+            renameat2(target, tmp, RENAME_WHITEOUT);
+          } catch {
+            fs.renameSync(target, tmp);
+            mkWhiteout(target);
+          }
+        } else {
+          fs.renameSync(target, tmp);
+          if (node.lowerVisible) writeWhiteout(path.dirname(target), node.name, this.format);
+        }
+        fs.rmSync(tmp, { recursive: true, force: true });
+      } else if (node.lowerVisible && this.format === 'overlay') {
+        const tmp = this.tempName();
+        mkWhiteout(tmp);
+        fs.renameSync(tmp, target);
+      } else {
+        fs.unlinkSync(target);
+        if (node.lowerVisible) writeWhiteout(path.dirname(target), node.name, this.format);
+      }
+    } else {
+      writeWhiteout(path.dirname(target), node.name, this.format);
+    }
+    parent.children!.delete(node.name);
+    if (node.lowerVisible) parent.upperWhiteouts!.add(node.name);
+    node.removed = true;
+  }
+
+  rename(from: string, to: string): void {
+    this.writable(to);
+    const src = this.tree.resolve(from);
+    if (src === this.tree.root) fail('EBUSY', from);
+    const [dir, name] = splitPath(to);
+    const dstParent = this.tree.resolve(dir);
+    if (!dstParent.isDir) fail('ENOTDIR', to);
+    if (Buffer.byteLength(name) > NAME_MAX) fail('ENAMETOOLONG', to);
+    const dst = this.tree.children(dstParent).get(name);
+    if (dst === src) return;
+    if (src.isDir) {
+      for (let n: Node | null = dstParent; n; n = n.parent) if (n === src) fail('EINVAL', to);
+    }
+    if (dst) {
+      if (src.isDir && !dst.isDir) fail('ENOTDIR', to);
+      if (!src.isDir && dst.isDir) fail('EISDIR', to);
+      if (dst.isDir && this.tree.children(dst).size > 0) fail('ENOTEMPTY', to);
+    }
+    const srcParent = src.parent!;
+    copyUp(this.copyEnv, srcParent);
+    copyUp(this.copyEnv, dstParent);
+    this.tree.children(srcParent);
+    this.tree.children(dstParent);
+    copyUp(this.copyEnv, src);
+    const srcUpper = this.tree.upperPath(src);
+    const dstUpperDir = this.tree.upperPath(dstParent);
+    const dstUpper = dstUpperDir + '/' + name;
+    const dstWhitedOut = dstParent.upperWhiteouts!.has(name);
+
+    if (src.isDir) {
+      if (src.lowerDirs.length > 0) {
+        // A directory with lower parts moves as the kernel's redirect_dir does:
+        // the upper directory moves and records where its lower parts are.
+        lsetxattr(srcUpper, REDIRECT_XATTR, Buffer.from(src.lowerDirs[0]!.rel), 0);
+      } else if (dst?.lowerVisible || dstWhitedOut) {
+        // A pure upper directory landing on a name that lower layers have must hide them.
+        makeOpaque(srcUpper, this.format);
+      }
+      if (dst?.upper) fs.rmSync(dstUpper, { recursive: true, force: true }); // empty in the merged view: only whiteouts
+      else if (dstWhitedOut) removeWhiteoutFile(dstUpperDir, name);
+    }
+    if (src.lowerVisible && this.format === 'overlay') {
+      try {
+        renameat2(srcUpper, dstUpper, RENAME_WHITEOUT);
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code !== 'EINVAL') throw err;
+        fs.renameSync(srcUpper, dstUpper);
+        mkWhiteout(srcUpper);
+      }
+    } else {
+      fs.renameSync(srcUpper, dstUpper);
+      if (src.lowerVisible) writeWhiteout(path.dirname(srcUpper), src.name, this.format);
+    }
+    if (dstWhitedOut && !src.isDir && this.format === 'aufs') fs.rmSync(dstUpperDir + '/' + AUFS_PREFIX + name, { force: true });
+
+    srcParent.children!.delete(src.name);
+    if (src.lowerVisible) srcParent.upperWhiteouts!.add(src.name);
+    if (dst) dst.removed = true;
+    dstParent.children!.set(name, src);
+    dstParent.upperWhiteouts!.delete(name);
+    src.lowerVisible = (dst?.lowerVisible ?? false) || dstWhitedOut;
+    src.parent = dstParent;
+    src.name = name;
+  }
+
+  /** Closes every open file descriptor. */
+  close(): void {
+    for (const h of this.handles.values()) fs.closeSync(h.fd);
+    this.handles.clear();
+  }
+}
+
+function isOverlayWhiteoutAt(p: string): boolean {
+  try {
+    return isWhiteoutStat(fs.lstatSync(p));
+  } catch {
+    return false;
+  }
+}
+
+/** Removes a whiteout for `name` in upper dir `dir`, whichever format it has. */
+function removeWhiteoutFile(dir: string, name: string): void {
+  if (isOverlayWhiteoutAt(dir + '/' + name)) fs.unlinkSync(dir + '/' + name);
+  fs.rmSync(dir + '/' + AUFS_PREFIX + name, { force: true });
+}

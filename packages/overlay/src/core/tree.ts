@@ -1,0 +1,276 @@
+// The merged tree: one Node per merged name, built lazily one directory at a
+// time. Lower layers never change while mounted and every change to the
+// upper layer goes through this process, so a directory's merged index is
+// read from the layers once and then kept up to date by the operations
+// themselves; lookups and readdir cost the same whatever the layer count.
+import fs from 'node:fs';
+import { fail } from './errno.ts';
+import { Layers, type Source } from './layers.ts';
+import { AUFS_OPAQUE, AUFS_PREFIX, isOpaqueDir, isWhiteoutStat, readRedirect } from './whiteout.ts';
+
+export const S_IFMT = 0o170000;
+export const S_IFDIR = 0o040000;
+export const S_IFREG = 0o100000;
+export const S_IFLNK = 0o120000;
+export const S_IFCHR = 0o020000;
+export const S_IFBLK = 0o060000;
+export const S_IFIFO = 0o010000;
+export const S_IFSOCK = 0o140000;
+
+/** Longest name a directory entry may have (NAME_MAX). */
+export const NAME_MAX = 255;
+
+function direntType(d: fs.Dirent): number {
+  if (d.isDirectory()) return S_IFDIR;
+  if (d.isFile()) return S_IFREG;
+  if (d.isSymbolicLink()) return S_IFLNK;
+  if (d.isCharacterDevice()) return S_IFCHR;
+  if (d.isBlockDevice()) return S_IFBLK;
+  if (d.isFIFO()) return S_IFIFO;
+  return S_IFSOCK;
+}
+
+/** One name in the merged view. */
+export class Node {
+  /** File type bits (S_IFDIR, ...). */
+  type: number;
+  /** The entry exists in the upper layer at upperPath(this). */
+  upper: boolean;
+  /** Topmost lower entry with this name (what serves it until copy-up). */
+  lower: Source | null;
+  /** Directories: the lower directories merged beneath (empty when opaque). */
+  lowerDirs: Source[] = [];
+  /** The parent's lower view has this name: deleting it needs a whiteout. */
+  lowerVisible: boolean;
+  /** Directories: the merged entries, once read. */
+  children: Map<string, Node> | null = null;
+  /** Directories: names whited out in this directory's upper layer. */
+  upperWhiteouts: Set<string> | null = null;
+  /** Inode number in the merged view (0 until first asked). */
+  ino = 0;
+  /** Open handles and lookups may keep a node after it was removed. */
+  removed = false;
+
+  constructor(
+    public name: string,
+    public parent: Node | null,
+    type: number,
+    upper: boolean,
+    lower: Source | null,
+    lowerVisible: boolean,
+  ) {
+    this.type = type;
+    this.upper = upper;
+    this.lower = lower;
+    this.lowerVisible = lowerVisible;
+  }
+
+  get isDir(): boolean {
+    return this.type === S_IFDIR;
+  }
+
+  /** The merged path, "/"-rooted. */
+  get path(): string {
+    if (!this.parent) return '/';
+    const parts: string[] = [];
+    for (let n: Node | null = this; n && n.parent; n = n.parent) parts.push(n.name);
+    return '/' + parts.reverse().join('/');
+  }
+}
+
+/** Resolves merged paths to nodes and reads directories' merged indexes. */
+export class Tree {
+  readonly root: Node;
+
+  constructor(readonly layers: Layers) {
+    const lowers: Source[] = [];
+    for (let i = layers.firstLower; i < layers.roots.length; i++) {
+      lowers.push({ layer: i, rel: '/' });
+      if (i < layers.roots.length - 1 && isOpaqueDir(layers.roots[i]!)) break;
+    }
+    const upperOpaque = layers.hasUpper && isOpaqueDir(layers.roots[0]!);
+    this.root = new Node('', null, S_IFDIR, layers.hasUpper, lowers[0] ?? null, false);
+    this.root.lowerDirs = upperOpaque ? [] : lowers;
+  }
+
+  /** The host path of the upper copy of `node` (whether or not it exists yet). */
+  upperPath(node: Node): string {
+    const p = node.path;
+    return p === '/' ? this.layers.roots[0]! : this.layers.roots[0]! + p;
+  }
+
+  /** The host path that serves `node` now: its upper copy, else its top lower entry. */
+  realPath(node: Node): string {
+    if (node.upper) return this.upperPath(node);
+    const src = node.isDir ? node.lowerDirs[0] ?? node.lower : node.lower;
+    if (!src) fail('ENOENT', node.path);
+    return this.layers.real(src);
+  }
+
+  /** The layer index that serves `node`. */
+  layerOf(node: Node): number {
+    if (node.upper) return 0;
+    const src = node.isDir ? node.lowerDirs[0] ?? node.lower : node.lower;
+    return src ? src.layer : -1;
+  }
+
+  /** The node for merged path `p`; throws ENOENT / ENOTDIR / ENAMETOOLONG like a lookup. */
+  resolve(p: string): Node {
+    let node = this.root;
+    if (p === '/' || p === '') return node;
+    let start = 1;
+    while (start <= p.length) {
+      let end = p.indexOf('/', start);
+      if (end === -1) end = p.length;
+      if (end > start) {
+        const name = p.slice(start, end);
+        if (!node.isDir) fail('ENOTDIR', p);
+        const child = this.children(node).get(name);
+        if (!child) {
+          if (Buffer.byteLength(name) > NAME_MAX) fail('ENAMETOOLONG', p);
+          fail('ENOENT', p);
+        }
+        node = child;
+      }
+      start = end + 1;
+    }
+    return node;
+  }
+
+  /** The merged entries of directory `dir`, read from the layers on first use. */
+  children(dir: Node): Map<string, Node> {
+    if (dir.children) return dir.children;
+    const entries = new Map<string, Node>();
+    const upperWhiteouts = new Set<string>();
+    // Names hidden from the layers below the current one.
+    const hidden = new Set<string>();
+    // Child directories whose merge chain was cut (opaque, or a non-dir below).
+    const stopped = new Set<Node>();
+    const lowerSeen = new Set<string>();
+    const sources: Source[] = [];
+    if (dir.upper) sources.push({ layer: 0, rel: dir.path });
+    sources.push(...dir.lowerDirs);
+
+    for (let si = 0; si < sources.length; si++) {
+      const src = sources[si]!;
+      const isUpper = this.layers.hasUpper && src.layer === 0;
+      const isLast = si === sources.length - 1;
+      const real = this.layers.real(src);
+      let list: fs.Dirent[];
+      try {
+        list = fs.readdirSync(real, { withFileTypes: true });
+      } catch {
+        continue; // a lower directory that vanished or is unreadable merges as empty
+      }
+      const newlyHidden: string[] = [];
+      for (const d of list) {
+        const name = d.name;
+        if (name.startsWith(AUFS_PREFIX)) {
+          if (name !== AUFS_OPAQUE) {
+            const target = name.slice(AUFS_PREFIX.length);
+            newlyHidden.push(target);
+            if (isUpper) upperWhiteouts.add(target);
+          }
+          continue;
+        }
+        if (d.isCharacterDevice()) {
+          let st: fs.Stats | undefined;
+          try {
+            st = fs.lstatSync(real + '/' + name);
+          } catch {
+            continue;
+          }
+          if (isWhiteoutStat(st)) {
+            newlyHidden.push(name);
+            if (isUpper) upperWhiteouts.add(name);
+            continue;
+          }
+        }
+        if (hidden.has(name)) continue;
+        if (!isUpper) lowerSeen.add(name);
+        const childRel = src.rel === '/' ? '/' + name : src.rel + '/' + name;
+        const type = direntType(d);
+        const existing = entries.get(name);
+        if (existing) {
+          if (isUpper) continue;
+          if (!existing.lower) existing.lower = { layer: src.layer, rel: childRel };
+          if (stopped.has(existing)) continue;
+          if (existing.isDir && type === S_IFDIR) {
+            existing.lowerDirs.push({ layer: src.layer, rel: childRel });
+            if (!isLast && isOpaqueDir(real + '/' + name)) stopped.add(existing);
+          } else {
+            stopped.add(existing);
+          }
+          continue;
+        }
+        const node = new Node(name, dir, type, isUpper, isUpper ? null : { layer: src.layer, rel: childRel }, false);
+        entries.set(name, node);
+        if (type === S_IFDIR) {
+          const childReal = real + '/' + name;
+          if (!isLast && isOpaqueDir(childReal)) stopped.add(node);
+          else if (isUpper && !isLast) {
+            const redirect = readRedirect(childReal);
+            if (redirect !== null) {
+              // A renamed directory (kernel redirect_dir): its lower part lives elsewhere.
+              node.lowerDirs = this.lowerDirsAt(redirect.startsWith('/') ? redirect : joinRel(dir.path, redirect), dir);
+              stopped.add(node);
+              node.lower = node.lowerDirs[0] ?? null;
+            }
+          }
+          if (!isUpper) node.lowerDirs.push({ layer: src.layer, rel: childRel });
+        } else {
+          stopped.add(node);
+        }
+      }
+      for (const n of newlyHidden) hidden.add(n);
+    }
+    for (const [name, node] of entries) node.lowerVisible = lowerSeen.has(name);
+    dir.children = entries;
+    dir.upperWhiteouts = upperWhiteouts;
+    return entries;
+  }
+
+  /**
+   * The lower directories that merge at lower path `p` (a redirect target):
+   * the lower layers alone, looked up from the root with their whiteouts
+   * and opaque markers.
+   */
+  lowerDirsAt(p: string, _from: Node): Source[] {
+    let dirs = this.root.lowerDirs;
+    const parts = p.split('/').filter(Boolean);
+    for (const name of parts) {
+      const next: Source[] = [];
+      for (let i = 0; i < dirs.length; i++) {
+        const src = dirs[i]!;
+        const rel = src.rel === '/' ? '/' + name : src.rel + '/' + name;
+        const real = this.layers.real({ layer: src.layer, rel });
+        let st: fs.Stats;
+        try {
+          st = fs.lstatSync(real);
+        } catch {
+          if (whitedOutIn(this.layers.real(src), name)) break;
+          continue;
+        }
+        if (!st.isDirectory()) break;
+        next.push({ layer: src.layer, rel });
+        if (i < dirs.length - 1 && isOpaqueDir(real)) break;
+      }
+      dirs = next;
+      if (dirs.length === 0) break;
+    }
+    return dirs;
+  }
+}
+
+function whitedOutIn(dir: string, name: string): boolean {
+  try {
+    fs.lstatSync(dir + '/' + AUFS_PREFIX + name);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+function joinRel(parent: string, name: string): string {
+  return parent === '/' ? '/' + name : parent + '/' + name;
+}

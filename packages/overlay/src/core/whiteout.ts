@@ -1,0 +1,73 @@
+// Whiteouts and opaque directories, in both formats the overlay reads:
+// overlay2 (a character device 0/0; trusted.overlay.opaque=y) and aufs
+// (.wh.NAME; .wh..wh..opq). Writing uses one format, chosen per mount.
+import fs from 'node:fs';
+import path from 'node:path';
+import { lgetxattr, lsetxattr, mkWhiteout } from '@strata/native';
+
+export type WhiteoutFormat = 'overlay' | 'aufs';
+
+export const AUFS_PREFIX = '.wh.';
+export const AUFS_OPAQUE = '.wh..wh..opq';
+export const OPAQUE_XATTR = 'trusted.overlay.opaque';
+export const USER_OPAQUE_XATTR = 'user.overlay.opaque';
+export const REDIRECT_XATTR = 'trusted.overlay.redirect';
+
+/** True for an overlay whiteout: a character device with device number 0/0. */
+export function isWhiteoutStat(st: fs.Stats): boolean {
+  return st.isCharacterDevice() && st.rdev === 0;
+}
+
+/** True if `name` is an aufs whiteout or marker (never shown in the merged view). */
+export function isAufsName(name: string): boolean {
+  return name.startsWith(AUFS_PREFIX);
+}
+
+/** True if the directory at `dir` hides everything below it (either format). */
+export function isOpaqueDir(dir: string): boolean {
+  for (const name of [OPAQUE_XATTR, USER_OPAQUE_XATTR]) {
+    try {
+      const v = lgetxattr(dir, name);
+      if (v && v.length === 1 && v[0] === 0x79 /* y */) return true;
+    } catch {
+      // EOPNOTSUPP and friends: no xattr means not opaque by xattr.
+    }
+  }
+  try {
+    fs.lstatSync(path.join(dir, AUFS_OPAQUE));
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** Marks the (upper) directory `dir` opaque in `format`. */
+export function makeOpaque(dir: string, format: WhiteoutFormat): void {
+  if (format === 'aufs') fs.writeFileSync(path.join(dir, AUFS_OPAQUE), '');
+  else lsetxattr(dir, OPAQUE_XATTR, Buffer.from('y'), 0);
+}
+
+/**
+ * Writes a whiteout for `name` in the upper directory `dir`. The overlay
+ * format is made in place (callers that replace an entry use rename);
+ * aufs writes an empty .wh.NAME beside it.
+ */
+export function writeWhiteout(dir: string, name: string, format: WhiteoutFormat): void {
+  if (format === 'aufs') fs.writeFileSync(path.join(dir, AUFS_PREFIX + name), '');
+  else mkWhiteout(path.join(dir, name));
+}
+
+/** The redirect xattr of an upper directory (kernel redirect_dir), or null. */
+export function readRedirect(dir: string): string | null {
+  try {
+    const v = lgetxattr(dir, REDIRECT_XATTR);
+    return v ? v.toString() : null;
+  } catch {
+    return null;
+  }
+}
+
+/** xattr names that belong to the overlay itself and never show through the mount. */
+export function isPrivateXattr(name: string): boolean {
+  return name.startsWith('trusted.overlay.') || name.startsWith('user.overlay.');
+}

@@ -1,0 +1,138 @@
+// `-o` option strings as `mount -t overlay` and fuse-overlayfs take them:
+// lowerdir=A:B:C (leftmost on top; "\:" escapes a colon, "\," a comma),
+// upperdir=U, workdir=W, plus common mount options. lowerdir alone gives a
+// read-only mount.
+import { UsageError } from '@strata/common';
+import type { OverlayOptions } from './types.ts';
+
+/** Mount options beyond the layer stack that the server honours. */
+export interface ParsedMountOptions extends OverlayOptions {
+  dev?: boolean;
+  suid?: boolean;
+  noatime?: boolean;
+}
+
+/** Splits `s` on `sep` where it is not escaped with a backslash, then unescapes. */
+export function splitEscaped(s: string, sep: string): string[] {
+  const out: string[] = [];
+  let cur = '';
+  for (let i = 0; i < s.length; i++) {
+    const c = s[i]!;
+    if (c === '\\' && i + 1 < s.length) {
+      cur += s[++i];
+      continue;
+    }
+    if (c === sep) {
+      out.push(cur);
+      cur = '';
+      continue;
+    }
+    cur += c;
+  }
+  out.push(cur);
+  return out;
+}
+
+/** Keeps escapes (splitting commas first must not eat the escapes of colons). */
+function splitKeepingEscapes(s: string, sep: string): string[] {
+  const out: string[] = [];
+  let cur = '';
+  for (let i = 0; i < s.length; i++) {
+    const c = s[i]!;
+    if (c === '\\' && i + 1 < s.length) {
+      cur += c + s[++i];
+      continue;
+    }
+    if (c === sep) {
+      out.push(cur);
+      cur = '';
+      continue;
+    }
+    cur += c;
+  }
+  out.push(cur);
+  return out;
+}
+
+/** Options that mount(8) passes on and that mean nothing here; accepted and ignored. */
+const IGNORED = new Set(['exec', 'noexec', 'nodev', 'nosuid', 'atime', 'relatime', 'strictatime', 'nodiratime', 'diratime', 'auto', 'noauto', 'user', 'nouser', 'users', 'defaults', '_netdev', 'nofail', 'async', 'sync', 'dirsync', 'rw', 'redirect_dir=on', 'redirect_dir=follow', 'index=on', 'index=off', 'xino=on', 'xino=off', 'xino=auto', 'metacopy=off', 'fsync=auto', 'fsync=volatile']);
+
+/** Parses one or more `-o` strings (later ones win). Throws UsageError naming the bad option. */
+export function parseMountOptions(strings: string[]): ParsedMountOptions {
+  const o: ParsedMountOptions = { lowerDirs: [] };
+  let sawLower = false;
+  for (const s of strings) {
+    for (const raw of splitKeepingEscapes(s, ',')) {
+      if (raw === '') continue;
+      const eq = raw.indexOf('=');
+      const key = eq === -1 ? raw : raw.slice(0, eq);
+      const value = eq === -1 ? '' : raw.slice(eq + 1);
+      switch (key) {
+        case 'lowerdir':
+          o.lowerDirs = splitEscaped(value, ':').map(unescapeAll);
+          if (o.lowerDirs.some((d) => d === '')) throw new UsageError(`mount option lowerdir=${value}: empty layer path`);
+          sawLower = true;
+          break;
+        case 'upperdir':
+          o.upperDir = unescapeAll(value);
+          break;
+        case 'workdir':
+          o.workDir = unescapeAll(value);
+          break;
+        case 'ro':
+          o.readOnly = true;
+          break;
+        case 'rw':
+          o.readOnly = false;
+          break;
+        case 'allow_other':
+          o.allowOther = true;
+          break;
+        case 'default_permissions':
+          o.defaultPermissions = true;
+          break;
+        case 'dev':
+          o.dev = true;
+          break;
+        case 'suid':
+          o.suid = true;
+          break;
+        case 'noatime':
+          o.noatime = true;
+          break;
+        case 'whiteout':
+          if (value !== 'overlay' && value !== 'aufs') throw new UsageError(`mount option whiteout=${value}: expected overlay or aufs`);
+          o.whiteout = value;
+          break;
+        case 'nosync':
+          o.noSync = true;
+          break;
+        default:
+          if (IGNORED.has(raw) || IGNORED.has(key)) break;
+          throw new UsageError(`unknown mount option '${raw}'`);
+      }
+    }
+  }
+  if (!sawLower) throw new UsageError('mount options: lowerdir= is required');
+  if ((o.upperDir === undefined) !== (o.workDir === undefined)) {
+    throw new UsageError('mount options: upperdir and workdir go together');
+  }
+  return o;
+}
+
+function unescapeAll(s: string): string {
+  return s.replace(/\\(.)/g, '$1');
+}
+
+/** The `-o` string for `opts` (inverse of parseMountOptions for the layer options). */
+export function formatMountOptions(opts: OverlayOptions): string {
+  const esc = (p: string) => p.replace(/([\\:,])/g, '\\$1');
+  const parts = [`lowerdir=${opts.lowerDirs.map(esc).join(':')}`];
+  if (opts.upperDir !== undefined) parts.push(`upperdir=${esc(opts.upperDir)}`, `workdir=${esc(opts.workDir ?? '')}`);
+  if (opts.readOnly) parts.push('ro');
+  if (opts.allowOther) parts.push('allow_other');
+  if (opts.defaultPermissions) parts.push('default_permissions');
+  if (opts.whiteout) parts.push(`whiteout=${opts.whiteout}`);
+  if (opts.noSync) parts.push('nosync');
+  return parts.join(',');
+}

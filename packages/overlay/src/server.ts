@@ -1,0 +1,93 @@
+// The FUSE server process: what `strata mount -f` and mountOverlay() run.
+// It validates the stack, mounts, reports readiness (or the error) on a
+// pipe to whoever started it, and exits when the filesystem is unmounted
+// (by strata umount, fusermount -u, umount, or a signal to it).
+import fs from 'node:fs';
+import path from 'node:path';
+import { StrataError } from '@strata/common';
+import { Overlay } from './core/overlay.ts';
+import { serveFuse, type FuseServer } from './fuse/transport.ts';
+import type { ParsedMountOptions } from './options.ts';
+import { removeState, statsFileFor, writeState } from './state.ts';
+import { validateMount } from './validate.ts';
+import { unmountPath } from './unmount.ts';
+
+export interface ServerOptions {
+  /** fd of a pipe to write "READY\n" or "ERROR <code> <message>\n" to; stderr gets errors otherwise. */
+  readyFd?: number;
+}
+
+function report(fd: number | undefined, line: string): void {
+  if (fd === undefined) return;
+  try {
+    fs.writeSync(fd, line + '\n');
+    fs.closeSync(fd);
+  } catch {
+    // The starter went away; the mount stays served.
+  }
+}
+
+/** The work area inside workdir (the kernel's name for it, so both drivers share one layout). */
+export function workArea(workDir: string): string {
+  return path.join(workDir, 'work');
+}
+
+/**
+ * Serves the overlay until it is unmounted; resolves with the exit code.
+ * Errors before the mount is up are reported and resolve non-zero.
+ */
+export async function runServer(mountpoint: string, opts: ParsedMountOptions, sopts: ServerOptions = {}): Promise<number> {
+  const mp = path.resolve(mountpoint);
+  let overlay: Overlay;
+  let server: FuseServer;
+  let finished!: (code: number) => void;
+  const done = new Promise<number>((r) => (finished = r));
+  try {
+    validateMount(mp, opts);
+    let work: string | undefined;
+    if (opts.upperDir !== undefined && opts.workDir !== undefined) {
+      work = workArea(opts.workDir);
+      // Whatever an earlier (killed) server left half-built is garbage: never visible, safe to drop.
+      fs.rmSync(work, { recursive: true, force: true });
+      fs.mkdirSync(work, { mode: 0o700 });
+    }
+    overlay = new Overlay({ lowerDirs: opts.lowerDirs, upperDir: opts.upperDir, workDir: work, whiteout: opts.whiteout, noSync: opts.noSync });
+    let ended = false;
+    const onUnmounted = () => {
+      if (ended) return;
+      ended = true;
+      overlay.close();
+      removeState(mp);
+      finished(0);
+    };
+    server = await serveFuse(overlay, mp, {
+      readOnly: opts.readOnly || opts.upperDir === undefined,
+      allowOther: opts.allowOther,
+      defaultPermissions: opts.defaultPermissions,
+      dev: opts.dev,
+      suid: opts.suid,
+      noatime: opts.noatime,
+      onUnmounted,
+    });
+  } catch (err) {
+    const code = err instanceof StrataError ? err.exitCode : 1;
+    const msg = err instanceof Error ? err.message : String(err);
+    if (sopts.readyFd !== undefined) report(sopts.readyFd, `ERROR ${code} ${msg.replace(/\n/g, ' ')}`);
+    else process.stderr.write(`strata: ${msg}\n`);
+    return code;
+  }
+  const statsFile = statsFileFor(mp);
+  writeState({ pid: process.pid, mountpoint: mp, options: opts, statsFile });
+  process.on('SIGUSR2', () => {
+    fs.writeFileSync(statsFile + '.tmp', JSON.stringify(server.stats.toJSON(), null, 2));
+    fs.renameSync(statsFile + '.tmp', statsFile);
+  });
+  const stop = () => {
+    unmountPath(mp).catch(() => undefined);
+  };
+  process.on('SIGTERM', stop);
+  process.on('SIGINT', stop);
+  process.on('SIGHUP', stop);
+  report(sopts.readyFd, 'READY');
+  return done;
+}

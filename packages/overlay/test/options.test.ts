@@ -1,0 +1,33 @@
+// -o option strings as mount -t overlay and fuse-overlayfs take them.
+import test from 'ava';
+import { formatMountOptions, parseMountOptions, splitEscaped } from '../src/options.ts';
+
+test('lowerdir lists layers leftmost on top; \\: escapes a colon', (t) => {
+  const o = parseMountOptions(['lowerdir=/a:/b\\:c:/d,upperdir=/u,workdir=/w']);
+  t.deepEqual(o.lowerDirs, ['/a', '/b:c', '/d']);
+  t.is(o.upperDir, '/u');
+  t.is(o.workDir, '/w');
+});
+
+test('lowerdir alone is a read-only stack; common mount options are understood', (t) => {
+  const o = parseMountOptions(['lowerdir=/a', 'ro,allow_other,default_permissions,dev,suid,noatime,rw,nodev,exec']);
+  t.deepEqual(o.lowerDirs, ['/a']);
+  t.is(o.upperDir, undefined);
+  t.true(o.allowOther);
+  t.true(o.defaultPermissions);
+  t.true(o.dev && o.suid && o.noatime);
+  t.false(o.readOnly); // rw came after ro
+});
+
+test('bad option strings fail with a message naming the option', (t) => {
+  t.throws(() => parseMountOptions(['upperdir=/u,workdir=/w']), { message: /lowerdir= is required/ });
+  t.throws(() => parseMountOptions(['lowerdir=/a,upperdir=/u']), { message: /upperdir and workdir go together/ });
+  t.throws(() => parseMountOptions(['lowerdir=/a,frobnicate']), { message: /unknown mount option 'frobnicate'/ });
+  t.throws(() => parseMountOptions(['lowerdir=/a::/b']), { message: /empty layer path/ });
+});
+
+test('formatMountOptions round-trips through parseMountOptions', (t) => {
+  const o = { lowerDirs: ['/x:y', '/with,comma', '/plain'], upperDir: '/u', workDir: '/w', whiteout: 'aufs' as const };
+  t.deepEqual(parseMountOptions([formatMountOptions(o)]), o);
+  t.deepEqual(splitEscaped('a\\:b:c', ':'), ['a:b', 'c']);
+});
