@@ -79,7 +79,7 @@ export function renderMarkdown(report: BenchReport): string {
   out.push('');
   out.push(table(['workload', 'target', 'strata', 'met'], report.targets.map((t) => {
     const label = report.metrics.find((x) => x.id === t.metric)?.label ?? t.metric;
-    const met = t.met === null ? `not checked${t.note ? ` (${t.note})` : ''}` : `${t.met ? 'yes' : 'NO'}${t.note ? ` (${t.note})` : ''}`;
+    const met = t.met === null ? (t.note ?? 'not checked') : `${t.met ? 'yes' : 'NO'}${t.note ? ` (${t.note})` : ''}`;
     return [label, t.text, t.strata === undefined ? '–' : fmtNumber(t.strata), met];
   })));
   out.push('');
