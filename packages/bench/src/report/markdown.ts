@@ -86,9 +86,9 @@ export function renderMarkdown(report: BenchReport): string {
 
   const b = report.builder;
   if (b) {
-    out.push('### Builder: strata vs buildah (vfs storage, chroot isolation), ms');
+    out.push('### Builder: strata vs buildah, ms');
     out.push('');
-    for (const x of b.builders) out.push(x.available ? `- **${x.name}**: ${x.version}` : `- **${x.name}**: skipped: ${x.reason}`);
+    for (const x of b.builders) out.push(x.available ? `- **${x.name}**: ${x.version} (${x.options})` : `- **${x.name}**: skipped: ${x.reason}`);
     out.push('');
     if (b.skipped) {
       out.push(`Builder section skipped: ${b.skipped}`);
