@@ -87,6 +87,7 @@ export async function runBench(opts: BenchOptions): Promise<BenchOutput> {
     skips: res.skips,
     failures: res.failures,
     targets: checkTargets(res.results, quick),
+    diagnostics: res.diagnostics,
     builder,
   };
 

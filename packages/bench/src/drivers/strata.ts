@@ -3,10 +3,13 @@
 // are other child processes still). Until the overlay package exports
 // mountOverlay, the driver reports itself as skipped with the reason.
 import { readFileSync } from 'node:fs';
+import { readFile, stat } from 'node:fs/promises';
+import { setTimeout as sleep } from 'node:timers/promises';
 import type { Driver, DriverProbe, MountSpec, MountedFs } from '../types.ts';
 import { unmount } from './mounts.ts';
 
 interface OverlayModule {
+  statsFileFor?: (mountpoint: string) => string;
   mountOverlay?: (mountpoint: string, opts: { lowerDirs: string[]; upperDir?: string; workDir?: string }) =>
     Promise<{ mountpoint: string; pid: number; unmount(): Promise<void> }>;
 }
@@ -29,6 +32,22 @@ function overlayVersion(): string {
   }
 }
 
+/** Asks the server for its per-operation stats (it writes them on SIGUSR2) and reads them. */
+async function serverStats(pid: number, file: string): Promise<unknown> {
+  const before = await stat(file).then((s) => s.mtimeMs, () => 0);
+  try {
+    process.kill(pid, 'SIGUSR2');
+  } catch {
+    return undefined;
+  }
+  for (let i = 0; i < 100; i++) {
+    const now = await stat(file).then((s) => s.mtimeMs, () => 0);
+    if (now !== before) return JSON.parse(await readFile(file, 'utf8')) as unknown;
+    await sleep(20);
+  }
+  return undefined;
+}
+
 export const strata: Driver = {
   name: 'strata',
   async probe(): Promise<DriverProbe> {
@@ -46,6 +65,9 @@ export const strata: Driver = {
     const handle = await m.mountOverlay(spec.mountpoint, { lowerDirs: spec.lowerDirs, upperDir: spec.upperDir, workDir: spec.workDir });
     return {
       root: spec.mountpoint,
+      async diagnostics() {
+        return m.statsFileFor ? serverStats(handle.pid, m.statsFileFor(spec.mountpoint)) : undefined;
+      },
       async unmount() {
         try {
           await handle.unmount();
