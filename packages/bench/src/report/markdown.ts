@@ -21,6 +21,19 @@ export function relativeSpeed(r: MetricResult, plain: MetricResult | undefined):
   return higherIsBetter(r.unit) ? r.median / plain.median : plain.median / r.median;
 }
 
+interface OpStat { count: number; totalUs: number; avgUs: number }
+
+function strataProfile(report: BenchReport): string[][] {
+  const rows: string[][] = [];
+  for (const [workload, byDriver] of Object.entries(report.diagnostics ?? {})) {
+    const ops = (byDriver.strata as { ops?: Record<string, OpStat> } | undefined)?.ops;
+    if (!ops) continue;
+    const top = Object.entries(ops).sort((a, b) => b[1].totalUs - a[1].totalUs).slice(0, 4);
+    rows.push([workload, top.map(([op, v]) => `${op}: ${v.count} × ${fmtNumber(v.avgUs)} µs (${fmtNumber(v.totalUs / 1000)} ms)`).join('; ')]);
+  }
+  return rows;
+}
+
 export function renderMarkdown(report: BenchReport): string {
   const order = DRIVER_NAMES.filter((d) => report.drivers.some((x) => x.name === d));
   const info = (d: DriverName) => report.drivers.find((x) => x.name === d)!;
@@ -83,6 +96,16 @@ export function renderMarkdown(report: BenchReport): string {
     return [label, t.text, t.strata === undefined ? '–' : fmtNumber(t.strata), met];
   })));
   out.push('');
+
+  const profile = strataProfile(report);
+  if (profile.length) {
+    out.push('### strata: where its FUSE server spends the time (last run of each workload)');
+    out.push('');
+    out.push('The top operations by total server-side time: count × mean latency (total). Time in the kernel and in FUSE queues is not included.');
+    out.push('');
+    out.push(table(['workload', 'top operations'], profile));
+    out.push('');
+  }
 
   const b = report.builder;
   if (b) {
