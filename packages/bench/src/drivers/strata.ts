@@ -10,7 +10,7 @@ import { unmount } from './mounts.ts';
 
 interface OverlayModule {
   statsFileFor?: (mountpoint: string) => string;
-  mountOverlay?: (mountpoint: string, opts: { lowerDirs: string[]; upperDir?: string; workDir?: string }) =>
+  mountOverlay?: (mountpoint: string, opts: { lowerDirs: string[]; upperDir?: string; workDir?: string; noSync?: boolean }) =>
     Promise<{ mountpoint: string; pid: number; unmount(): Promise<void> }>;
 }
 
@@ -31,6 +31,11 @@ function overlayVersion(): string {
     return 'unknown';
   }
 }
+
+// A build mount's options (DESIGN: build mounts need not fsync copy-ups; the
+// layer is committed afterwards). fuse-overlayfs does not fsync copy-ups
+// either; kernel overlayfs does, and its figure says so.
+const OPTIONS = 'nosync: copy-ups not fsynced, like fuse-overlayfs; kernel overlayfs fsyncs them';
 
 /** Asks the server for its per-operation stats (it writes them on SIGUSR2) and reads them. */
 async function serverStats(pid: number, file: string): Promise<unknown> {
@@ -57,12 +62,12 @@ export const strata: Driver = {
       return { available: false, reason: missing ? '@strata/overlay has no entry point yet (packages/overlay/src/index.ts)' : `@strata/overlay failed to load: ${m.message.split('\n')[0]}` };
     }
     if (typeof m.mountOverlay !== 'function') return { available: false, reason: '@strata/overlay does not export mountOverlay yet' };
-    return { available: true, version: `strata ${overlayVersion()}`, options: 'defaults' };
+    return { available: true, version: `strata ${overlayVersion()}`, options: OPTIONS };
   },
   async mount(spec: MountSpec): Promise<MountedFs> {
     const m = await load();
     if (m instanceof Error || typeof m.mountOverlay !== 'function') throw new Error('strata: overlay not available');
-    const handle = await m.mountOverlay(spec.mountpoint, { lowerDirs: spec.lowerDirs, upperDir: spec.upperDir, workDir: spec.workDir });
+    const handle = await m.mountOverlay(spec.mountpoint, { lowerDirs: spec.lowerDirs, upperDir: spec.upperDir, workDir: spec.workDir, noSync: true });
     return {
       root: spec.mountpoint,
       async diagnostics() {
