@@ -46,7 +46,9 @@ export function renderMarkdown(report: BenchReport): string {
   out.push('');
   out.push(`Machine: ${m.cpus} × ${m.cpuModel}, ${(m.memoryBytes / 2 ** 30).toFixed(0)} GiB RAM, ${m.kernel}, ${m.os}; layers on ${m.filesystem}. ` +
     `Node ${m.node}, ${m.fio}, strata ${m.strataCommit}. ${report.runs} run${report.runs > 1 ? 's' : ''} per figure${report.quick ? ', --quick sizes' : ''}; ` +
-    `started ${report.startedAt}.`);
+    `started ${report.startedAt}, finished ${report.finishedAt}. ` +
+    `Load average (1/5/15 min) at the start ${m.loadAverage.map((x) => x.toFixed(1)).join('/')}` +
+    (m.loadAverageEnd ? `, at the end ${m.loadAverageEnd.map((x) => x.toFixed(1)).join('/')}` : '') + ' (other work shares the machine).');
   out.push('');
   out.push('Drivers:');
   out.push('');
