@@ -10,6 +10,9 @@ import { which } from './which.ts';
 import { login } from './login.ts';
 import { logout } from './logout.ts';
 import { bench } from './bench.ts';
+import { buildCmd } from './build.ts';
+import { runCmd } from './run.ts';
+import { history } from './history.ts';
 
 export const commands: Command[] = [
   mount,
@@ -20,5 +23,8 @@ export const commands: Command[] = [
   images,
   login,
   logout,
+  buildCmd,
+  runCmd,
+  history,
   bench,
 ];
