@@ -18,6 +18,9 @@ import { logout } from './logout.ts';
 import { push } from './push.ts';
 import { pull } from './pull.ts';
 import { bench } from './bench.ts';
+import { buildCmd } from './build.ts';
+import { runCmd } from './run.ts';
+import { history } from './history.ts';
 
 export const commands: Command[] = [
   mount,
@@ -31,6 +34,9 @@ export const commands: Command[] = [
   logout,
   push,
   pull,
+  buildCmd,
+  runCmd,
+  history,
   bench,
   inspect,
   tag,
