@@ -7,7 +7,7 @@
 // transport calls the operations; close() releases open file descriptors.
 import fs from 'node:fs';
 import path from 'node:path';
-import { lgetxattr, llistxattr, lremovexattr, lsetxattr, lutimesNs, mknod, mkWhiteout, renameat2, RENAME_EXCHANGE, RENAME_WHITEOUT } from '@strata/native';
+import { lgetxattr, llistxattr, lremovexattr, lsetxattr, lutimesNs, mknod, mkWhiteout, renameat2, RENAME_EXCHANGE, RENAME_NOREPLACE, RENAME_WHITEOUT } from '@strata/native';
 import { fail } from './errno.ts';
 import { HardLinks } from './hardlinks.ts';
 import { Inodes, ROOT_INO } from './inodes.ts';
@@ -451,8 +451,13 @@ export class Overlay {
     node.removed = true;
   }
 
-  rename(from: string, to: string): void {
+  /**
+   * rename(2) / renameat2(2): `flags` may be RENAME_NOREPLACE or
+   * RENAME_EXCHANGE (a transport that can carry them passes them on).
+   */
+  rename(from: string, to: string, flags = 0): void {
     this.writable(to);
+    if (flags & ~(RENAME_NOREPLACE | RENAME_EXCHANGE) || (flags & RENAME_NOREPLACE && flags & RENAME_EXCHANGE)) fail('EINVAL', to);
     const src = this.tree.resolve(from);
     if (src === this.tree.root) fail('EBUSY', from);
     const [dir, name] = splitPath(to);
@@ -460,6 +465,8 @@ export class Overlay {
     if (!dstParent.isDir) fail('ENOTDIR', to);
     if (Buffer.byteLength(name) > NAME_MAX) fail('ENAMETOOLONG', to);
     const dst = this.tree.children(dstParent).get(name);
+    if (flags & RENAME_NOREPLACE && dst) fail('EEXIST', to);
+    if (flags & RENAME_EXCHANGE) return this.exchange(src, dstParent, name, dst, to);
     if (dst === src) return;
     if (src.isDir) {
       for (let n: Node | null = dstParent; n; n = n.parent) if (n === src) fail('EINVAL', to);
@@ -515,6 +522,33 @@ export class Overlay {
     src.lowerVisible = (dst?.lowerVisible ?? false) || dstWhitedOut;
     src.parent = dstParent;
     src.name = name;
+  }
+
+  /** RENAME_EXCHANGE: both names exist and swap what they point to, atomically in the upper layer. */
+  private exchange(a: Node, bParent: Node, bName: string, b: Node | undefined, to: string): void {
+    if (!b) fail('ENOENT', to);
+    if (a === b) return;
+    for (let n: Node | null = bParent; n; n = n.parent) if (n === a) fail('EINVAL', to);
+    for (let n: Node | null = a.parent; n; n = n.parent) if (n === b) fail('EINVAL', to);
+    for (const n of [a, b]) if (n.isDir && n.lowerDirs.length > 0 && this.opts.redirectDir === false) fail('EXDEV', to);
+    const aParent = a.parent!;
+    for (const n of [aParent, bParent, a, b]) copyUp(this.copyEnv, n);
+    this.tree.children(aParent);
+    this.tree.children(bParent);
+    // Each directory lands on the other's name: it keeps its lower parts by
+    // redirect, or hides the lower entries of its new name by being opaque.
+    for (const [n, landing] of [[a, b], [b, a]] as const) {
+      if (!n.isDir) continue;
+      if (n.lowerDirs.length > 0) lsetxattr(this.tree.upperPath(n), REDIRECT_XATTR, Buffer.from(n.lowerDirs[0]!.rel), 0);
+      else if (landing.lowerVisible) makeOpaque(this.tree.upperPath(n), this.format);
+    }
+    renameat2(this.tree.upperPath(a), this.tree.upperPath(b), RENAME_EXCHANGE);
+    const aName = a.name;
+    aParent.children!.set(aName, b);
+    bParent.children!.set(bName, a);
+    [a.name, b.name] = [bName, aName];
+    [a.parent, b.parent] = [bParent, aParent];
+    [a.lowerVisible, b.lowerVisible] = [b.lowerVisible, a.lowerVisible];
   }
 
   /** Tells the hard-link index that a lower-only name of a multi-link file went away. */
