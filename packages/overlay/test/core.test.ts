@@ -96,7 +96,7 @@ test('renaming a lower directory is one rename plus a redirect xattr, however ma
   t.is(lgetxattr(path.join(s.upper, 'moved'), 'trusted.overlay.redirect')?.toString(), '/big');
   t.deepEqual(fs.readdirSync(path.join(s.upper, 'moved')), []);
   t.true(fs.lstatSync(path.join(s.upper, 'big')).isCharacterDevice());
-  t.true(ms < 50);
+  t.true(ms < 250, 'one rename, not a copy of 1000 files (generous bound for a loaded CI machine)');
   t.is(names(engine(s), '/moved').length, 1000);
 });
 
