@@ -37,7 +37,9 @@ if [ -d /usr/include/node ]; then export npm_config_nodedir=/usr; fi
 pnpm install --frozen-lockfile=false --reporter=silent
 # pnpm runs @strata/native's install script; make sure the binary exists
 # even when the lockfile was unchanged and pnpm skipped it.
-if [ ! -f native/build/Release/strata_native.node ]; then
+# Rebuild too when a C source is newer than a binary (a merge brought new native code).
+if [ ! -f native/build/Release/strata_native.node ] || [ ! -f native/build/Release/strata_fusell.node ] ||
+   [ -n "$(find native/src native/binding.gyp -newer native/build/Release/strata_fusell.node 2>/dev/null | head -1)" ]; then
   (cd native && npx --no-install node-gyp rebuild >/dev/null)
 fi
 

@@ -10,6 +10,8 @@ export interface ParsedMountOptions extends OverlayOptions {
   dev?: boolean;
   suid?: boolean;
   noatime?: boolean;
+  /** Which FUSE transport serves the mount (see fuse/select.ts); absent: $STRATA_FUSE_TRANSPORT, else the default. */
+  transport?: 'native' | 'fuse-native';
 }
 
 /** Splits `s` on `sep` where it is not escaped with a backslash, then unescapes. */
@@ -103,6 +105,10 @@ export function parseMountOptions(strings: string[]): ParsedMountOptions {
         case 'whiteout':
           if (value !== 'overlay' && value !== 'aufs') throw new UsageError(`mount option whiteout=${value}: expected overlay or aufs`);
           o.whiteout = value;
+          break;
+        case 'transport':
+          if (value !== 'native' && value !== 'fuse-native') throw new UsageError(`mount option transport=${value}: expected native or fuse-native`);
+          o.transport = value;
           break;
         case 'nosync':
           o.noSync = true;

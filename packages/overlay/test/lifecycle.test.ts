@@ -80,7 +80,9 @@ test('SIGKILL of the server: upper stays consistent, strata umount clears the de
   forget(h);
   process.kill(h.pid, 'SIGKILL');
   for (let i = 0; i < 100 && alive(h.pid); i++) await new Promise((r) => setTimeout(r, 20));
-  t.throws(() => fs.readdirSync(s.mnt), { code: 'ENOTCONN' });
+  // ENOTCONN, or ECONNABORTED for a request the kernel had queued while the server's threads were still dying.
+  const dead = t.throws(() => fs.readdirSync(s.mnt)) as NodeJS.ErrnoException;
+  t.true(['ENOTCONN', 'ECONNABORTED'].includes(dead.code ?? ''), dead.message);
   const u = await run(process.execPath, [STRATA, 'umount', s.mnt], { allowFailure: true });
   t.is(u.code, 0, u.stderr);
   t.false(isMounted(s.mnt));

@@ -1,0 +1,455 @@
+// strata's native FUSE loop: speaks /dev/fuse (the low-level protocol)
+// directly, so file data can bypass user space (FUSE passthrough) and
+// directory walks get readdirplus and the kernel's directory cache.
+//
+// Lifecycle: mount() opens /dev/fuse and mounts it (root: mount(2)); start()
+// runs one reader thread for the session. The reader answers INIT and the
+// data-path requests itself (READ/WRITE on files that could not be passed
+// through, FLUSH, FSYNC, FALLOCATE, unsupported opcodes) and hands every
+// namespace request to JavaScript in ONE hop (a threadsafe function, with
+// the request body copied); JavaScript answers with reply(), which writes to
+// /dev/fuse from its own thread. The loop ends when the kernel says the
+// filesystem is gone (read() -> ENODEV) or sends DESTROY; JavaScript then
+// gets an "end" event. One session per process.
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE
+#endif
+#include <node_api.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mount.h>
+#include <sys/uio.h>
+#include <unistd.h>
+#include "fuse_proto.h"
+
+#define MAX_WRITE (1u << 20)
+#define MAX_PAGES (MAX_WRITE / 4096)
+#define IN_BUF (MAX_WRITE + 8192)
+
+enum item_kind { ITEM_REQUEST, ITEM_INIT, ITEM_END };
+
+// What the reader thread hands JavaScript.
+struct item {
+  enum item_kind kind;
+  struct fuse_in_header h;
+  int32_t err;        // ITEM_END: why the loop ended (0 = unmounted)
+  uint64_t flags;     // ITEM_INIT: negotiated flags
+  uint32_t minor;     // ITEM_INIT: kernel protocol minor
+  uint32_t len;       // body length
+  char body[];
+};
+
+static int dev_fd = -1;
+static int want_passthrough;
+static pthread_t reader;
+static napi_threadsafe_function tsfn;
+static volatile uint64_t counts[FUSE_OPCODE_MAX + 1];
+
+// Node ids known to carry no security.capability xattr. The kernel asks for
+// it before every write(2) (file_remove_privs), passthrough or not; answering
+// from here keeps writes from waiting on JavaScript. JavaScript sets a bit
+// when it has answered ENODATA for a node and clears it when the node's
+// xattrs change or the node id is forgotten. One bit per node id: node ids
+// are merged inode numbers, dense from 1.
+static pthread_mutex_t nocaps_lock = PTHREAD_MUTEX_INITIALIZER;
+static uint8_t *nocaps;
+static size_t nocaps_bytes;
+
+static int nocaps_has(uint64_t id) {
+  pthread_mutex_lock(&nocaps_lock);
+  int r = id / 8 < nocaps_bytes && (nocaps[id / 8] >> (id % 8)) & 1;
+  pthread_mutex_unlock(&nocaps_lock);
+  return r;
+}
+
+static void nocaps_set(uint64_t id, int on) {
+  pthread_mutex_lock(&nocaps_lock);
+  if (id / 8 >= nocaps_bytes) {
+    if (!on || id >= (1ULL << 32)) goto out;
+    size_t n = nocaps_bytes ? nocaps_bytes : 4096;
+    while (n <= id / 8) n *= 2;
+    uint8_t *p = realloc(nocaps, n);
+    if (!p) goto out;
+    memset(p + nocaps_bytes, 0, n - nocaps_bytes);
+    nocaps = p;
+    nocaps_bytes = n;
+  }
+  if (on) nocaps[id / 8] |= (uint8_t)(1u << (id % 8));
+  else nocaps[id / 8] &= (uint8_t)~(1u << (id % 8));
+out:
+  pthread_mutex_unlock(&nocaps_lock);
+}
+
+static napi_value throw_errno(napi_env env, int e, const char *what) {
+  char msg[256];
+  snprintf(msg, sizeof msg, "%s: %s", what, strerror(e));
+  napi_value m, err, v;
+  napi_create_string_utf8(env, msg, NAPI_AUTO_LENGTH, &m);
+  napi_create_error(env, NULL, m, &err);
+  napi_create_int32(env, -e, &v);
+  napi_set_named_property(env, err, "errno", v);
+  napi_create_string_utf8(env, strerrorname_np(e) ? strerrorname_np(e) : "EUNKNOWN", NAPI_AUTO_LENGTH, &v);
+  napi_set_named_property(env, err, "code", v);
+  napi_throw(env, err);
+  return NULL;
+}
+
+static napi_value undef(napi_env env) {
+  napi_value u;
+  napi_get_undefined(env, &u);
+  return u;
+}
+
+// ---- replies from the reader thread -----------------------------------------
+
+static void send_reply(uint64_t unique, int err, const void *data, size_t len) {
+  struct fuse_out_header out = {(uint32_t)(sizeof out + len), err, unique};
+  struct iovec iov[2] = {{&out, sizeof out}, {(void *)data, len}};
+  // ENOENT: the request was interrupted meanwhile; nothing to do.
+  if (writev(dev_fd, iov, len ? 2 : 1) < 0 && errno != ENOENT) perror("strata fuse: reply");
+}
+
+static void do_init(const struct fuse_in_header *h, const char *body) {
+  const struct fuse_init_in *in = (const void *)body;
+  struct fuse_init_out out;
+  memset(&out, 0, sizeof out);
+  out.major = FUSE_KERNEL_VERSION;
+  if (in->major != FUSE_KERNEL_VERSION) {
+    // An older or newer major: tell the kernel ours and let it decide.
+    send_reply(h->unique, 0, &out, 8);
+    return;
+  }
+  uint64_t offered = in->flags;
+  if (in->flags & FUSE_INIT_EXT) offered |= (uint64_t)in->flags2 << 32;
+  uint64_t want = FUSE_ASYNC_READ | FUSE_ATOMIC_O_TRUNC | FUSE_BIG_WRITES | FUSE_DO_READDIRPLUS |
+                  FUSE_READDIRPLUS_AUTO | FUSE_ASYNC_DIO | FUSE_PARALLEL_DIROPS | FUSE_MAX_PAGES |
+                  FUSE_CACHE_SYMLINKS | FUSE_INIT_EXT | FUSE_DIRECT_IO_ALLOW_MMAP;
+  if (want_passthrough) want |= FUSE_PASSTHROUGH;
+  uint64_t flags = offered & want;
+  out.minor = in->minor < FUSE_KNOWN_MINOR ? in->minor : FUSE_KNOWN_MINOR;
+  out.max_readahead = in->max_readahead;
+  out.flags = (uint32_t)flags;
+  out.flags2 = (uint32_t)(flags >> 32);
+  out.max_background = 64;
+  out.congestion_threshold = 48;
+  out.max_write = MAX_WRITE;
+  out.time_gran = 1;
+  out.max_pages = MAX_PAGES;
+  // Backing files live on ordinary filesystems (depth 0); 1 leaves room for
+  // an overlayfs to stack on a strata mount.
+  if (flags & FUSE_PASSTHROUGH) out.max_stack_depth = 1;
+  send_reply(h->unique, 0, &out, sizeof out);
+
+  struct item *it = calloc(1, sizeof *it);
+  it->kind = ITEM_INIT;
+  it->flags = flags;
+  it->minor = in->minor;
+  napi_call_threadsafe_function(tsfn, it, napi_tsfn_nonblocking);
+}
+
+static void do_read(const struct fuse_in_header *h, const char *body, char *rbuf) {
+  const struct fuse_read_in *in = (const void *)body;
+  size_t size = in->size > MAX_WRITE ? MAX_WRITE : in->size;
+  ssize_t n = pread((int)in->fh, rbuf + sizeof(struct fuse_out_header), size, (off_t)in->offset);
+  struct fuse_out_header *out = (void *)rbuf;
+  if (n < 0) {
+    send_reply(h->unique, -errno, NULL, 0);
+    return;
+  }
+  out->len = (uint32_t)(sizeof *out + n);
+  out->error = 0;
+  out->unique = h->unique;
+  if (write(dev_fd, rbuf, out->len) < 0 && errno != ENOENT) perror("strata fuse: read reply");
+}
+
+static void do_write(const struct fuse_in_header *h, const char *body) {
+  const struct fuse_write_in *in = (const void *)body;
+  const char *data = body + sizeof *in;
+  size_t done = 0;
+  while (done < in->size) {
+    ssize_t n = pwrite((int)in->fh, data + done, in->size - done, (off_t)(in->offset + done));
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      send_reply(h->unique, -errno, NULL, 0);
+      return;
+    }
+    done += (size_t)n;
+  }
+  struct fuse_write_out out = {(uint32_t)done, 0};
+  send_reply(h->unique, 0, &out, sizeof out);
+}
+
+static void forward(const struct fuse_in_header *h, const char *body, size_t len) {
+  struct item *it = malloc(sizeof *it + len);
+  it->kind = ITEM_REQUEST;
+  it->h = *h;
+  it->len = (uint32_t)len;
+  memcpy(it->body, body, len);
+  napi_call_threadsafe_function(tsfn, it, napi_tsfn_nonblocking);
+}
+
+static void *reader_main(void *arg) {
+  (void)arg;
+  char *buf = malloc(IN_BUF);
+  char *rbuf = malloc(MAX_WRITE + sizeof(struct fuse_out_header));
+  int end_err = 0;
+  for (;;) {
+    ssize_t n = read(dev_fd, buf, IN_BUF);
+    if (n < 0) {
+      if (errno == EINTR || errno == EAGAIN || errno == ENOENT) continue;
+      end_err = errno == ENODEV ? 0 : errno;
+      break;
+    }
+    if ((size_t)n < sizeof(struct fuse_in_header)) continue;
+    const struct fuse_in_header *h = (const void *)buf;
+    const char *body = buf + sizeof *h;
+    size_t len = (size_t)n - sizeof *h;
+    if (h->opcode <= FUSE_OPCODE_MAX) counts[h->opcode]++;
+    switch (h->opcode) {
+      case FUSE_INIT:
+        do_init(h, body);
+        break;
+      case FUSE_DESTROY:
+        send_reply(h->unique, 0, NULL, 0);
+        goto done;
+      case FUSE_INTERRUPT:
+      case FUSE_NOTIFY_REPLY:
+        break; // no reply: every request is answered promptly anyway
+      case FUSE_READ:
+        do_read(h, body, rbuf);
+        break;
+      case FUSE_WRITE:
+        do_write(h, body);
+        break;
+      case FUSE_FLUSH:
+      case FUSE_FSYNCDIR:
+        send_reply(h->unique, 0, NULL, 0); // nothing buffered here; data is in the host files
+        break;
+      case FUSE_FSYNC: {
+        const struct fuse_fsync_in *in = (const void *)body;
+        int r = (in->fsync_flags & 1) ? fdatasync((int)in->fh) : fsync((int)in->fh);
+        send_reply(h->unique, r < 0 ? -errno : 0, NULL, 0);
+        break;
+      }
+      case FUSE_FALLOCATE: {
+        const struct fuse_fallocate_in *in = (const void *)body;
+        int r = fallocate((int)in->fh, (int)in->mode, (off_t)in->offset, (off_t)in->length);
+        send_reply(h->unique, r < 0 ? -errno : 0, NULL, 0);
+        break;
+      }
+      case FUSE_GETXATTR:
+        if (len > 8 && strcmp(body + 8, "security.capability") == 0 && nocaps_has(h->nodeid)) {
+          send_reply(h->unique, -ENODATA, NULL, 0);
+          break;
+        }
+        forward(h, body, len);
+        break;
+      case FUSE_LOOKUP: case FUSE_FORGET: case FUSE_GETATTR: case FUSE_SETATTR:
+      case FUSE_READLINK: case FUSE_SYMLINK: case FUSE_MKNOD: case FUSE_MKDIR:
+      case FUSE_UNLINK: case FUSE_RMDIR: case FUSE_RENAME: case FUSE_LINK:
+      case FUSE_OPEN: case FUSE_STATFS: case FUSE_RELEASE: case FUSE_SETXATTR:
+      case FUSE_LISTXATTR: case FUSE_REMOVEXATTR:
+      case FUSE_OPENDIR: case FUSE_READDIR: case FUSE_RELEASEDIR: case FUSE_CREATE:
+      case FUSE_BATCH_FORGET: case FUSE_READDIRPLUS: case FUSE_RENAME2:
+        forward(h, body, len);
+        break;
+      default:
+        // ACCESS, locks, ioctl, poll, lseek, copy_file_range, statx...: the
+        // kernel falls back to its own handling and stops asking.
+        send_reply(h->unique, -ENOSYS, NULL, 0);
+    }
+  }
+done:;
+  struct item *it = calloc(1, sizeof *it);
+  it->kind = ITEM_END;
+  it->err = end_err;
+  napi_call_threadsafe_function(tsfn, it, napi_tsfn_blocking);
+  napi_release_threadsafe_function(tsfn, napi_tsfn_release);
+  free(buf);
+  free(rbuf);
+  return NULL;
+}
+
+// Runs on the JavaScript thread: callback(kind, op, unique, nodeid, uid, gid, pid, body | info).
+static void call_js(napi_env env, napi_value cb, void *context, void *data) {
+  (void)context;
+  struct item *it = data;
+  if (!env) {
+    free(it);
+    return;
+  }
+  napi_value argv[8], global;
+  napi_get_global(env, &global);
+  napi_create_int32(env, it->kind, &argv[0]);
+  napi_create_int32(env, (int32_t)it->h.opcode, &argv[1]);
+  napi_create_double(env, (double)it->h.unique, &argv[2]);
+  napi_create_double(env, (double)it->h.nodeid, &argv[3]);
+  napi_create_uint32(env, it->h.uid, &argv[4]);
+  napi_create_uint32(env, it->h.gid, &argv[5]);
+  napi_create_uint32(env, it->h.pid, &argv[6]);
+  if (it->kind == ITEM_REQUEST) {
+    void *p;
+    napi_create_buffer_copy(env, it->len, it->body, &p, &argv[7]);
+  } else if (it->kind == ITEM_INIT) {
+    napi_create_double(env, (double)it->flags, &argv[7]);
+    napi_create_uint32(env, it->minor, &argv[1]);
+  } else {
+    napi_create_int32(env, it->err, &argv[7]);
+  }
+  free(it);
+  napi_call_function(env, global, cb, 8, argv, NULL);
+}
+
+// ---- JavaScript API ---------------------------------------------------------
+
+static int arg_i64(napi_env env, napi_value v, int64_t *out) {
+  napi_valuetype t;
+  napi_typeof(env, v, &t);
+  if (t == napi_bigint) {
+    bool lossless;
+    return napi_get_value_bigint_int64(env, v, out, &lossless) == napi_ok;
+  }
+  return napi_get_value_int64(env, v, out) == napi_ok;
+}
+
+// mount(mountpoint, source, fstype, mountFlags, extraOptions) -> fd of /dev/fuse.
+static napi_value js_mount(napi_env env, napi_callback_info info) {
+  size_t argc = 5;
+  napi_value argv[5];
+  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+  if (argc < 5) return throw_errno(env, EINVAL, "mount: arguments");
+  char mp[4096], source[256], fstype[64], extra[1024];
+  size_t l;
+  int64_t mflags;
+  if (napi_get_value_string_utf8(env, argv[0], mp, sizeof mp, &l) != napi_ok ||
+      napi_get_value_string_utf8(env, argv[1], source, sizeof source, &l) != napi_ok ||
+      napi_get_value_string_utf8(env, argv[2], fstype, sizeof fstype, &l) != napi_ok ||
+      !arg_i64(env, argv[3], &mflags) ||
+      napi_get_value_string_utf8(env, argv[4], extra, sizeof extra, &l) != napi_ok)
+    return throw_errno(env, EINVAL, "mount: arguments");
+  int fd = open("/dev/fuse", O_RDWR | O_CLOEXEC);
+  if (fd < 0) return throw_errno(env, errno, "open /dev/fuse");
+  char data[1200];
+  snprintf(data, sizeof data, "fd=%d,rootmode=40000,user_id=%u,group_id=%u%s%s", fd, getuid(), getgid(),
+           extra[0] ? "," : "", extra);
+  if (mount(source, mp, fstype, (unsigned long)mflags, data) != 0) {
+    int e = errno;
+    close(fd);
+    return throw_errno(env, e, "mount");
+  }
+  napi_value r;
+  napi_create_int32(env, fd, &r);
+  return r;
+}
+
+// start(fd, callback, passthrough): runs the reader thread.
+static napi_value js_start(napi_env env, napi_callback_info info) {
+  size_t argc = 3;
+  napi_value argv[3], name;
+  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+  if (dev_fd >= 0) return throw_errno(env, EBUSY, "start: a session is running");
+  int32_t fd;
+  bool pt = false;
+  if (argc < 3 || napi_get_value_int32(env, argv[0], &fd) != napi_ok) return throw_errno(env, EINVAL, "start: arguments");
+  napi_get_value_bool(env, argv[2], &pt);
+  napi_create_string_utf8(env, "strata-fuse", NAPI_AUTO_LENGTH, &name);
+  if (napi_create_threadsafe_function(env, argv[1], NULL, name, 0, 1, NULL, NULL, NULL, call_js, &tsfn) != napi_ok)
+    return throw_errno(env, ENOMEM, "start: threadsafe function");
+  dev_fd = fd;
+  want_passthrough = pt;
+  int e = pthread_create(&reader, NULL, reader_main, NULL);
+  if (e) return throw_errno(env, e, "start: thread");
+  pthread_detach(reader);
+  return undef(env);
+}
+
+// reply(unique, error, data?): error is 0 or a negative errno.
+static napi_value js_reply(napi_env env, napi_callback_info info) {
+  size_t argc = 3;
+  napi_value argv[3];
+  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+  int64_t unique;
+  int32_t err;
+  if (argc < 2 || !arg_i64(env, argv[0], &unique) || napi_get_value_int32(env, argv[1], &err) != napi_ok)
+    return throw_errno(env, EINVAL, "reply: arguments");
+  void *data = NULL;
+  size_t len = 0;
+  if (argc > 2) {
+    bool isbuf = false;
+    napi_is_buffer(env, argv[2], &isbuf);
+    if (isbuf) napi_get_buffer_info(env, argv[2], &data, &len);
+  }
+  send_reply((uint64_t)unique, err, data, len);
+  return undef(env);
+}
+
+// backingOpen(fd) -> backing id for FOPEN_PASSTHROUGH.
+static napi_value js_backing_open(napi_env env, napi_callback_info info) {
+  size_t argc = 1;
+  napi_value argv[1], r;
+  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+  int32_t fd;
+  if (argc < 1 || napi_get_value_int32(env, argv[0], &fd) != napi_ok) return throw_errno(env, EINVAL, "backingOpen: arguments");
+  struct fuse_backing_map map = {fd, 0, 0};
+  int id = ioctl(dev_fd, FUSE_DEV_IOC_BACKING_OPEN, &map);
+  if (id < 0) return throw_errno(env, errno, "FUSE_DEV_IOC_BACKING_OPEN");
+  napi_create_int32(env, id, &r);
+  return r;
+}
+
+// backingClose(id): the kernel keeps the backing file for files still open.
+static napi_value js_backing_close(napi_env env, napi_callback_info info) {
+  size_t argc = 1;
+  napi_value argv[1];
+  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+  int32_t id;
+  if (argc < 1 || napi_get_value_int32(env, argv[0], &id) != napi_ok) return throw_errno(env, EINVAL, "backingClose: arguments");
+  uint32_t bid = (uint32_t)id;
+  if (ioctl(dev_fd, FUSE_DEV_IOC_BACKING_CLOSE, &bid) < 0) return throw_errno(env, errno, "FUSE_DEV_IOC_BACKING_CLOSE");
+  return undef(env);
+}
+
+// counts() -> requests received per opcode (index = opcode), including those answered in C.
+static napi_value js_counts(napi_env env, napi_callback_info info) {
+  (void)info;
+  napi_value arr, v;
+  napi_create_array_with_length(env, FUSE_OPCODE_MAX + 1, &arr);
+  for (uint32_t i = 0; i <= FUSE_OPCODE_MAX; i++) {
+    napi_create_double(env, (double)counts[i], &v);
+    napi_set_element(env, arr, i, v);
+  }
+  return arr;
+}
+
+// noCaps(nodeid, on): whether the loop may answer "no security.capability" for nodeid itself.
+static napi_value js_no_caps(napi_env env, napi_callback_info info) {
+  size_t argc = 2;
+  napi_value argv[2];
+  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+  int64_t id;
+  bool on = false;
+  if (argc < 2 || !arg_i64(env, argv[0], &id) || napi_get_value_bool(env, argv[1], &on) != napi_ok)
+    return throw_errno(env, EINVAL, "noCaps: arguments");
+  nocaps_set((uint64_t)id, on);
+  return undef(env);
+}
+
+static napi_value init(napi_env env, napi_value exports) {
+  napi_property_descriptor props[] = {
+    {"mount", NULL, js_mount, NULL, NULL, NULL, napi_default, NULL},
+    {"start", NULL, js_start, NULL, NULL, NULL, napi_default, NULL},
+    {"reply", NULL, js_reply, NULL, NULL, NULL, napi_default, NULL},
+    {"backingOpen", NULL, js_backing_open, NULL, NULL, NULL, napi_default, NULL},
+    {"backingClose", NULL, js_backing_close, NULL, NULL, NULL, napi_default, NULL},
+    {"noCaps", NULL, js_no_caps, NULL, NULL, NULL, napi_default, NULL},
+    {"counts", NULL, js_counts, NULL, NULL, NULL, napi_default, NULL},
+  };
+  napi_define_properties(env, exports, sizeof props / sizeof props[0], props);
+  return exports;
+}
+
+NAPI_MODULE(NODE_GYP_MODULE_NAME, init)
