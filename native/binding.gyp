@@ -6,6 +6,6 @@
   }, {
     "target_name": "strata_fusell",
     "sources": ["src/fuse_ll.c"],
-    "cflags": ["-O2", "-Wall", "-D_GNU_SOURCE", "-pthread"]
+    "cflags": ["-O2", "-Wall", "-D_GNU_SOURCE"]
   }]
 }

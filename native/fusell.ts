@@ -48,8 +48,9 @@ export const FUSE_PASSTHROUGH = 2 ** 37;
 export const mount: Binding['mount'] = binding.mount;
 
 /**
- * Starts the reader thread for the session on `fd`. `cb` runs on this
- * thread for every forwarded request, once after INIT, and once at the end.
+ * Serves the session on `fd` from this thread's event loop (no other
+ * thread): `cb` runs for every forwarded request, once after INIT, and once
+ * at the end; the process stays alive until the session ends.
  * With `passthrough`, INIT offers FUSE_PASSTHROUGH.
  */
 export const start: Binding['start'] = binding.start;

@@ -3,21 +3,24 @@
 // directory walks get readdirplus and the kernel's directory cache.
 //
 // Lifecycle: mount() opens /dev/fuse and mounts it (root: mount(2)); start()
-// runs one reader thread for the session. The reader answers INIT and the
-// data-path requests itself (READ/WRITE on files that could not be passed
-// through, FLUSH, FSYNC, FALLOCATE, unsupported opcodes) and hands every
-// namespace request to JavaScript in ONE hop (a threadsafe function, with
-// the request body copied); JavaScript answers with reply(), which writes to
-// /dev/fuse from its own thread. The loop ends when the kernel says the
-// filesystem is gone (read() -> ENODEV) or sends DESTROY; JavaScript then
-// gets an "end" event. One session per process.
+// watches the fd from Node's own event loop (uv_poll, non-blocking reads, a
+// batch per wake-up), so a request reaches JavaScript with no thread hop at
+// all: the kernel wakes the JavaScript thread directly. The loop answers
+// INIT and the data-path requests itself (READ/WRITE of page-cached files,
+// FLUSH, FSYNC, FALLOCATE, the per-write capability query, unsupported
+// opcodes) and calls JavaScript for every namespace request with the body
+// copied into a Buffer; JavaScript answers with reply() (now or later). The
+// session ends when the kernel says the filesystem is gone (read() ->
+// ENODEV) or sends DESTROY; JavaScript then gets an "end" event. One
+// session per process.
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE
 #endif
 #include <node_api.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <pthread.h>
+
+#include <uv.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -32,7 +35,7 @@
 
 enum item_kind { ITEM_REQUEST, ITEM_INIT, ITEM_END };
 
-// What the reader thread hands JavaScript.
+// What the loop hands JavaScript.
 struct item {
   enum item_kind kind;
   struct fuse_in_header h;
@@ -43,10 +46,16 @@ struct item {
   char body[];
 };
 
+static void deliver(struct item *it);
+
 static int dev_fd = -1;
 static int want_passthrough;
-static pthread_t reader;
-static napi_threadsafe_function tsfn;
+static napi_env loop_env;
+static napi_ref cb_ref;
+static napi_async_context async_ctx;
+static uv_poll_t poller;
+static char *in_buf, *read_buf;
+static int ended;
 static volatile uint64_t counts[FUSE_OPCODE_MAX + 1];
 
 // Node ids known to carry no security.capability xattr. The kernel asks for
@@ -55,19 +64,15 @@ static volatile uint64_t counts[FUSE_OPCODE_MAX + 1];
 // when it has answered ENODATA for a node and clears it when the node's
 // xattrs change or the node id is forgotten. One bit per node id: node ids
 // are merged inode numbers, dense from 1.
-static pthread_mutex_t nocaps_lock = PTHREAD_MUTEX_INITIALIZER;
 static uint8_t *nocaps;
 static size_t nocaps_bytes;
 
 static int nocaps_has(uint64_t id) {
-  pthread_mutex_lock(&nocaps_lock);
   int r = id / 8 < nocaps_bytes && (nocaps[id / 8] >> (id % 8)) & 1;
-  pthread_mutex_unlock(&nocaps_lock);
   return r;
 }
 
 static void nocaps_set(uint64_t id, int on) {
-  pthread_mutex_lock(&nocaps_lock);
   if (id / 8 >= nocaps_bytes) {
     if (!on || id >= (1ULL << 32)) goto out;
     size_t n = nocaps_bytes ? nocaps_bytes : 4096;
@@ -81,7 +86,6 @@ static void nocaps_set(uint64_t id, int on) {
   if (on) nocaps[id / 8] |= (uint8_t)(1u << (id % 8));
   else nocaps[id / 8] &= (uint8_t)~(1u << (id % 8));
 out:
-  pthread_mutex_unlock(&nocaps_lock);
 }
 
 static napi_value throw_errno(napi_env env, int e, const char *what) {
@@ -104,7 +108,7 @@ static napi_value undef(napi_env env) {
   return u;
 }
 
-// ---- replies from the reader thread -----------------------------------------
+// ---- requests answered here --------------------------------------------------
 
 static void send_reply(uint64_t unique, int err, const void *data, size_t len) {
   struct fuse_out_header out = {(uint32_t)(sizeof out + len), err, unique};
@@ -148,7 +152,7 @@ static void do_init(const struct fuse_in_header *h, const char *body) {
   it->kind = ITEM_INIT;
   it->flags = flags;
   it->minor = in->minor;
-  napi_call_threadsafe_function(tsfn, it, napi_tsfn_nonblocking);
+  deliver(it);
 }
 
 static void do_read(const struct fuse_in_header *h, const char *body, char *rbuf) {
@@ -189,101 +193,116 @@ static void forward(const struct fuse_in_header *h, const char *body, size_t len
   it->h = *h;
   it->len = (uint32_t)len;
   memcpy(it->body, body, len);
-  napi_call_threadsafe_function(tsfn, it, napi_tsfn_nonblocking);
+  deliver(it);
 }
 
-static void *reader_main(void *arg) {
-  (void)arg;
-  char *buf = malloc(IN_BUF);
-  char *rbuf = malloc(MAX_WRITE + sizeof(struct fuse_out_header));
-  int end_err = 0;
-  for (;;) {
-    ssize_t n = read(dev_fd, buf, IN_BUF);
-    if (n < 0) {
-      if (errno == EINTR || errno == EAGAIN || errno == ENOENT) continue;
-      end_err = errno == ENODEV ? 0 : errno;
-      break;
-    }
-    if ((size_t)n < sizeof(struct fuse_in_header)) continue;
-    const struct fuse_in_header *h = (const void *)buf;
-    const char *body = buf + sizeof *h;
-    size_t len = (size_t)n - sizeof *h;
-    if (h->opcode <= FUSE_OPCODE_MAX) counts[h->opcode]++;
-    switch (h->opcode) {
-      case FUSE_INIT:
-        do_init(h, body);
-        break;
-      case FUSE_DESTROY:
-        send_reply(h->unique, 0, NULL, 0);
-        goto done;
-      case FUSE_INTERRUPT:
-      case FUSE_NOTIFY_REPLY:
-        break; // no reply: every request is answered promptly anyway
-      case FUSE_READ:
-        do_read(h, body, rbuf);
-        break;
-      case FUSE_WRITE:
-        do_write(h, body);
-        break;
-      case FUSE_FLUSH:
-      case FUSE_FSYNCDIR:
-        send_reply(h->unique, 0, NULL, 0); // nothing buffered here; data is in the host files
-        break;
-      case FUSE_FSYNC: {
-        const struct fuse_fsync_in *in = (const void *)body;
-        int r = (in->fsync_flags & 1) ? fdatasync((int)in->fh) : fsync((int)in->fh);
-        send_reply(h->unique, r < 0 ? -errno : 0, NULL, 0);
-        break;
-      }
-      case FUSE_FALLOCATE: {
-        const struct fuse_fallocate_in *in = (const void *)body;
-        int r = fallocate((int)in->fh, (int)in->mode, (off_t)in->offset, (off_t)in->length);
-        send_reply(h->unique, r < 0 ? -errno : 0, NULL, 0);
-        break;
-      }
-      case FUSE_GETXATTR:
-        if (len > 8 && strcmp(body + 8, "security.capability") == 0 && nocaps_has(h->nodeid)) {
-          send_reply(h->unique, -ENODATA, NULL, 0);
-          break;
-        }
-        forward(h, body, len);
-        break;
-      case FUSE_LOOKUP: case FUSE_FORGET: case FUSE_GETATTR: case FUSE_SETATTR:
-      case FUSE_READLINK: case FUSE_SYMLINK: case FUSE_MKNOD: case FUSE_MKDIR:
-      case FUSE_UNLINK: case FUSE_RMDIR: case FUSE_RENAME: case FUSE_LINK:
-      case FUSE_OPEN: case FUSE_STATFS: case FUSE_RELEASE: case FUSE_SETXATTR:
-      case FUSE_LISTXATTR: case FUSE_REMOVEXATTR:
-      case FUSE_OPENDIR: case FUSE_READDIR: case FUSE_RELEASEDIR: case FUSE_CREATE:
-      case FUSE_BATCH_FORGET: case FUSE_READDIRPLUS: case FUSE_RENAME2:
-        forward(h, body, len);
-        break;
-      default:
-        // ACCESS, locks, ioctl, poll, lseek, copy_file_range, statx...: the
-        // kernel falls back to its own handling and stops asking.
-        send_reply(h->unique, -ENOSYS, NULL, 0);
-    }
-  }
-done:;
+static void on_closed(uv_handle_t *h) {
+  (void)h;
+  napi_delete_reference(loop_env, cb_ref);
+  napi_async_destroy(loop_env, async_ctx);
+}
+
+static void end_session(int err) {
+  if (ended) return;
+  ended = 1;
+  uv_poll_stop(&poller);
+  uv_close((uv_handle_t *)&poller, on_closed);
   struct item *it = calloc(1, sizeof *it);
   it->kind = ITEM_END;
-  it->err = end_err;
-  napi_call_threadsafe_function(tsfn, it, napi_tsfn_blocking);
-  napi_release_threadsafe_function(tsfn, napi_tsfn_release);
-  free(buf);
-  free(rbuf);
-  return NULL;
+  it->err = err;
+  deliver(it);
 }
 
-// Runs on the JavaScript thread: callback(kind, op, unique, nodeid, uid, gid, pid, body | info).
-static void call_js(napi_env env, napi_value cb, void *context, void *data) {
-  (void)context;
-  struct item *it = data;
-  if (!env) {
-    free(it);
+// One request: answered here, or handed to JavaScript.
+static void dispatch(const char *buf, size_t n) {
+  const struct fuse_in_header *h = (const void *)buf;
+  const char *body = buf + sizeof *h;
+  size_t len = n - sizeof *h;
+  if (h->opcode <= FUSE_OPCODE_MAX) counts[h->opcode]++;
+  switch (h->opcode) {
+    case FUSE_INIT:
+      do_init(h, body);
+      break;
+    case FUSE_DESTROY:
+      send_reply(h->unique, 0, NULL, 0);
+      end_session(0);
+      break;
+    case FUSE_INTERRUPT:
+    case FUSE_NOTIFY_REPLY:
+      break; // no reply: every request is answered promptly anyway
+    case FUSE_READ:
+      do_read(h, body, read_buf);
+      break;
+    case FUSE_WRITE:
+      do_write(h, body);
+      break;
+    case FUSE_FLUSH:
+    case FUSE_FSYNCDIR:
+      send_reply(h->unique, 0, NULL, 0); // nothing buffered here; data is in the host files
+      break;
+    case FUSE_FSYNC: {
+      const struct fuse_fsync_in *in = (const void *)body;
+      int r = (in->fsync_flags & 1) ? fdatasync((int)in->fh) : fsync((int)in->fh);
+      send_reply(h->unique, r < 0 ? -errno : 0, NULL, 0);
+      break;
+    }
+    case FUSE_FALLOCATE: {
+      const struct fuse_fallocate_in *in = (const void *)body;
+      int r = fallocate((int)in->fh, (int)in->mode, (off_t)in->offset, (off_t)in->length);
+      send_reply(h->unique, r < 0 ? -errno : 0, NULL, 0);
+      break;
+    }
+    case FUSE_GETXATTR:
+      if (len > 8 && strcmp(body + 8, "security.capability") == 0 && nocaps_has(h->nodeid)) {
+        send_reply(h->unique, -ENODATA, NULL, 0);
+        break;
+      }
+      forward(h, body, len);
+      break;
+    case FUSE_LOOKUP: case FUSE_FORGET: case FUSE_GETATTR: case FUSE_SETATTR:
+    case FUSE_READLINK: case FUSE_SYMLINK: case FUSE_MKNOD: case FUSE_MKDIR:
+    case FUSE_UNLINK: case FUSE_RMDIR: case FUSE_RENAME: case FUSE_LINK:
+    case FUSE_OPEN: case FUSE_STATFS: case FUSE_RELEASE: case FUSE_SETXATTR:
+    case FUSE_LISTXATTR: case FUSE_REMOVEXATTR:
+    case FUSE_OPENDIR: case FUSE_READDIR: case FUSE_RELEASEDIR: case FUSE_CREATE:
+    case FUSE_BATCH_FORGET: case FUSE_READDIRPLUS: case FUSE_RENAME2:
+      forward(h, body, len);
+      break;
+    default:
+      // ACCESS, locks, ioctl, poll, lseek, copy_file_range, statx...: the
+      // kernel falls back to its own handling and stops asking.
+      send_reply(h->unique, -ENOSYS, NULL, 0);
+  }
+}
+
+// The fd is readable: drain a batch of requests, then let the event loop breathe.
+static void on_readable(uv_poll_t *p, int status, int events) {
+  (void)p;
+  (void)events;
+  if (status < 0) {
+    end_session(EIO);
     return;
   }
-  napi_value argv[8], global;
+  for (int i = 0; i < 256 && !ended; i++) {
+    ssize_t n = read(dev_fd, in_buf, IN_BUF);
+    if (n < 0) {
+      if (errno == EAGAIN) break;
+      if (errno == EINTR || errno == ENOENT) continue;
+      end_session(errno == ENODEV ? 0 : errno);
+      break;
+    }
+    if ((size_t)n >= sizeof(struct fuse_in_header)) dispatch(in_buf, (size_t)n);
+  }
+}
+
+// Calls JavaScript: callback(kind, op, unique, nodeid, uid, gid, pid, body | info). Frees `it`.
+static void deliver(struct item *it) {
+  napi_env env = loop_env;
+  napi_handle_scope scope;
+  napi_open_handle_scope(env, &scope);
+  napi_value argv[8], global, cb, result;
   napi_get_global(env, &global);
+  napi_get_reference_value(env, cb_ref, &cb);
   napi_create_int32(env, it->kind, &argv[0]);
   napi_create_int32(env, (int32_t)it->h.opcode, &argv[1]);
   napi_create_double(env, (double)it->h.unique, &argv[2]);
@@ -301,7 +320,13 @@ static void call_js(napi_env env, napi_value cb, void *context, void *data) {
     napi_create_int32(env, it->err, &argv[7]);
   }
   free(it);
-  napi_call_function(env, global, cb, 8, argv, NULL);
+  // make_callback: runs microtasks afterwards and reports a throw as uncaught.
+  if (napi_make_callback(env, async_ctx, global, cb, 8, argv, &result) == napi_pending_exception) {
+    napi_value err;
+    napi_get_and_clear_last_exception(env, &err);
+    napi_fatal_exception(env, err);
+  }
+  napi_close_handle_scope(env, scope);
 }
 
 // ---- JavaScript API ---------------------------------------------------------
@@ -346,7 +371,7 @@ static napi_value js_mount(napi_env env, napi_callback_info info) {
   return r;
 }
 
-// start(fd, callback, passthrough): runs the reader thread.
+// start(fd, callback, passthrough): serves the session from this thread's event loop.
 static napi_value js_start(napi_env env, napi_callback_info info) {
   size_t argc = 3;
   napi_value argv[3], name;
@@ -356,14 +381,22 @@ static napi_value js_start(napi_env env, napi_callback_info info) {
   bool pt = false;
   if (argc < 3 || napi_get_value_int32(env, argv[0], &fd) != napi_ok) return throw_errno(env, EINVAL, "start: arguments");
   napi_get_value_bool(env, argv[2], &pt);
+  uv_loop_t *loop;
+  if (napi_get_uv_event_loop(env, &loop) != napi_ok) return throw_errno(env, EINVAL, "start: event loop");
+  int fl = fcntl(fd, F_GETFL);
+  if (fl < 0 || fcntl(fd, F_SETFL, fl | O_NONBLOCK) < 0) return throw_errno(env, errno, "start: O_NONBLOCK");
+  in_buf = malloc(IN_BUF);
+  read_buf = malloc(MAX_WRITE + sizeof(struct fuse_out_header));
+  if (!in_buf || !read_buf) return throw_errno(env, ENOMEM, "start: buffers");
+  napi_create_reference(env, argv[1], 1, &cb_ref);
   napi_create_string_utf8(env, "strata-fuse", NAPI_AUTO_LENGTH, &name);
-  if (napi_create_threadsafe_function(env, argv[1], NULL, name, 0, 1, NULL, NULL, NULL, call_js, &tsfn) != napi_ok)
-    return throw_errno(env, ENOMEM, "start: threadsafe function");
+  napi_async_init(env, NULL, name, &async_ctx);
+  loop_env = env;
   dev_fd = fd;
   want_passthrough = pt;
-  int e = pthread_create(&reader, NULL, reader_main, NULL);
-  if (e) return throw_errno(env, e, "start: thread");
-  pthread_detach(reader);
+  int e = uv_poll_init(loop, &poller, fd);
+  if (e == 0) e = uv_poll_start(&poller, UV_READABLE, on_readable);
+  if (e) return throw_errno(env, -e, "start: uv_poll");
   return undef(env);
 }
 

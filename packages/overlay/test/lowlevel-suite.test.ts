@@ -11,7 +11,9 @@ import { serverStats } from './native-stats.ts';
 
 process.env.STRATA_FUSE_TRANSPORT = 'native';
 
-test('the mounts of this run are served by the native transport', async (t) => {
+// Serial, so no other test's cleanup (helpers unmount every live mount) takes this mount away mid-test.
+
+test.serial('the mounts of this run are served by the native transport', async (t) => {
   const s = makeStack(1);
   await mountStrata(s);
   t.is((await serverStats(s.mnt)).transport, 'native');
