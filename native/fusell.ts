@@ -25,6 +25,7 @@ interface Binding {
   backingOpen(fd: number): number;
   backingClose(id: number): void;
   noCaps(nodeid: number, on: boolean): void;
+  markDir(fh: number): void;
   counts(): number[];
 }
 
@@ -69,6 +70,13 @@ export const backingClose: Binding['backingClose'] = binding.backingClose;
  * it may answer the kernel's per-write query itself (on) or must ask (off).
  */
 export const noCaps: Binding['noCaps'] = binding.noCaps;
+
+/**
+ * The loop answers OPENDIR itself (a fresh handle; the kernel caches
+ * listings) and RELEASEDIR too, unless JavaScript marked the handle because
+ * it holds a listing snapshot for it: then RELEASEDIR is forwarded.
+ */
+export const markDir: Binding['markDir'] = binding.markDir;
 
 /** Requests received so far per opcode (index = FUSE opcode), including those the loop answered itself. */
 export const counts: Binding['counts'] = binding.counts;

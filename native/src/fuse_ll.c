@@ -67,6 +67,35 @@ static volatile uint64_t counts[FUSE_OPCODE_MAX + 1];
 static uint8_t *nocaps;
 static size_t nocaps_bytes;
 
+// Directory handles. OPENDIR is answered here (a fresh handle, listings
+// cached by the kernel), so a walk over cached directories never reaches
+// JavaScript; JavaScript snapshots a listing on the first READDIR of a
+// handle and marks it, and only marked handles' RELEASEDIR are forwarded.
+// Handle numbers are reused, so the tables stay as small as the number of
+// directories open at once.
+static uint8_t *dir_marked;
+static uint32_t *dir_free;
+static uint32_t dir_cap, dir_next = 1, dir_nfree;
+
+static uint64_t dir_alloc(void) {
+  if (dir_nfree) return dir_free[--dir_nfree];
+  if (dir_next >= dir_cap) {
+    uint32_t n = dir_cap ? dir_cap * 2 : 1024;
+    uint8_t *m = realloc(dir_marked, n);
+    uint32_t *f = realloc(dir_free, n * sizeof *f);
+    if (!m || !f) {
+      if (m) dir_marked = m;
+      if (f) dir_free = f;
+      return 0;
+    }
+    memset(m + dir_cap, 0, n - dir_cap);
+    dir_marked = m;
+    dir_free = f;
+    dir_cap = n;
+  }
+  return dir_next++;
+}
+
 static int nocaps_has(uint64_t id) {
   int r = id / 8 < nocaps_bytes && (nocaps[id / 8] >> (id % 8)) & 1;
   return r;
@@ -252,6 +281,27 @@ static void dispatch(const char *buf, size_t n) {
       send_reply(h->unique, r < 0 ? -errno : 0, NULL, 0);
       break;
     }
+    case FUSE_OPENDIR: {
+      struct fuse_open_out out = {dir_alloc(), FOPEN_CACHE_DIR | FOPEN_KEEP_CACHE, 0};
+      if (!out.fh) send_reply(h->unique, -ENOMEM, NULL, 0);
+      else {
+        dir_marked[out.fh] = 0;
+        send_reply(h->unique, 0, &out, sizeof out);
+      }
+      break;
+    }
+    case FUSE_RELEASEDIR: {
+      uint64_t fh = *(const uint64_t *)body;
+      if (fh && fh < dir_next) {
+        if (dir_marked[fh]) forward(h, body, len);
+        else send_reply(h->unique, 0, NULL, 0);
+        dir_marked[fh] = 0;
+        dir_free[dir_nfree++] = (uint32_t)fh;
+      } else {
+        send_reply(h->unique, 0, NULL, 0);
+      }
+      break;
+    }
     case FUSE_GETXATTR:
       if (len > 8 && strcmp(body + 8, "security.capability") == 0 && nocaps_has(h->nodeid)) {
         send_reply(h->unique, -ENODATA, NULL, 0);
@@ -264,7 +314,7 @@ static void dispatch(const char *buf, size_t n) {
     case FUSE_UNLINK: case FUSE_RMDIR: case FUSE_RENAME: case FUSE_LINK:
     case FUSE_OPEN: case FUSE_STATFS: case FUSE_RELEASE: case FUSE_SETXATTR:
     case FUSE_LISTXATTR: case FUSE_REMOVEXATTR:
-    case FUSE_OPENDIR: case FUSE_READDIR: case FUSE_RELEASEDIR: case FUSE_CREATE:
+    case FUSE_READDIR: case FUSE_CREATE:
     case FUSE_BATCH_FORGET: case FUSE_READDIRPLUS: case FUSE_RENAME2:
       forward(h, body, len);
       break;
@@ -471,6 +521,17 @@ static napi_value js_no_caps(napi_env env, napi_callback_info info) {
   return undef(env);
 }
 
+// markDir(fh): JavaScript holds a listing for directory handle fh; forward its RELEASEDIR.
+static napi_value js_mark_dir(napi_env env, napi_callback_info info) {
+  size_t argc = 1;
+  napi_value argv[1];
+  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+  int64_t fh;
+  if (argc < 1 || !arg_i64(env, argv[0], &fh)) return throw_errno(env, EINVAL, "markDir: arguments");
+  if (fh > 0 && (uint64_t)fh < dir_next) dir_marked[fh] = 1;
+  return undef(env);
+}
+
 static napi_value init(napi_env env, napi_value exports) {
   napi_property_descriptor props[] = {
     {"mount", NULL, js_mount, NULL, NULL, NULL, napi_default, NULL},
@@ -478,6 +539,7 @@ static napi_value init(napi_env env, napi_value exports) {
     {"reply", NULL, js_reply, NULL, NULL, NULL, napi_default, NULL},
     {"backingOpen", NULL, js_backing_open, NULL, NULL, NULL, napi_default, NULL},
     {"backingClose", NULL, js_backing_close, NULL, NULL, NULL, napi_default, NULL},
+    {"markDir", NULL, js_mark_dir, NULL, NULL, NULL, napi_default, NULL},
     {"noCaps", NULL, js_no_caps, NULL, NULL, NULL, napi_default, NULL},
     {"counts", NULL, js_counts, NULL, NULL, NULL, napi_default, NULL},
   };

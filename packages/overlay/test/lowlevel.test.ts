@@ -111,3 +111,23 @@ test.serial('unlinked open files keep working; truncate and fsync through handle
   t.false(fs.existsSync(m));
   t.deepEqual(fs.readdirSync(s.upper), []);
 });
+
+test.serial('big merged directories list completely, across readdir chunks, and stay right as they change', async (t) => {
+  const s = makeStack(2);
+  const names = (prefix: string, n: number) => Array.from({ length: n }, (_, i) => `${prefix}-${'x'.repeat(40)}-${i}`);
+  for (const n of names('a', 1500)) fs.writeFileSync(path.join(s.lowers[0]!, n), '');
+  for (const n of names('b', 1500)) fs.writeFileSync(path.join(s.lowers[1]!, n), '');
+  fs.mkdirSync(path.join(s.lowers[1]!, 'sub'));
+  await mountNative(s);
+  const want = [...names('a', 1500), ...names('b', 1500), 'sub'].sort();
+  t.deepEqual(fs.readdirSync(s.mnt).sort(), want);
+  t.deepEqual(fs.readdirSync(s.mnt).sort(), want, 'again, from the kernel cache');
+  // stat every entry (lookups), then list with attributes
+  const out = execFileSync('ls', ['-l', s.mnt], { encoding: 'utf8' }).trim().split('\n');
+  t.is(out.length, 3002); // "total N" + entries
+  fs.unlinkSync(path.join(s.mnt, want[0]!));
+  fs.writeFileSync(path.join(s.mnt, 'new'), '');
+  const after = [...want.slice(1), 'new'].sort();
+  t.deepEqual(fs.readdirSync(s.mnt).sort(), after);
+  t.is(execFileSync('find', [s.mnt, '-type', 'f'], { encoding: 'utf8' }).trim().split('\n').length, 3000);
+});

@@ -17,7 +17,7 @@ import * as ll from '@strata/native/fusell';
 import { toErrno } from '../core/errno.ts';
 import type { Caller, DirEntry, Overlay, StatArray } from '../core/overlay.ts';
 import { ROOT_INO } from '../core/inodes.ts';
-import { S_IFMT, S_IFREG, type Node } from '../core/tree.ts';
+import { S_IFDIR, S_IFMT, S_IFREG, type Node } from '../core/tree.ts';
 import { unmountPath } from '../unmount.ts';
 import { OpStats } from './stats.ts';
 import type { FuseServer, TransportOptions } from './transport.ts';
@@ -36,7 +36,6 @@ const OP_NAMES = new Map<number, string>(Object.entries(OP).map(([k, v]) => [v, 
 const TTL = 86400;
 const FOPEN_DIRECT_IO = 1;
 const FOPEN_KEEP_CACHE = 2;
-const FOPEN_CACHE_DIR = 8;
 const FOPEN_PASSTHROUGH = 128;
 const FUSE_GETATTR_FH = 1;
 const FATTR = { MODE: 1, UID: 2, GID: 4, SIZE: 8, ATIME: 16, MTIME: 32, FH: 64, ATIME_NOW: 128, MTIME_NOW: 256 };
@@ -146,7 +145,8 @@ export function serveLowLevel(overlay: Overlay, mountpoint: string, opts: Transp
   /** Node id -> how many of its opens are page cached (they rule out passthrough for it). */
   const cachedOpens = new Map<number, number>();
   const dirs = new Map<number, DirHandle>();
-  let nextDir = 1;
+  /** Directories whose files the kernel looked up one by one: READDIRPLUS includes their files' attributes. */
+  const fileAttrDirs = new Set<number>();
   let passthrough = false;
   const scratch = Buffer.alloc(ENTRY_OUT + 16);
 
@@ -181,6 +181,7 @@ export function serveLowLevel(overlay: Overlay, mountpoint: string, opts: Transp
     e.nlookup -= n;
     if (e.nlookup <= 0) {
       inodes.delete(nodeid);
+      fileAttrDirs.delete(nodeid);
       ll.noCaps(nodeid, false); // the number may come back as another file
     }
   };
@@ -307,11 +308,22 @@ export function serveLowLevel(overlay: Overlay, mountpoint: string, opts: Transp
     }
   };
 
-  /** READDIR / READDIRPLUS from the listing snapshotted at OPENDIR. */
-  const readdir = (fh: number, offset: number, size: number, plus: boolean): Buffer => {
-    const dh = dirs.get(fh);
-    if (!dh) throw new Errno(-9);
+  /**
+   * READDIR / READDIRPLUS of directory handle `fh` (opened by the loop in
+   * C): the listing is snapshotted at the first call, so offsets stay
+   * stable while the directory changes. READDIRPLUS gives attributes of
+   * subdirectories (a walk descends into them) but, to spare a host stat per
+   * file, of files only in directories whose files were looked up before.
+   */
+  const readdir = (nodeid: number, fh: number, offset: number, size: number, plus: boolean): Buffer => {
+    let dh = dirs.get(fh);
+    if (!dh) {
+      dh = { nodeid, entries: overlay.readdir(pathOf(nodeid)) };
+      dirs.set(fh, dh);
+      ll.markDir(fh);
+    }
     const dir = inodeOf(dh.nodeid).node;
+    const withFiles = fileAttrDirs.has(dh.nodeid);
     const out = Buffer.allocUnsafe(size);
     let pos = 0;
     for (let i = offset; i < dh.entries.length; i++) {
@@ -325,7 +337,7 @@ export function serveLowLevel(overlay: Overlay, mountpoint: string, opts: Transp
       if (plus) {
         let st: StatArray | null = null;
         let nodeid = 0;
-        if (e.name !== '.' && e.name !== '..') {
+        if (e.name !== '.' && e.name !== '..' && (withFiles || e.type === S_IFDIR)) {
           const child = overlay.tree.children(dir).get(e.name);
           if (child) {
             try {
@@ -356,8 +368,11 @@ export function serveLowLevel(overlay: Overlay, mountpoint: string, opts: Transp
   /** Answers one request; returns the payload (or nothing) and throws errno-shaped errors. */
   const handle = (op: number, nodeid: number, caller: Caller, b: Buffer): Buffer | undefined | null => {
     switch (op) {
-      case OP.LOOKUP:
-        return entryFor(nodeid, cstr(b, 0)[0]);
+      case OP.LOOKUP: {
+        const out = entryFor(nodeid, cstr(b, 0)[0]);
+        if (out.readUInt32LE(0) !== 0 && (out.readUInt32LE(40 + 60) & S_IFMT) !== S_IFDIR) fileAttrDirs.add(nodeid);
+        return out;
+      }
       case OP.FORGET:
         forget(nodeid, b.readUInt32LE(0) + b.readUInt32LE(4) * 4294967296);
         return null; // no reply
@@ -487,24 +502,14 @@ export function serveLowLevel(overlay: Overlay, mountpoint: string, opts: Transp
         ll.noCaps(nodeid, false);
         overlay.removexattr(pathOf(nodeid), cstr(b, 0)[0]);
         return undefined;
-      case OP.OPENDIR: {
-        const entries = overlay.readdir(pathOf(nodeid));
-        const fh = nextDir++;
-        dirs.set(fh, { nodeid, entries });
-        const out = Buffer.alloc(16);
-        w64(out, 0, fh);
-        // The kernel keeps the listing in its page cache and drops it itself when the directory changes.
-        out.writeUInt32LE(FOPEN_CACHE_DIR | FOPEN_KEEP_CACHE, 8);
-        return out;
-      }
       case OP.READDIR:
       case OP.READDIRPLUS: {
-        const fh = b.readUInt32LE(0);
+        const fh = b.readUInt32LE(0) + b.readUInt32LE(4) * 4294967296;
         const offset = b.readUInt32LE(8) + b.readUInt32LE(12) * 4294967296;
-        return readdir(fh, offset, b.readUInt32LE(16), op === OP.READDIRPLUS);
+        return readdir(nodeid, fh, offset, b.readUInt32LE(16), op === OP.READDIRPLUS);
       }
       case OP.RELEASEDIR:
-        dirs.delete(b.readUInt32LE(0));
+        dirs.delete(b.readUInt32LE(0) + b.readUInt32LE(4) * 4294967296);
         return undefined;
       default:
         throw new Errno(-38); // ENOSYS
