@@ -8,7 +8,7 @@ const require = createRequire(import.meta.url);
 interface Binding {
   mknod(path: string, mode: number, major: number, minor: number): void;
   renameat2(from: string, to: string, flags: number): void;
-  cloneFd(srcFd: number, dstFd: number, length: number): 'ficlone' | 'copy_file_range';
+  cloneFd(srcFd: number, dstFd: number, length: number): 'ficlone' | 'copy_file_range' | 'sendfile';
   lgetxattr(path: string, name: string): Buffer | null;
   lsetxattr(path: string, name: string, value: Buffer, flags: number): void;
   llistxattr(path: string): string[];
@@ -35,8 +35,9 @@ export const renameat2: Binding['renameat2'] = binding.renameat2;
 
 /**
  * Copies `length` bytes of srcFd into dstFd (both at offset 0) inside the
- * kernel: FICLONE when the filesystem can share extents, else copy_file_range.
- * Returns which one did the work.
+ * kernel: FICLONE when the filesystem can share extents, else copy_file_range,
+ * else sendfile (copy_file_range refuses to cross filesystems since Linux 5.19).
+ * dstFd must be empty and writable at offset 0. Returns which one did the work.
  */
 export const cloneFd: Binding['cloneFd'] = binding.cloneFd;
 

@@ -37,9 +37,12 @@ if [ -d /usr/include/node ]; then export npm_config_nodedir=/usr; fi
 pnpm install --frozen-lockfile=false --reporter=silent
 # pnpm runs @strata/native's install script; make sure the binary exists
 # even when the lockfile was unchanged and pnpm skipped it.
-# Rebuild too when a C source is newer than a binary (a merge brought new native code).
-if [ ! -f native/build/Release/strata_native.node ] || [ ! -f native/build/Release/strata_fusell.node ] ||
-   [ -n "$(find native/src native/binding.gyp -newer native/build/Release/strata_fusell.node 2>/dev/null | head -1)" ]; then
+# Also rebuild when a C source or binding.gyp is newer than a binary
+# (a pull that changed the addon must not run against a stale one).
+addon=native/build/Release/strata_native.node
+fusell=native/build/Release/strata_fusell.node
+if [ ! -f "$addon" ] || [ ! -f "$fusell" ] ||
+   [ -n "$(find native/src native/binding.gyp \( -newer "$addon" -o -newer "$fusell" \) -print -quit)" ]; then
   (cd native && npx --no-install node-gyp rebuild >/dev/null)
 fi
 
@@ -49,7 +52,9 @@ fi
 # Debian's libfuse; its prebuilt binaries are never loaded.
 fuse_native_dir=$(cd packages/overlay && node -e "console.log(require('path').dirname(require.resolve('fuse-native/package.json')))")
 if [ ! -f "$fuse_native_dir/build/Release/fuse.node" ]; then
-  (cd "$fuse_native_dir" && "$OLDPWD/native/node_modules/.bin/node-gyp" rebuild >/dev/null)
+  gyp_log=$(mktemp)
+  (cd "$fuse_native_dir" && "$OLDPWD/native/node_modules/.bin/node-gyp" rebuild >"$gyp_log" 2>&1) || { cat "$gyp_log" >&2; rm -f "$gyp_log"; exit 1; }
+  rm -f "$gyp_log"
 fi
 
 # `mount -t fuse.strata` runs /sbin/mount.fuse.strata; point it at this checkout.

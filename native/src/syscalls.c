@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <sys/sendfile.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
 #include <sys/types.h>
@@ -129,9 +130,10 @@ static napi_value js_renameat2(napi_env env, napi_callback_info info) {
   return undef(env);
 }
 
-// cloneFd(srcFd, dstFd, length) -> "ficlone" | "copy_file_range"
+// cloneFd(srcFd, dstFd, length) -> "ficlone" | "copy_file_range" | "sendfile"
 // Copies the whole of src into dst in the kernel: a reflink where the
-// filesystem shares extents, else copy_file_range; never through user space.
+// filesystem shares extents, else copy_file_range, else (across filesystems)
+// sendfile; never through user space.
 static napi_value js_clone_fd(napi_env env, napi_callback_info info) {
   napi_value argv[3], out;
   int64_t src, dst, len;
@@ -144,16 +146,36 @@ static napi_value js_clone_fd(napi_env env, napi_callback_info info) {
   }
   loff_t off_in = 0, off_out = 0;
   int64_t left = len;
+  int use_sendfile = 0;
   while (left > 0) {
     ssize_t n = copy_file_range((int)src, &off_in, (int)dst, &off_out, (size_t)left, 0);
     if (n < 0) {
       if (errno == EINTR) continue;
+      // Across filesystems (EXDEV since Linux 5.19) or where unsupported:
+      // sendfile still copies inside the kernel.
+      if ((errno == EXDEV || errno == EINVAL || errno == EOPNOTSUPP || errno == ENOSYS) && off_in == 0) {
+        use_sendfile = 1;
+        break;
+      }
       return throw_errno(env, errno, "copy_file_range", NULL);
     }
     if (n == 0) break;  // source shorter than said: stop at its end
     left -= n;
   }
-  napi_create_string_utf8(env, "copy_file_range", NAPI_AUTO_LENGTH, &out);
+  if (use_sendfile) {
+    off_t soff = 0;
+    if (lseek((int)dst, 0, SEEK_SET) < 0) return throw_errno(env, errno, "lseek", NULL);
+    while (left > 0) {
+      ssize_t n = sendfile((int)dst, (int)src, &soff, left > 0x7ffff000 ? 0x7ffff000 : (size_t)left);
+      if (n < 0) {
+        if (errno == EINTR) continue;
+        return throw_errno(env, errno, "sendfile", NULL);
+      }
+      if (n == 0) break;
+      left -= n;
+    }
+  }
+  napi_create_string_utf8(env, use_sendfile ? "sendfile" : "copy_file_range", NAPI_AUTO_LENGTH, &out);
   return out;
 }
 

@@ -39,7 +39,7 @@ test('cloneFd copies a file in the kernel', (t) => {
   const how = native.cloneFd(src, dst, data.length);
   fs.closeSync(src);
   fs.closeSync(dst);
-  t.true(how === 'ficlone' || how === 'copy_file_range');
+  t.true(how === 'ficlone' || how === 'copy_file_range' || how === 'sendfile');
   t.deepEqual(fs.readFileSync(path.join(d, 'dst')), data);
 });
 
@@ -67,4 +67,22 @@ test('lutimesNs sets nanosecond mtimes without following symlinks', (t) => {
   native.lutimesNs(l, 1000, 5, 2000, 123456789);
   const st = fs.lstatSync(l, { bigint: true });
   t.is(st.mtimeNs, 2000123456789n);
+});
+
+test('cloneFd copies across filesystems (tmpfs to the test dir) inside the kernel', (t) => {
+  const d = tmp();
+  const shm = fs.mkdtempSync('/dev/shm/strata-native-');
+  try {
+    const data = Buffer.alloc((1 << 20) + 123, 3);
+    fs.writeFileSync(path.join(shm, 'src'), data);
+    const src = fs.openSync(path.join(shm, 'src'), 'r');
+    const dst = fs.openSync(path.join(d, 'dst'), 'w');
+    const how = native.cloneFd(src, dst, data.length);
+    fs.closeSync(src);
+    fs.closeSync(dst);
+    t.true(['copy_file_range', 'sendfile'].includes(how));
+    t.deepEqual(fs.readFileSync(path.join(d, 'dst')), data);
+  } finally {
+    fs.rmSync(shm, { recursive: true, force: true });
+  }
 });

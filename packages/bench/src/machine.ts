@@ -17,7 +17,9 @@ export interface MachineInfo {
   fio: string;
   /** git commit of the strata checkout that ran the benchmark, if known. */
   strataCommit: string;
+  /** 1/5/15-minute load averages when the benchmark started, and when it ended: how busy the machine was besides. */
   loadAverage: number[];
+  loadAverageEnd?: number[];
 }
 
 export async function machineInfo(dataDir: string): Promise<MachineInfo> {

@@ -6,7 +6,8 @@
 import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { StrataError, run } from '@strata/common';
+import { run } from '@strata/common';
+import { mountOverlay } from '@strata/overlay';
 import { llistxattr, lremovexattr } from '@strata/native';
 
 export type MountDriver = 'fuse' | 'kernel';
@@ -16,27 +17,10 @@ export interface RootfsMount {
   unmount(): Promise<void>;
 }
 
-interface OverlayModule {
-  mountOverlay?: (mountpoint: string, opts: Record<string, unknown>) => Promise<{ unmount(): Promise<void> }>;
-}
-
-/** The FUSE overlay's mount function, if @strata/overlay provides it yet. */
-async function fuseMounter(): Promise<OverlayModule['mountOverlay']> {
-  try {
-    // A computed specifier: the overlay may not export mountOverlay yet in every checkout.
-    const spec = '@strata/overlay';
-    const mod = (await import(spec)) as OverlayModule;
-    return typeof mod.mountOverlay === 'function' ? mod.mountOverlay : undefined;
-  } catch {
-    return undefined;
-  }
-}
-
-/** The driver to use when none is asked for: fuse if available, else kernel. */
-export async function defaultDriver(): Promise<MountDriver> {
+/** The driver to use when none is asked for: $STRATA_BUILD_MOUNT, else strata's FUSE overlay. */
+export function defaultDriver(): MountDriver {
   const env = process.env.STRATA_BUILD_MOUNT;
-  if (env === 'kernel' || env === 'fuse') return env;
-  return (await fuseMounter()) ? 'fuse' : 'kernel';
+  return env === 'kernel' ? 'kernel' : 'fuse';
 }
 
 /** Mounts lowerDirs (top first) + upperDir/workDir on a new temp dir. */
@@ -55,9 +39,8 @@ export async function mountRootfs(driver: MountDriver, lowerDirs: string[], uppe
   };
   try {
     if (driver === 'fuse') {
-      const mountOverlay = await fuseMounter();
-      if (!mountOverlay) throw new StrataError('the FUSE overlay (@strata/overlay mountOverlay) is not available; use STRATA_BUILD_MOUNT=kernel');
-      const h = await mountOverlay(mountpoint, { lowerDirs: lowers, upperDir, workDir, allowOther: true, defaultPermissions: true, noSync: true });
+      // allow_other: RUN may execute as any user; dev/suid: images carry device nodes and setuid binaries.
+      const h = await mountOverlay(mountpoint, { lowerDirs: lowers, upperDir, workDir, allowOther: true, defaultPermissions: true, noSync: true, dev: true, suid: true });
       return { mountpoint, unmount: async () => { await h.unmount(); await cleanup(); } };
     }
     const opts = `lowerdir=${lowers.join(':')},upperdir=${upperDir},workdir=${workDir},index=off,metacopy=off,redirect_dir=off,xino=off`;

@@ -53,7 +53,7 @@ export async function runServer(mountpoint: string, opts: ParsedMountOptions, so
       fs.rmSync(work, { recursive: true, force: true });
       fs.mkdirSync(work, { mode: 0o700 });
     }
-    overlay = new Overlay({ lowerDirs: opts.lowerDirs, upperDir: opts.upperDir, workDir: work, whiteout: opts.whiteout, noSync: opts.noSync });
+    overlay = new Overlay({ lowerDirs: opts.lowerDirs, upperDir: opts.upperDir, workDir: work, whiteout: opts.whiteout, noSync: opts.noSync, redirectDir: opts.redirectDir, indexDir: opts.workDir && path.join(opts.workDir, 'strata-index') });
     let ended = false;
     const onUnmounted = () => {
       if (ended) return;
@@ -64,10 +64,14 @@ export async function runServer(mountpoint: string, opts: ParsedMountOptions, so
     };
     server = await serveWith(transport, overlay, mp, {
       readOnly: opts.readOnly || opts.upperDir === undefined,
-      allowOther: opts.allowOther,
-      defaultPermissions: opts.defaultPermissions,
-      dev: opts.dev,
-      suid: opts.suid,
+      // Like kernel overlayfs (and fuse-overlayfs run as root): a root mount is
+      // seen by every user, with the kernel checking permissions on mode bits.
+      allowOther: opts.allowOther ?? process.getuid?.() === 0,
+      defaultPermissions: opts.defaultPermissions ?? true,
+      // Root mounts honour device nodes and setuid bits as a kernel overlay
+      // mount does (builds run sudo, ping, device nodes); nodev/nosuid turn them off.
+      dev: opts.dev ?? process.getuid?.() === 0,
+      suid: opts.suid ?? process.getuid?.() === 0,
       noatime: opts.noatime,
       onUnmounted,
     });

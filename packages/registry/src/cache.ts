@@ -24,7 +24,7 @@ import { getManifest, putManifest } from './manifests.ts';
 import { silentProgress, type Progress } from './progress.ts';
 import { formatReference, manifestTarget, parseReference, type Reference } from './reference.ts';
 import { fetchIntoStore, fetchSmallBlob, pushFromStore, storeBytes } from './store-blobs.ts';
-import { MediaType, type Descriptor, type Store } from './store.ts';
+import { MediaType, type Descriptor, type Store } from '@strata/store';
 
 export const BuildCacheMediaType = {
   /** artifactType of the cache manifest. */

@@ -12,10 +12,15 @@ import { Transform, Writable, type Readable } from 'node:stream';
 import { DigestMismatch, InvalidInput, NotFound, hexOf, isDigest, isErrno, newHash, parseDigest, type Digest } from '@strata/common';
 import type { BlobInfo, BlobWriter, ContentStore, Descriptor } from './types.ts';
 
+/** Bytes between background writeback kicks. */
+const FLUSH_EVERY = 32 << 20;
+
 class IngestWriter extends Writable implements BlobWriter {
   private readonly hash = newHash();
   private written = 0;
   private fdClosed = false;
+  private syncedAt = 0;
+  private syncing: Promise<void> | null = null;
 
   constructor(
     private readonly store: FsContentStore,
@@ -28,13 +33,26 @@ class IngestWriter extends Writable implements BlobWriter {
   override _write(chunk: Buffer, _enc: BufferEncoding, cb: (err?: Error | null) => void): void {
     this.hash.update(chunk);
     this.written += chunk.length;
-    fs.write(this.fd, chunk, 0, chunk.length, null, (err) => cb(err));
+    fs.write(this.fd, chunk, 0, chunk.length, null, (err) => { this.flushBehind(); cb(err); });
+  }
+
+  /**
+   * Starts writeback of what is written so far while writing goes on, so the
+   * fsync in commit() waits only for the tail: for a large layer this
+   * overlaps the disk flush with the unpacking instead of serialising them.
+   */
+  private flushBehind(): void {
+    if (this.syncing || this.fdClosed || this.written - this.syncedAt < FLUSH_EVERY) return;
+    const upto = this.written;
+    this.syncing = new Promise<void>((resolve) => {
+      fs.fdatasync(this.fd, () => { this.syncedAt = upto; this.syncing = null; resolve(); });
+    });
   }
 
   override _writev(chunks: Array<{ chunk: Buffer }>, cb: (err?: Error | null) => void): void {
     const bufs = chunks.map((c) => c.chunk);
     for (const b of bufs) { this.hash.update(b); this.written += b.length; }
-    fs.writev(this.fd, bufs, (err) => cb(err));
+    fs.writev(this.fd, bufs, (err) => { this.flushBehind(); cb(err); });
   }
 
   private async finished(): Promise<void> {
@@ -55,6 +73,7 @@ class IngestWriter extends Writable implements BlobWriter {
         throw new InvalidInput(`blob ${expected ?? digest}: size mismatch: expected ${size} bytes, got ${this.written}`);
       }
       if (expected !== undefined && expected !== digest) throw new DigestMismatch(`blob of ${this.written} bytes`, expected, digest);
+      if (this.syncing) await this.syncing;
       const final = this.store.blobPath(digest);
       if (fs.existsSync(final)) {
         await this.discard();
@@ -63,6 +82,7 @@ class IngestWriter extends Writable implements BlobWriter {
       await new Promise<void>((res, rej) => fs.fsync(this.fd, (e) => (e ? rej(e) : res())));
       this.closeFd();
       await fsp.rename(this.tmp, final);
+      this.store.syncBlobsDir();
       return { digest, size: this.written };
     } catch (err) {
       await this.discard();
@@ -75,6 +95,7 @@ class IngestWriter extends Writable implements BlobWriter {
   }
 
   private async discard(): Promise<void> {
+    if (this.syncing) await this.syncing;
     this.closeFd();
     await fsp.rm(this.tmp, { force: true });
   }
@@ -105,6 +126,12 @@ export class FsContentStore implements ContentStore {
   constructor(readonly root: string) {
     this.blobsDir = path.join(root, 'blobs', 'sha256');
     this.ingestDir = path.join(root, 'ingest');
+  }
+
+  /** fsync of blobs/sha256 so a committed blob's name survives a crash too. */
+  syncBlobsDir(): void {
+    const fd = fs.openSync(this.blobsDir, 'r');
+    try { fs.fsyncSync(fd); } finally { fs.closeSync(fd); }
   }
 
   blobPath(digest: Digest): string {

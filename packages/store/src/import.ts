@@ -268,6 +268,9 @@ async function checkAndUnpack(store: FsStore, file: string, desc: Descriptor, un
   }
   try {
     await store.layerDirs(resolved);
+  } catch (err) {
+    if (err instanceof InvalidInput && !err.message.startsWith(file)) throw new InvalidInput(`${file}: ${err.message}`, { cause: err });
+    throw err;
   } finally {
     for (const c of chainIds(resolved.config.rootfs.diff_ids)) {
       if (!before.has(c) && (await store.snapshots.exists(c))) undo.snapshots.push(store.snapshots.dir(c));

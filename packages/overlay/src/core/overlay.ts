@@ -9,6 +9,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { lgetxattr, llistxattr, lremovexattr, lsetxattr, lutimesNs, mknod, mkWhiteout, renameat2, RENAME_EXCHANGE, RENAME_WHITEOUT } from '@strata/native';
 import { fail } from './errno.ts';
+import { HardLinks } from './hardlinks.ts';
 import { Inodes, ROOT_INO } from './inodes.ts';
 import { Layers } from './layers.ts';
 import { copyUp, type CopyUpEnv } from './copyup.ts';
@@ -22,6 +23,10 @@ export interface EngineOptions {
   whiteout?: WhiteoutFormat;
   /** Skip fsync of copied-up data (build mounts). */
   noSync?: boolean;
+  /** false: renaming a directory with lower parts fails with EXDEV (kernel redirect_dir=off). */
+  redirectDir?: boolean;
+  /** Where copied-up hard links are indexed (inside workdir); none: tracked for this mount only. */
+  indexDir?: string;
 }
 
 /** Who asks: new entries are owned by the caller, as on any filesystem. */
@@ -91,8 +96,7 @@ export class Overlay {
   private nextHandle = 1;
   private tmpSeq = 0;
   private readonly copyEnv: CopyUpEnv;
-  /** Lower inode "dev:ino" -> upper path of its copy, so hard links stay one file. */
-  private readonly linkCopies = new Map<string, string>();
+  private readonly links: HardLinks;
 
   constructor(readonly opts: EngineOptions) {
     this.layers = new Layers(opts.lowerDirs, opts.upperDir, opts.workDir);
@@ -101,6 +105,7 @@ export class Overlay {
     this.format = opts.whiteout ?? 'overlay';
     this.readOnly = !opts.upperDir;
     const workDir = this.layers.workDir ?? '';
+    this.links = new HardLinks(opts.upperDir ? opts.indexDir : undefined);
     this.copyEnv = {
       tree: this.tree,
       workDir,
@@ -110,12 +115,9 @@ export class Overlay {
         if (node.ino) this.inodes.alias(upperSt.dev, upperSt.ino, node.ino);
         else node.ino = this.inodes.of(Number(lowerSt.dev), Number(lowerSt.ino));
         this.inodes.alias(upperSt.dev, upperSt.ino, node.ino);
-        if (lowerSt.nlink > 1n && !node.isDir) this.linkCopies.set(`${lowerSt.dev}:${lowerSt.ino}`, this.tree.upperPath(node));
+        if (lowerSt.nlink > 1n && node.type === S_IFREG) this.links.recordCopy(lowerSt, this.tree.upperPath(node));
       },
-      linkedCopy: (st) => {
-        const p = this.linkCopies.get(`${st.dev}:${st.ino}`);
-        return p !== undefined && fs.existsSync(p) ? p : undefined;
-      },
+      linkedCopy: (st) => this.links.copyOf(st),
     };
   }
 
@@ -135,10 +137,12 @@ export class Overlay {
 
   /** The host path serving `node`; a lower hard link whose sibling was copied up is served by that copy. */
   private servePath(node: Node): string {
-    if (!node.upper && node.lower && !node.isDir && this.linkCopies.size) {
+    if (!node.upper && node.lower && node.type === S_IFREG && this.links.size) {
       const st = fs.lstatSync(this.layers.real(node.lower), { bigint: true });
-      const copy = this.linkCopies.get(`${st.dev}:${st.ino}`);
-      if (copy && fs.existsSync(copy)) return copy;
+      if (st.nlink > 1n) {
+        const copy = this.links.copyOf(st);
+        if (copy) return copy;
+      }
     }
     return this.tree.realPath(node);
   }
@@ -148,7 +152,8 @@ export class Overlay {
     const ino = this.inoOf(node, st);
     // A merged directory's link count is unknowable cheaply; 1 tells find not to count on it (as the kernel does).
     const merged = node.isDir && node.lowerDirs.length + (node.upper ? 1 : 0) > 1;
-    return statArray(st, ino, merged ? 1 : undefined);
+    const shared = node.type === S_IFREG && this.links.size ? this.links.nlink(st) : undefined;
+    return statArray(st, ino, merged ? 1 : shared);
   }
 
   // ---- queries -----------------------------------------------------------
@@ -330,6 +335,9 @@ export class Overlay {
     const whitedOut = parent.upperWhiteouts?.has(name) ?? false;
     if (!whitedOut) {
       make(target);
+      // Like the kernel, a directory made inside a merged one is opaque from
+      // the start, so no lower layer can ever show through it.
+      if (type === S_IFDIR && this.format === 'overlay' && parent.lowerDirs.length > 0) makeOpaque(target, 'overlay');
     } else {
       const overlayWhiteout = isOverlayWhiteoutAt(target);
       if (overlayWhiteout) {
@@ -436,6 +444,7 @@ export class Overlay {
       }
     } else {
       writeWhiteout(path.dirname(target), node.name, this.format);
+      this.lowerNameGone(node);
     }
     parent.children!.delete(node.name);
     if (node.lowerVisible) parent.upperWhiteouts!.add(node.name);
@@ -460,6 +469,7 @@ export class Overlay {
       if (!src.isDir && dst.isDir) fail('EISDIR', to);
       if (dst.isDir && this.tree.children(dst).size > 0) fail('ENOTEMPTY', to);
     }
+    if (src.isDir && src.lowerDirs.length > 0 && this.opts.redirectDir === false) fail('EXDEV', from);
     const srcParent = src.parent!;
     copyUp(this.copyEnv, srcParent);
     copyUp(this.copyEnv, dstParent);
@@ -505,6 +515,13 @@ export class Overlay {
     src.lowerVisible = (dst?.lowerVisible ?? false) || dstWhitedOut;
     src.parent = dstParent;
     src.name = name;
+  }
+
+  /** Tells the hard-link index that a lower-only name of a multi-link file went away. */
+  private lowerNameGone(node: Node): void {
+    if (node.type !== S_IFREG || !node.lower || !this.links.size) return;
+    const st = fs.lstatSync(this.layers.real(node.lower), { bigint: true });
+    if (st.nlink > 1n) this.links.lowerNameGone(st);
   }
 
   /** Closes every open file descriptor. */

@@ -166,9 +166,15 @@ export function serveFuse(overlay: Overlay, mountpoint: string, opts: TransportO
     bigWrites: true,
     maxWrite: 131072,
     maxRead: 131072,
-    kernelCache: true,
+    // libfuse 2's high-level API gives each name its own kernel inode, so
+    // hard links do not share the kernel's attribute or page cache: attributes
+    // are not cached (a chmod through one name shows through the other at
+    // once) and cached data is kept across opens only while the file's mtime
+    // and size are unchanged (auto_cache); lower files never change, so their
+    // pages stay cached as with kernel_cache.
+    autoCache: true,
     entryTimeout: 1,
-    attrTimeout: 1,
+    attrTimeout: 0,
     negativeTimeout: 1,
     allowOther: opts.allowOther,
     defaultPermissions: opts.defaultPermissions,
