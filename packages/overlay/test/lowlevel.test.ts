@@ -2,8 +2,7 @@
 // server (FUSE passthrough), lower files are page cached, the per-write
 // capability query is answered without JavaScript, and files that cannot
 // be passed through still read and write correctly through the loop.
-// Serial: helpers' cleanup unmounts every live mount, other tests' too.
-import test from 'ava';
+import test, { type ExecutionContext } from 'ava';
 import fs from 'node:fs';
 import path from 'node:path';
 import { execFileSync } from 'node:child_process';
@@ -13,8 +12,8 @@ import { serverStats } from './native-stats.ts';
 
 test.afterEach.always(async (t) => cleanup(t));
 
-async function mountNative(s: Stack) {
-  return mountStrata(s, { transport: 'native' } as never);
+async function mountNative(t: ExecutionContext, s: Stack) {
+  return mountStrata(t, s, { transport: 'native' });
 }
 
 test('the transport is chosen by -o transport=, then STRATA_FUSE_TRANSPORT, else fuse-native', (t) => {
@@ -24,10 +23,10 @@ test('the transport is chosen by -o transport=, then STRATA_FUSE_TRANSPORT, else
   t.throws(() => chooseTransport(undefined, 'libfuse3'), { message: /STRATA_FUSE_TRANSPORT=libfuse3: expected native or fuse-native/ });
 });
 
-test.serial('with passthrough, writing and reading 32 MiB of upper files sends no READ or WRITE to user space', async (t) => {
+test('with passthrough, writing and reading 32 MiB of upper files sends no READ or WRITE to user space', async (t) => {
   const s = makeStack(1);
   populate(s.lowers[0]!, { 'lower': 'L'.repeat(1 << 20) });
-  await mountNative(s);
+  await mountNative(t, s);
   const m = (p: string) => path.join(s.mnt, p);
   const before = await serverStats(s.mnt);
   t.is(before.transport, 'native');
@@ -51,10 +50,10 @@ test.serial('with passthrough, writing and reading 32 MiB of upper files sends n
   t.true((after.ops.getxattr?.count ?? 0) < 10);
 });
 
-test.serial('files still in a lower layer are page cached: read once through the loop, then from the cache', async (t) => {
+test('files still in a lower layer are page cached: read once through the loop, then from the cache', async (t) => {
   const s = makeStack(1);
   populate(s.lowers[0]!, { 'lower': 'L'.repeat(4 << 20) });
-  await mountNative(s);
+  await mountNative(t, s);
   const m = path.join(s.mnt, 'lower');
   const before = (await serverStats(s.mnt)).requests.read ?? 0;
   t.is(fs.readFileSync(m, 'utf8'), 'L'.repeat(4 << 20));
@@ -64,10 +63,10 @@ test.serial('files still in a lower layer are page cached: read once through the
   t.is((await serverStats(s.mnt)).requests.read ?? 0, once, 'the second read came from the page cache');
 });
 
-test.serial('a lower file open for reading while another open copies it up: both work, data through the loop', async (t) => {
+test('a lower file open for reading while another open copies it up: both work, data through the loop', async (t) => {
   const s = makeStack(1);
   populate(s.lowers[0]!, { 'f': 'original' });
-  await mountNative(s);
+  await mountNative(t, s);
   const m = path.join(s.mnt, 'f');
   const ro = fs.openSync(m, 'r'); // a lower file: page cached
   try {
@@ -90,9 +89,9 @@ test.serial('a lower file open for reading while another open copies it up: both
   t.true((st.requests.write ?? 0) >= 1, 'the conflicting open went through the loop');
 });
 
-test.serial('unlinked open files keep working; truncate and fsync through handles', async (t) => {
+test('unlinked open files keep working; truncate and fsync through handles', async (t) => {
   const s = makeStack(1);
-  await mountNative(s);
+  await mountNative(t, s);
   const m = path.join(s.mnt, 'tmp');
   const fd = fs.openSync(m, 'w+');
   try {
@@ -112,13 +111,13 @@ test.serial('unlinked open files keep working; truncate and fsync through handle
   t.deepEqual(fs.readdirSync(s.upper), []);
 });
 
-test.serial('big merged directories list completely, across readdir chunks, and stay right as they change', async (t) => {
+test('big merged directories list completely, across readdir chunks, and stay right as they change', async (t) => {
   const s = makeStack(2);
   const names = (prefix: string, n: number) => Array.from({ length: n }, (_, i) => `${prefix}-${'x'.repeat(40)}-${i}`);
   for (const n of names('a', 1500)) fs.writeFileSync(path.join(s.lowers[0]!, n), '');
   for (const n of names('b', 1500)) fs.writeFileSync(path.join(s.lowers[1]!, n), '');
   fs.mkdirSync(path.join(s.lowers[1]!, 'sub'));
-  await mountNative(s);
+  await mountNative(t, s);
   const want = [...names('a', 1500), ...names('b', 1500), 'sub'].sort();
   t.deepEqual(fs.readdirSync(s.mnt).sort(), want);
   t.deepEqual(fs.readdirSync(s.mnt).sort(), want, 'again, from the kernel cache');

@@ -49,8 +49,11 @@ const O_ACCMODE = 3;
 const ERANGE = -34;
 
 interface Inode {
+  /** The name that serves path-based engine calls. */
   node: Node;
   nlookup: number;
+  /** Hard links: every name the kernel was given for this inode. */
+  names?: Set<Node>;
 }
 
 /** A host file registered with the kernel as the backing of one node's open files. */
@@ -157,8 +160,31 @@ export function serveLowLevel(overlay: Overlay, mountpoint: string, opts: Transp
   };
   const pathOf = (nodeid: number): string => {
     const e = inodeOf(nodeid);
+    if (e.node.removed && e.names) {
+      for (const n of e.names) {
+        if (!n.removed) {
+          e.node = n;
+          break;
+        }
+      }
+    }
     if (e.node.removed) throw new Errno(-2);
     return e.node.path;
+  };
+
+  /**
+   * Before an inode with several names is changed: the kernel does not say
+   * through which name, so every known name is copied up (the engine links
+   * later copies to the first), as kernel overlayfs would have done for the
+   * name used. The upper layer then holds the change under every name.
+   */
+  const copyUpNames = (nodeid: number): void => {
+    const e = inodes.get(nodeid);
+    if (!e?.names || overlay.readOnly) return;
+    for (const n of e.names) {
+      if (n.removed) e.names.delete(n);
+      else if (!n.upper && (n.type & S_IFMT) === S_IFREG) overlay.release(overlay.open(n.path, fs.constants.O_WRONLY));
+    }
   };
   const childPath = (parent: number, name: string): string => join(pathOf(parent), name);
 
@@ -169,7 +195,12 @@ export function serveLowLevel(overlay: Overlay, mountpoint: string, opts: Transp
     if (!e) inodes.set(id, { node, nlookup: 1 });
     else {
       e.nlookup++;
-      e.node = node; // a hard link's other name, or the same node: either serves the inode
+      if (e.node !== node) {
+        // another name of a hard-linked file
+        e.names ??= new Set([e.node]);
+        e.names.add(node);
+        e.node = node;
+      }
     }
     return id;
   };
@@ -215,11 +246,14 @@ export function serveLowLevel(overlay: Overlay, mountpoint: string, opts: Transp
     const e = inodeOf(nodeid);
     const f = fh !== undefined ? files.get(fh) : undefined;
     if (f) return overlay.fgetattr(f.fh, e.node.path);
-    if (e.node.removed) {
+    let p: string;
+    try {
+      p = pathOf(nodeid); // another live name of a hard link if this one went
+    } catch (err) {
       for (const of of files.values()) if (of.nodeid === nodeid) return overlay.fgetattr(of.fh, '');
-      throw new Errno(-2);
+      throw err;
     }
-    return overlay.getattr(e.node.path);
+    return overlay.getattr(p);
   };
 
   /**
@@ -434,6 +468,7 @@ export function serveLowLevel(overlay: Overlay, mountpoint: string, opts: Transp
       case OP.OPEN: {
         const flags = b.readUInt32LE(0);
         const fh = overlay.open(pathOf(nodeid), flags);
+        if ((flags & O_ACCMODE) !== fs.constants.O_RDONLY || flags & fs.constants.O_TRUNC) copyUpNames(nodeid);
         const out = Buffer.allocUnsafe(16);
         try {
           openReply(nodeid, fh, flags, out, 0);
@@ -480,6 +515,7 @@ export function serveLowLevel(overlay: Overlay, mountpoint: string, opts: Transp
         const [name, next] = cstr(b, 8);
         ll.noCaps(nodeid, false);
         overlay.setxattr(pathOf(nodeid), name, Buffer.from(b.subarray(next, next + size)), flags);
+        copyUpNames(nodeid);
         return undefined;
       }
       case OP.GETXATTR: {
@@ -501,6 +537,7 @@ export function serveLowLevel(overlay: Overlay, mountpoint: string, opts: Transp
       case OP.REMOVEXATTR:
         ll.noCaps(nodeid, false);
         overlay.removexattr(pathOf(nodeid), cstr(b, 0)[0]);
+        copyUpNames(nodeid);
         return undefined;
       case OP.READDIR:
       case OP.READDIRPLUS: {
@@ -552,6 +589,7 @@ export function serveLowLevel(overlay: Overlay, mountpoint: string, opts: Transp
         valid & now ? [0, UTIME_NOW] : valid & set ? [b.readUInt32LE(secOff) + b.readInt32LE(secOff + 4) * 4294967296, b.readUInt32LE(nsecOff)] : [0, UTIME_OMIT];
       overlay.utimens(p, time(FATTR.ATIME, FATTR.ATIME_NOW, 32, 56), time(FATTR.MTIME, FATTR.MTIME_NOW, 40, 60));
     }
+    copyUpNames(nodeid);
     return statInode(nodeid, f?.fd);
   };
 
