@@ -8,12 +8,14 @@ const require = createRequire(import.meta.url);
 interface Binding {
   mknod(path: string, mode: number, major: number, minor: number): void;
   renameat2(from: string, to: string, flags: number): void;
-  cloneFd(srcFd: number, dstFd: number, length: number): 'ficlone' | 'copy_file_range';
+  cloneFd(srcFd: number, dstFd: number, length: number): 'ficlone' | 'copy_file_range' | 'sendfile';
   lgetxattr(path: string, name: string): Buffer | null;
   lsetxattr(path: string, name: string, value: Buffer, flags: number): void;
   llistxattr(path: string): string[];
   lremovexattr(path: string, name: string): void;
   lutimesNs(path: string, atimeSec: number, atimeNsec: number, mtimeSec: number, mtimeNsec: number): void;
+  lstatArray(path: string, out: Float64Array): void;
+  fstatArray(fd: number, out: Float64Array): void;
 }
 
 const binding = require('./build/Release/strata_native.node') as Binding;
@@ -35,8 +37,9 @@ export const renameat2: Binding['renameat2'] = binding.renameat2;
 
 /**
  * Copies `length` bytes of srcFd into dstFd (both at offset 0) inside the
- * kernel: FICLONE when the filesystem can share extents, else copy_file_range.
- * Returns which one did the work.
+ * kernel: FICLONE when the filesystem can share extents, else copy_file_range,
+ * else sendfile (copy_file_range refuses to cross filesystems since Linux 5.19).
+ * dstFd must be empty and writable at offset 0. Returns which one did the work.
  */
 export const cloneFd: Binding['cloneFd'] = binding.cloneFd;
 
@@ -50,6 +53,15 @@ export const llistxattr: Binding['llistxattr'] = binding.llistxattr;
 export const lremovexattr: Binding['lremovexattr'] = binding.lremovexattr;
 /** utimensat(AT_SYMLINK_NOFOLLOW) with nanosecond precision. */
 export const lutimesNs: Binding['lutimesNs'] = binding.lutimesNs;
+
+/**
+ * lstat(2) into `out` (a Float64Array of at least 16): mode, uid, gid, size,
+ * dev, nlink, ino, rdev, blksize, blocks, then atime, mtime, ctime as (sec,
+ * nsec) pairs: the layout a FUSE server replies with, without a Stats object.
+ */
+export const lstatArray: Binding['lstatArray'] = binding.lstatArray;
+/** fstat(2) into `out`, same layout as lstatArray. */
+export const fstatArray: Binding['fstatArray'] = binding.fstatArray;
 
 /** Makes an overlay whiteout: a character device 0/0 named `path`. */
 export function mkWhiteout(path: string): void {

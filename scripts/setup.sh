@@ -11,6 +11,7 @@ apt_packages=(
   skopeo umoci buildah podman docker-registry           # interop partners
   busybox-static                                        # the base image's binaries
   attr zstd xz-utils bzip2 gzip tar apache2-utils       # test tools (getfattr, htpasswd)
+  openssl ca-certificates                               # registry tests: TLS and token-signing certs; system CAs
   python3 make g++ git                                  # native addon build, conformance comparator
 )
 missing=()
@@ -37,7 +38,12 @@ if [ -d /usr/include/node ]; then export npm_config_nodedir=/usr; fi
 pnpm install --frozen-lockfile=false --reporter=silent
 # pnpm runs @strata/native's install script; make sure the binary exists
 # even when the lockfile was unchanged and pnpm skipped it.
-if [ ! -f native/build/Release/strata_native.node ]; then
+# Also rebuild when a C source or binding.gyp is newer than a binary
+# (a pull that changed the addon must not run against a stale one).
+addon=native/build/Release/strata_native.node
+fusell=native/build/Release/strata_fusell.node
+if [ ! -f "$addon" ] || [ ! -f "$fusell" ] ||
+   [ -n "$(find native/src native/binding.gyp \( -newer "$addon" -o -newer "$fusell" \) -print -quit)" ]; then
   (cd native && npx --no-install node-gyp rebuild >/dev/null)
 fi
 
@@ -47,7 +53,9 @@ fi
 # Debian's libfuse; its prebuilt binaries are never loaded.
 fuse_native_dir=$(cd packages/overlay && node -e "console.log(require('path').dirname(require.resolve('fuse-native/package.json')))")
 if [ ! -f "$fuse_native_dir/build/Release/fuse.node" ]; then
-  (cd "$fuse_native_dir" && "$OLDPWD/native/node_modules/.bin/node-gyp" rebuild >/dev/null)
+  gyp_log=$(mktemp)
+  (cd "$fuse_native_dir" && "$OLDPWD/native/node_modules/.bin/node-gyp" rebuild >"$gyp_log" 2>&1) || { cat "$gyp_log" >&2; rm -f "$gyp_log"; exit 1; }
+  rm -f "$gyp_log"
 fi
 
 # `mount -t fuse.strata` runs /sbin/mount.fuse.strata; point it at this checkout.

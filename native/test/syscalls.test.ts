@@ -39,7 +39,7 @@ test('cloneFd copies a file in the kernel', (t) => {
   const how = native.cloneFd(src, dst, data.length);
   fs.closeSync(src);
   fs.closeSync(dst);
-  t.true(how === 'ficlone' || how === 'copy_file_range');
+  t.true(how === 'ficlone' || how === 'copy_file_range' || how === 'sendfile');
   t.deepEqual(fs.readFileSync(path.join(d, 'dst')), data);
 });
 
@@ -67,4 +67,43 @@ test('lutimesNs sets nanosecond mtimes without following symlinks', (t) => {
   native.lutimesNs(l, 1000, 5, 2000, 123456789);
   const st = fs.lstatSync(l, { bigint: true });
   t.is(st.mtimeNs, 2000123456789n);
+});
+
+test('cloneFd copies across filesystems (tmpfs to the test dir) inside the kernel', (t) => {
+  const d = tmp();
+  const shm = fs.mkdtempSync('/dev/shm/strata-native-');
+  try {
+    const data = Buffer.alloc((1 << 20) + 123, 3);
+    fs.writeFileSync(path.join(shm, 'src'), data);
+    const src = fs.openSync(path.join(shm, 'src'), 'r');
+    const dst = fs.openSync(path.join(d, 'dst'), 'w');
+    const how = native.cloneFd(src, dst, data.length);
+    fs.closeSync(src);
+    fs.closeSync(dst);
+    t.true(['copy_file_range', 'sendfile'].includes(how));
+    t.deepEqual(fs.readFileSync(path.join(d, 'dst')), data);
+  } finally {
+    fs.rmSync(shm, { recursive: true, force: true });
+  }
+});
+
+test('lstatArray and fstatArray fill the stat layout with nanosecond times', (t) => {
+  const d = tmp();
+  const f = path.join(d, 'f');
+  fs.writeFileSync(f, 'hello');
+  native.lutimesNs(f, 1000, 123456789, 2000, 987654321);
+  const out = new Float64Array(16);
+  native.lstatArray(f, out);
+  const st = fs.lstatSync(f, { bigint: true });
+  t.is(out[0], Number(st.mode));
+  t.is(out[3], 5);
+  t.is(out[6], Number(st.ino));
+  t.deepEqual([out[10], out[11], out[12], out[13]], [1000, 123456789, 2000, 987654321]);
+  const fd = fs.openSync(f, 'r');
+  const out2 = new Float64Array(16);
+  native.fstatArray(fd, out2);
+  fs.closeSync(fd);
+  t.deepEqual(out2, out);
+  t.throws(() => native.lstatArray(path.join(d, 'missing'), out), { code: 'ENOENT' });
+  t.throws(() => native.lstatArray(f, new Float64Array(3)), { instanceOf: TypeError });
 });

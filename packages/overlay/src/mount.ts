@@ -3,12 +3,13 @@
 // mount it serves itself), started detached so it outlives its starter
 // like fuse-overlayfs does; this resolves once the mount is usable.
 import { spawn } from 'node:child_process';
+import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { ProcessFailed, StrataError, ExitCode, InvalidInput, NotFound, AlreadyExists, UsageError } from '@strata/common';
 import type { MountHandle, OverlayOptions } from './types.ts';
 import type { ParsedMountOptions } from './options.ts';
-import { alive } from './state.ts';
+import { alive, logFileFor, runDir } from './state.ts';
 import { unmountPath } from './unmount.ts';
 
 /** The server entry script (node runs it; it registers tsx itself). */
@@ -47,13 +48,26 @@ export function mountOverlay(mountpoint: string, opts: OverlayOptions & ParsedMo
     upperDir: opts.upperDir && path.resolve(opts.upperDir),
     workDir: opts.workDir && path.resolve(opts.workDir),
   };
+  // The server outlives this process: its stderr goes to a log file (a pipe
+  // would break when we go away), which is read back if it fails to start.
+  fs.mkdirSync(runDir(), { recursive: true, mode: 0o700 });
+  const logFile = logFileFor(mp);
+  const logFd = fs.openSync(logFile, 'a');
   const child = spawn(process.execPath, [SERVER_ENTRY, mp, JSON.stringify(resolved)], {
-    stdio: ['ignore', 'ignore', 'pipe', 'pipe'],
+    stdio: ['ignore', logFd, logFd, 'pipe'],
     detached: spawnOpts.detached ?? true,
+    // A daemon must not keep its starter's directory (maybe on a filesystem to be unmounted) busy.
+    cwd: '/',
   });
+  fs.closeSync(logFd);
   const pid = child.pid!;
-  let stderr = '';
-  child.stderr!.on('data', (b: Buffer) => (stderr += b.toString()));
+  const logTail = () => {
+    try {
+      return fs.readFileSync(logFile, 'utf8').trim().split('\n').slice(-10).join('\n');
+    } catch {
+      return '';
+    }
+  };
   return new Promise((resolve, reject) => {
     let line = '';
     let settled = false;
@@ -65,7 +79,6 @@ export function mountOverlay(mountpoint: string, opts: OverlayOptions & ParsedMo
       const msg = line.trim();
       if (msg === 'READY') {
         child.unref();
-        child.stderr!.destroy();
         (pipe as unknown as { destroy(): void }).destroy();
         resolve(makeHandle(mp, pid));
       } else {
@@ -76,7 +89,8 @@ export function mountOverlay(mountpoint: string, opts: OverlayOptions & ParsedMo
     child.on('exit', (code, signal) => {
       if (settled) return;
       settled = true;
-      reject(new ProcessFailed(`strata server for ${mp} exited before the mount was ready (${signal ?? code}): ${stderr.trim()}`, code, signal, stderr));
+      const tail = logTail();
+      reject(new ProcessFailed(`strata server for ${mp} exited before the mount was ready (${signal ?? code}): ${tail}`, code, signal, tail));
     });
   });
 }

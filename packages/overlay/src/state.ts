@@ -30,6 +30,11 @@ export function statsFileFor(mountpoint: string): string {
   return stateFile(mountpoint).replace(/\.json$/, '.stats.json');
 }
 
+/** The server's log (its stdout and stderr) for `mountpoint`. */
+export function logFileFor(mountpoint: string): string {
+  return stateFile(mountpoint).replace(/\.json$/, '.log');
+}
+
 export function writeState(s: MountState): void {
   fs.mkdirSync(runDir(), { recursive: true, mode: 0o700 });
   const f = stateFile(s.mountpoint);
@@ -50,6 +55,7 @@ export function readState(mountpoint: string): MountState | null {
 export function removeState(mountpoint: string): void {
   fs.rmSync(stateFile(mountpoint), { force: true });
   fs.rmSync(statsFileFor(mountpoint), { force: true });
+  fs.rmSync(logFileFor(mountpoint), { force: true });
 }
 
 /** True if process `pid` exists (and is not a zombie). */

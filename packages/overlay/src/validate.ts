@@ -51,7 +51,7 @@ export function validateMount(mountpoint: string, opts: OverlayOptions): void {
     st = fs.statSync(mp);
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
-    if (code === 'ENOTCONN') throw new AlreadyExists(`mountpoint ${mp}: a dead mount is still there (run strata umount ${mp})`);
+    if (code === 'ENOTCONN' || code === 'ECONNABORTED') throw new AlreadyExists(`mountpoint ${mp}: a dead mount is still there (run strata umount ${mp})`);
     throw new NotFound(`mountpoint ${mp}: no such directory`);
   }
   if (!st.isDirectory()) throw new InvalidInput(`mountpoint ${mp}: not a directory`);

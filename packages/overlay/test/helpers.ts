@@ -4,7 +4,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import type { ExecutionContext } from 'ava';
-import { mountOverlay, mountKernelOverlay, type MountHandle, type OverlayOptions } from '../src/index.ts';
+import { mountOverlay, mountKernelOverlay, type MountHandle, type ParsedMountOptions } from '../src/index.ts';
 import { mountPoints } from '../src/validate.ts';
 
 export interface Stack {
@@ -38,39 +38,54 @@ export function populate(root: string, spec: Record<string, string | null | { sy
   }
 }
 
-const live = new Set<MountHandle>();
+// Mounts per test (tests of a file run concurrently: each cleans up its own).
+const live = new Map<string, Set<MountHandle>>();
+/** The test's own title, also inside its afterEach hooks (which prefix it). */
+function titleOf(t: ExecutionContext): string {
+  return t.title.replace(/^afterEach(\.always)? hook for /, '');
+}
+function track(t: ExecutionContext, h: MountHandle): void {
+  let set = live.get(titleOf(t));
+  if (!set) live.set(titleOf(t), (set = new Set()));
+  set.add(h);
+}
+function untrack(h: MountHandle): void {
+  for (const set of live.values()) set.delete(h);
+}
 
-export function stackOptions(s: Stack, extra: Partial<OverlayOptions> = {}): OverlayOptions {
+export function stackOptions(s: Stack, extra: Partial<ParsedMountOptions> = {}): ParsedMountOptions {
   return { lowerDirs: s.lowers, upperDir: s.upper, workDir: s.work, ...extra };
 }
 
 /** Mounts strata over `s`; registered for cleanup. */
-export async function mountStrata(s: Stack, extra: Partial<OverlayOptions> = {}, mnt = s.mnt): Promise<MountHandle> {
+export async function mountStrata(t: ExecutionContext, s: Stack, extra: Partial<ParsedMountOptions> = {}, mnt = s.mnt): Promise<MountHandle> {
   const h = await mountOverlay(mnt, stackOptions(s, extra));
-  live.add(h);
+  track(t, h);
   return h;
 }
 
-export async function mountKernel(s: Stack, mnt: string, extra: string[] = []): Promise<MountHandle> {
+export async function mountKernel(t: ExecutionContext, s: Stack, mnt: string, extra: string[] = []): Promise<MountHandle> {
   const h = await mountKernelOverlay(mnt, stackOptions(s), extra);
-  live.add(h);
+  track(t, h);
   return h;
 }
 
 export async function unmount(h: MountHandle): Promise<void> {
-  live.delete(h);
+  untrack(h);
   await h.unmount();
 }
 
 /** Stops tracking `h` (its server was killed and the test cleared the mount itself). */
 export function forget(h: MountHandle): void {
-  live.delete(h);
+  untrack(h);
 }
 
 /** Unmounts whatever a test left mounted; use in test.afterEach.always. */
-export async function cleanup(t?: ExecutionContext): Promise<void> {
-  for (const h of [...live]) {
-    live.delete(h);
+export async function cleanup(t: ExecutionContext): Promise<void> {
+  const set = live.get(titleOf(t));
+  live.delete(titleOf(t));
+  if (set === undefined && live.size === 0 && !t.title.includes('hook for')) throw new Error('cleanup(t) must run in an afterEach hook');
+  for (const h of set ?? []) {
     try {
       await h.unmount();
     } catch (err) {

@@ -73,21 +73,26 @@ test('clean failures: missing or unreadable lowerdir, workdir on another filesys
 test('SIGKILL of the server: upper stays consistent, strata umount clears the dead mount, a remount works', async (t) => {
   const s = makeStack(1);
   populate(s.lowers[0]!, { 'a': 'A', 'big': 'x'.repeat(1 << 20) });
-  const h = await mountStrata(s);
+  const h = await mountStrata(t, s);
   fs.writeFileSync(path.join(s.mnt, 'written'), 'w');
   fs.unlinkSync(path.join(s.mnt, 'a'));
   fs.appendFileSync(path.join(s.mnt, 'big'), 'y');
   forget(h);
   process.kill(h.pid, 'SIGKILL');
   for (let i = 0; i < 100 && alive(h.pid); i++) await new Promise((r) => setTimeout(r, 20));
-  t.throws(() => fs.readdirSync(s.mnt), { code: 'ENOTCONN' });
-  const u = await run(process.execPath, [STRATA, 'umount', s.mnt], { allowFailure: true });
-  t.is(u.code, 0, u.stderr);
+  try {
+    // ECONNABORTED if a request was in flight when the server died
+    const err = t.throws(() => fs.readdirSync(s.mnt));
+    t.true(['ENOTCONN', 'ECONNABORTED'].includes((err as NodeJS.ErrnoException).code!));
+  } finally {
+    const u = await run(process.execPath, [STRATA, 'umount', s.mnt], { allowFailure: true });
+    t.is(u.code, 0, u.stderr);
+  }
   t.false(isMounted(s.mnt));
   t.is(fs.readFileSync(path.join(s.upper, 'written'), 'utf8'), 'w');
   t.true(fs.lstatSync(path.join(s.upper, 'a')).isCharacterDevice());
   t.is(fs.statSync(path.join(s.upper, 'big')).size, (1 << 20) + 1);
-  await mountStrata(s);
+  await mountStrata(t, s);
   t.deepEqual(ls(s.mnt), ['big', 'written']);
   t.deepEqual(ls(path.join(s.work, 'work')), []);
 });
@@ -101,7 +106,9 @@ test('mount -t fuse.strata works through the helper script', async (t) => {
   const s = makeStack(1);
   populate(s.lowers[0]!, { 'f': 'F' });
   try {
-    const r = await run('mount', ['-t', 'fuse.strata', '-o', `lowerdir=${s.lowers[0]},upperdir=${s.upper},workdir=${s.work}`, 'strata', s.mnt], { allowFailure: true, timeoutMs: 60000 });
+    // The helper is machine-wide; STRATA_HOME points it at this checkout.
+    const env = { ...process.env, STRATA_HOME: fileURLToPath(new URL('../../..', import.meta.url)) };
+    const r = await run('mount', ['-t', 'fuse.strata', '-o', `lowerdir=${s.lowers[0]},upperdir=${s.upper},workdir=${s.work}`, 'strata', s.mnt], { allowFailure: true, timeoutMs: 60000, env });
     t.is(r.code, 0, r.stderr);
     t.deepEqual(ls(s.mnt), ['f']);
     const u = await strata(['umount', s.mnt]);

@@ -10,13 +10,19 @@ test('lowerdir lists layers leftmost on top; \\: escapes a colon', (t) => {
 });
 
 test('lowerdir alone is a read-only stack; common mount options are understood', (t) => {
-  const o = parseMountOptions(['lowerdir=/a', 'ro,allow_other,default_permissions,dev,suid,noatime,rw,nodev,exec']);
+  const o = parseMountOptions(['lowerdir=/a', 'ro,allow_other,default_permissions,dev,suid,noatime,rw,exec']);
   t.deepEqual(o.lowerDirs, ['/a']);
   t.is(o.upperDir, undefined);
   t.true(o.allowOther);
   t.true(o.defaultPermissions);
   t.true(o.dev && o.suid && o.noatime);
   t.false(o.readOnly); // rw came after ro
+  t.like(parseMountOptions(['lowerdir=/a,nodev,nosuid']), { dev: false, suid: false });
+  t.like(parseMountOptions(['lowerdir=/a,redirect_dir=off']), { redirectDir: false });
+  t.like(parseMountOptions(['lowerdir=/a,timeout=5']), { attrTimeout: 5, entryTimeout: 5 });
+  t.like(parseMountOptions(['lowerdir=/a,attr_timeout=2']), { attrTimeout: 2, entryTimeout: undefined });
+  t.throws(() => parseMountOptions(['lowerdir=/a,timeout=soon']), { message: /timeout=soon/ });
+  t.throws(() => parseMountOptions(['lowerdir=/a,redirect_dir=maybe']), { message: /redirect_dir=maybe/ });
 });
 
 test('bad option strings fail with a message naming the option', (t) => {

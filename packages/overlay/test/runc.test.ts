@@ -39,7 +39,7 @@ test('runc runs busybox from a strata mount; writes land in the upper directory'
   execFileSync('tar', ['-xf', ROOTFS_TAR, '-C', s.lowers[0]!]);
   // proc/sys must be creatable in the merged view even if the layer lacks them
   for (const d of ['proc', 'sys', 'dev', 'tmp']) fs.rmSync(path.join(s.lowers[0]!, d), { recursive: true, force: true });
-  await mountStrata(s);
+  await mountStrata(t, s);
   const bundle = path.join(s.dir, 'bundle');
   fs.mkdirSync(bundle);
   fs.writeFileSync(path.join(bundle, 'config.json'), JSON.stringify(runtimeSpec(s.mnt, ['/bin/sh', '-c', 'echo built > /etc/made-here && rm /bin/vi && head -1 /proc/self/status && cat /etc/made-here && ls /proc/1/ns | head -1'])));

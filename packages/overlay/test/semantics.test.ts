@@ -19,7 +19,7 @@ test('lookup: upper over lower, whiteouts and opaque dirs of both formats hide w
   lsetxattr(path.join(s.lowers[1]!, 'o'), 'trusted.overlay.opaque', Buffer.from('y'), 0);
   fs.writeFileSync(path.join(s.lowers[1]!, 'q', '.wh..wh..opq'), '');
   populate(s.lowers[0]!, { 'a': 'a0' });
-  await mountStrata(s);
+  await mountStrata(t, s);
   t.deepEqual(ls(s.mnt), ['a', 'd', 'keep', 'o', 'q']);
   t.is(fs.readFileSync(path.join(s.mnt, 'a'), 'utf8'), 'a0');
   t.throws(() => fs.statSync(path.join(s.mnt, 'b')), { code: 'ENOENT' });
@@ -38,7 +38,7 @@ test('readdir merges all layers, shows . and .., hides whiteouts and markers', a
   populate(s.lowers[0]!, { 'd/three': '3' });
   mknod(path.join(s.lowers[0]!, 'd', 'gone'), 0o020000, 0, 0);
   populate(s.upper, { 'd/four': '4' });
-  await mountStrata(s);
+  await mountStrata(t, s);
   t.deepEqual(ls(path.join(s.mnt, 'd')), ['four', 'one', 'three', 'two']);
   const out = execFileSync('ls', ['-a', path.join(s.mnt, 'd')], { encoding: 'utf8' }).split('\n').filter(Boolean);
   t.deepEqual(out, ['.', '..', 'four', 'one', 'three', 'two']);
@@ -53,7 +53,7 @@ test('copy-up keeps data, mode, owner, times and xattrs; parents first; the lowe
   lsetxattr(f, 'user.color', Buffer.from('blue'), 0);
   fs.utimesSync(f, new Date('2001-01-01T00:00:00Z'), new Date('2002-02-02T00:00:00Z'));
   fs.chmodSync(path.join(s.lowers[0]!, 'p'), 0o750);
-  await mountStrata(s);
+  await mountStrata(t, s);
   t.is(fs.statSync(path.join(s.mnt, 'p/q/f')).atime.toISOString(), '2001-01-01T00:00:00.000Z');
   fs.chmodSync(path.join(s.mnt, 'p/q/f'), 0o640); // metadata-only change: copy-up keeps the times
   t.is(fs.statSync(path.join(s.upper, 'p/q/f')).atime.toISOString(), '2001-01-01T00:00:00.000Z');
@@ -76,7 +76,7 @@ test('copy-up keeps data, mode, owner, times and xattrs; parents first; the lowe
 test('create, write, unlink, mkdir, rmdir: whiteouts only where a lower layer has the name', async (t) => {
   const s = makeStack(1);
   populate(s.lowers[0]!, { 'low': 'L', 'ldir/x': 'x', 'edir/': null });
-  await mountStrata(s);
+  await mountStrata(t, s);
   const m = (p: string) => path.join(s.mnt, p);
   fs.writeFileSync(m('new'), 'N');
   t.is(fs.readFileSync(m('new'), 'utf8'), 'N');
@@ -110,7 +110,7 @@ test('create, write, unlink, mkdir, rmdir: whiteouts only where a lower layer ha
 test('rename: files across dirs, over existing names, and a lower-only directory (no EXDEV)', async (t) => {
   const s = makeStack(1);
   populate(s.lowers[0]!, { 'a': 'A', 'b': 'B', 'dir/f1': '1', 'dir/sub/f2': '2', 'other/': null });
-  await mountStrata(s);
+  await mountStrata(t, s);
   const m = (p: string) => path.join(s.mnt, p);
   fs.renameSync(m('a'), m('other/a2'));
   t.is(fs.readFileSync(m('other/a2'), 'utf8'), 'A');
@@ -134,7 +134,7 @@ test('rename: files across dirs, over existing names, and a lower-only directory
 test('symlinks, chmod, chown, utimens and xattrs', async (t) => {
   const s = makeStack(1);
   populate(s.lowers[0]!, { 'f': 'data', 'ln': { symlink: 'f' } });
-  await mountStrata(s);
+  await mountStrata(t, s);
   const m = (p: string) => path.join(s.mnt, p);
   t.is(fs.readlinkSync(m('ln')), 'f');
   t.is(fs.readFileSync(m('ln'), 'utf8'), 'data');
@@ -165,7 +165,7 @@ test('mtimes set through the mount survive: touch -m -d, cp -p, tar -x', async (
   fs.utimesSync(path.join(src, 'a'), 1e9, 1.1e9);
   fs.utimesSync(path.join(src, 'sub/b'), 1e9, 1.2e9);
   execFileSync('tar', ['-cf', path.join(s.dir, 't.tar'), '-C', src, '.']);
-  await mountStrata(s);
+  await mountStrata(t, s);
   const m = (p: string) => path.join(s.mnt, p);
   execFileSync('touch', ['-m', '-d', '2001-02-03 04:05:06.123456789', m('f')]);
   t.is(execFileSync('stat', ['-c', '%y', m('f')], { encoding: 'utf8' }).trim(), '2001-02-03 04:05:06.123456789 +0000');
@@ -186,7 +186,7 @@ test('inode numbers are stable across copy-up and unique across layers; hard lin
   populate(s.lowers[1]!, { 'a': '1', 'b': '2' });
   populate(s.lowers[0]!, { 'c': '3' });
   fs.linkSync(path.join(s.lowers[1]!, 'a'), path.join(s.lowers[1]!, 'hl'));
-  await mountStrata(s);
+  await mountStrata(t, s);
   const m = (p: string) => path.join(s.mnt, p);
   const inos = ['a', 'b', 'c'].map((n) => fs.statSync(m(n)).ino);
   t.is(new Set(inos).size, 3);
@@ -203,7 +203,7 @@ test('read-only mounts (lowerdir alone) refuse changes with EROFS', async (t) =>
   const s = makeStack(2);
   populate(s.lowers[0]!, { 'a': 'A' });
   populate(s.lowers[1]!, { 'b': 'B' });
-  await mountStrata(s, { upperDir: undefined, workDir: undefined });
+  await mountStrata(t, s, { upperDir: undefined, workDir: undefined });
   t.deepEqual(ls(s.mnt), ['a', 'b']);
   t.throws(() => fs.writeFileSync(path.join(s.mnt, 'c'), ''), { code: 'EROFS' });
   t.throws(() => fs.unlinkSync(path.join(s.mnt, 'a')), { code: 'EROFS' });
@@ -212,7 +212,7 @@ test('read-only mounts (lowerdir alone) refuse changes with EROFS', async (t) =>
 test('aufs whiteout format: deletions write .wh. files and readdir hides them', async (t) => {
   const s = makeStack(1);
   populate(s.lowers[0]!, { 'a': 'A', 'd/x': 'x' });
-  const h = await mountStrata(s, { whiteout: 'aufs' });
+  const h = await mountStrata(t, s, { whiteout: 'aufs' });
   fs.unlinkSync(path.join(s.mnt, 'a'));
   fs.unlinkSync(path.join(s.mnt, 'd/x'));
   fs.rmdirSync(path.join(s.mnt, 'd'));
@@ -224,7 +224,7 @@ test('aufs whiteout format: deletions write .wh. files and readdir hides them', 
   t.true(fs.existsSync(path.join(s.upper, 'd', '.wh..wh..opq')));
   await unmount(h);
   // and a remount reads what it wrote
-  await mountStrata(s);
+  await mountStrata(t, s);
   t.deepEqual(ls(s.mnt), ['d']);
   t.deepEqual(ls(path.join(s.mnt, 'd')), []);
 });
@@ -232,12 +232,49 @@ test('aufs whiteout format: deletions write .wh. files and readdir hides them', 
 test('a renamed lower directory keeps its contents after a remount (redirect)', async (t) => {
   const s = makeStack(1);
   populate(s.lowers[0]!, { 'dir/a': 'A', 'dir/sub/b': 'B' });
-  const h = await mountStrata(s);
+  const h = await mountStrata(t, s);
   fs.renameSync(path.join(s.mnt, 'dir'), path.join(s.mnt, 'renamed'));
   fs.unlinkSync(path.join(s.mnt, 'renamed/a'));
   await unmount(h);
-  await mountStrata(s);
+  await mountStrata(t, s);
   t.deepEqual(ls(s.mnt), ['renamed']);
   t.deepEqual(ls(path.join(s.mnt, 'renamed')), ['sub']);
   t.is(fs.readFileSync(path.join(s.mnt, 'renamed/sub/b'), 'utf8'), 'B');
+});
+
+test('redirect_dir=off: renaming a directory with lower parts is EXDEV (as the kernel); pure upper ones rename', async (t) => {
+  const s = makeStack(1);
+  populate(s.lowers[0]!, { 'dir/a': 'A' });
+  await mountStrata(t, s, { redirectDir: false });
+  t.throws(() => fs.renameSync(path.join(s.mnt, 'dir'), path.join(s.mnt, 'dir2')), { code: 'EXDEV' });
+  fs.mkdirSync(path.join(s.mnt, 'mine'));
+  fs.renameSync(path.join(s.mnt, 'mine'), path.join(s.mnt, 'mine2'));
+  t.deepEqual(ls(s.mnt), ['dir', 'mine2']);
+  // mv falls back to copy + delete
+  execFileSync('mv', [path.join(s.mnt, 'dir'), path.join(s.mnt, 'moved')]);
+  t.is(fs.readFileSync(path.join(s.mnt, 'moved/a'), 'utf8'), 'A');
+});
+
+test('hard links: copy-up of one name keeps one file (data, inode, link count), also after a remount', async (t) => {
+  const s = makeStack(1);
+  populate(s.lowers[0]!, { 'a': 'shared', 'x/': null });
+  fs.linkSync(path.join(s.lowers[0]!, 'a'), path.join(s.lowers[0]!, 'x/b'));
+  fs.linkSync(path.join(s.lowers[0]!, 'a'), path.join(s.lowers[0]!, 'c'));
+  const h = await mountStrata(t, s);
+  const m = (p: string) => path.join(s.mnt, p);
+  const ino = fs.statSync(m('a')).ino;
+  fs.appendFileSync(m('a'), '+1');
+  for (const n of ['a', 'x/b', 'c']) {
+    t.is(fs.readFileSync(m(n), 'utf8'), 'shared+1', n);
+    t.like(fs.statSync(m(n)), { ino, nlink: 3 }, n);
+  }
+  fs.appendFileSync(m('x/b'), '+2'); // a second name's copy-up links to the first copy
+  t.is(fs.statSync(path.join(s.upper, 'x/b')).ino, fs.statSync(path.join(s.upper, 'a')).ino);
+  fs.unlinkSync(m('c'));
+  t.like(fs.statSync(m('a')), { nlink: 2 });
+  await unmount(h);
+  await mountStrata(t, s);
+  t.is(fs.readFileSync(m('x/b'), 'utf8'), 'shared+1+2');
+  t.is(fs.statSync(m('a')).ino, fs.statSync(m('x/b')).ino);
+  t.is(fs.statSync(m('a')).nlink, 2);
 });

@@ -15,22 +15,32 @@ import { umount } from './umount.ts';
 import { which } from './which.ts';
 import { login } from './login.ts';
 import { logout } from './logout.ts';
+import { push } from './push.ts';
+import { pull } from './pull.ts';
 import { bench } from './bench.ts';
+import { buildCmd } from './build.ts';
+import { runCmd } from './run.ts';
+import { history } from './history.ts';
 
 export const commands: Command[] = [
-  mount,
-  umount,
-  which,
-  version,
-  importCmd,
-  exportCmd,
+  buildCmd,
+  runCmd,
+  history,
   images,
   inspect,
   tag,
   rmi,
-  gcCmd,
-  fsckCmd,
+  importCmd,
+  exportCmd,
+  pull,
+  push,
   login,
   logout,
+  mount,
+  umount,
+  which,
+  gcCmd,
+  fsckCmd,
   bench,
+  version,
 ];

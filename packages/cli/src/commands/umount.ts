@@ -19,7 +19,7 @@ export const umount: Command = {
     try {
       fs.statSync(mp);
     } catch (err) {
-      dead = (err as NodeJS.ErrnoException).code === 'ENOTCONN';
+      dead = ['ENOTCONN', 'ECONNABORTED'].includes((err as NodeJS.ErrnoException).code ?? '');
     }
     if (dead || (state && !alive(state.pid))) {
       await unmountPath(mp, true);

@@ -7,8 +7,9 @@
 // transport calls the operations; close() releases open file descriptors.
 import fs from 'node:fs';
 import path from 'node:path';
-import { lgetxattr, llistxattr, lremovexattr, lsetxattr, lutimesNs, mknod, mkWhiteout, renameat2, RENAME_EXCHANGE, RENAME_WHITEOUT } from '@strata/native';
+import { fstatArray, lgetxattr, llistxattr, lstatArray, lremovexattr, lsetxattr, lutimesNs, mknod, mkWhiteout, renameat2, RENAME_EXCHANGE, RENAME_NOREPLACE, RENAME_WHITEOUT } from '@strata/native';
 import { fail } from './errno.ts';
+import { HardLinks } from './hardlinks.ts';
 import { Inodes, ROOT_INO } from './inodes.ts';
 import { Layers } from './layers.ts';
 import { copyUp, type CopyUpEnv } from './copyup.ts';
@@ -22,6 +23,10 @@ export interface EngineOptions {
   whiteout?: WhiteoutFormat;
   /** Skip fsync of copied-up data (build mounts). */
   noSync?: boolean;
+  /** false: renaming a directory with lower parts fails with EXDEV (kernel redirect_dir=off). */
+  redirectDir?: boolean;
+  /** Where copied-up hard links are indexed (inside workdir); none: tracked for this mount only. */
+  indexDir?: string;
 }
 
 /** Who asks: new entries are owned by the caller, as on any filesystem. */
@@ -54,28 +59,6 @@ const O_EXCL = fs.constants.O_EXCL;
 const UTIME_OMIT = (1 << 30) - 2;
 const IS_ROOT = process.getuid?.() === 0;
 
-/** Stat (bigint, for nanosecond times) into the transport's array. */
-export function statArray(st: fs.BigIntStats, ino: number, nlink?: number): StatArray {
-  const d = new Float64Array(16);
-  d[0] = Number(st.mode);
-  d[1] = Number(st.uid);
-  d[2] = Number(st.gid);
-  d[3] = Number(st.size);
-  d[4] = Number(st.dev);
-  d[5] = nlink ?? Number(st.nlink);
-  d[6] = ino;
-  d[7] = Number(st.rdev);
-  d[8] = Number(st.blksize);
-  d[9] = Number(st.blocks);
-  d[10] = Number(st.atimeNs / 1000000000n);
-  d[11] = Number(st.atimeNs % 1000000000n);
-  d[12] = Number(st.mtimeNs / 1000000000n);
-  d[13] = Number(st.mtimeNs % 1000000000n);
-  d[14] = Number(st.ctimeNs / 1000000000n);
-  d[15] = Number(st.ctimeNs % 1000000000n);
-  return d;
-}
-
 function splitPath(p: string): [string, string] {
   const i = p.lastIndexOf('/');
   return [i <= 0 ? '/' : p.slice(0, i), p.slice(i + 1)];
@@ -91,8 +74,7 @@ export class Overlay {
   private nextHandle = 1;
   private tmpSeq = 0;
   private readonly copyEnv: CopyUpEnv;
-  /** Lower inode "dev:ino" -> upper path of its copy, so hard links stay one file. */
-  private readonly linkCopies = new Map<string, string>();
+  private readonly links: HardLinks;
 
   constructor(readonly opts: EngineOptions) {
     this.layers = new Layers(opts.lowerDirs, opts.upperDir, opts.workDir);
@@ -101,6 +83,7 @@ export class Overlay {
     this.format = opts.whiteout ?? 'overlay';
     this.readOnly = !opts.upperDir;
     const workDir = this.layers.workDir ?? '';
+    this.links = new HardLinks(opts.upperDir ? opts.indexDir : undefined);
     this.copyEnv = {
       tree: this.tree,
       workDir,
@@ -110,12 +93,9 @@ export class Overlay {
         if (node.ino) this.inodes.alias(upperSt.dev, upperSt.ino, node.ino);
         else node.ino = this.inodes.of(Number(lowerSt.dev), Number(lowerSt.ino));
         this.inodes.alias(upperSt.dev, upperSt.ino, node.ino);
-        if (lowerSt.nlink > 1n && !node.isDir) this.linkCopies.set(`${lowerSt.dev}:${lowerSt.ino}`, this.tree.upperPath(node));
+        if (lowerSt.nlink > 1n && node.type === S_IFREG) this.links.recordCopy(lowerSt, this.tree.upperPath(node));
       },
-      linkedCopy: (st) => {
-        const p = this.linkCopies.get(`${st.dev}:${st.ino}`);
-        return p !== undefined && fs.existsSync(p) ? p : undefined;
-      },
+      linkedCopy: (st) => this.links.copyOf(st),
     };
   }
 
@@ -128,27 +108,31 @@ export class Overlay {
     if (this.readOnly) fail('EROFS', p);
   }
 
-  private inoOf(node: Node, st: fs.BigIntStats): number {
-    if (!node.ino) node.ino = this.inodes.of(Number(st.dev), Number(st.ino));
-    return node.ino;
-  }
-
   /** The host path serving `node`; a lower hard link whose sibling was copied up is served by that copy. */
   private servePath(node: Node): string {
-    if (!node.upper && node.lower && !node.isDir && this.linkCopies.size) {
+    if (!node.upper && node.lower && node.type === S_IFREG && this.links.size) {
       const st = fs.lstatSync(this.layers.real(node.lower), { bigint: true });
-      const copy = this.linkCopies.get(`${st.dev}:${st.ino}`);
-      if (copy && fs.existsSync(copy)) return copy;
+      if (st.nlink > 1n) {
+        const copy = this.links.copyOf(st);
+        if (copy) return copy;
+      }
     }
     return this.tree.realPath(node);
   }
 
   private statNode(node: Node): StatArray {
-    const st = fs.lstatSync(this.servePath(node), { bigint: true });
-    const ino = this.inoOf(node, st);
-    // A merged directory's link count is unknowable cheaply; 1 tells find not to count on it (as the kernel does).
-    const merged = node.isDir && node.lowerDirs.length + (node.upper ? 1 : 0) > 1;
-    return statArray(st, ino, merged ? 1 : undefined);
+    const d = new Float64Array(16);
+    lstatArray(this.servePath(node), d);
+    if (!node.ino) node.ino = this.inodes.of(d[4]!, d[6]!);
+    if (node.isDir) {
+      // A merged directory's link count is unknowable cheaply; 1 tells find not to count on it (as the kernel does).
+      if (node.lowerDirs.length + (node.upper ? 1 : 0) > 1) d[5] = 1;
+    } else if (node.type === S_IFREG && this.links.size) {
+      const shared = this.links.nlink({ dev: d[4]!, ino: d[6]!, nlink: d[5]! });
+      if (shared !== undefined) d[5] = shared;
+    }
+    d[6] = node.ino;
+    return d;
   }
 
   // ---- queries -----------------------------------------------------------
@@ -160,8 +144,11 @@ export class Overlay {
   fgetattr(fh: number, p: string): StatArray {
     const h = this.handles.get(fh);
     if (!h) return this.getattr(p);
-    const st = fs.fstatSync(h.fd, { bigint: true });
-    return statArray(st, this.inoOf(h.node, st));
+    const d = new Float64Array(16);
+    fstatArray(h.fd, d);
+    if (!h.node.ino) h.node.ino = this.inodes.of(d[4]!, d[6]!);
+    d[6] = h.node.ino;
+    return d;
   }
 
   readdir(p: string): DirEntry[] {
@@ -330,6 +317,9 @@ export class Overlay {
     const whitedOut = parent.upperWhiteouts?.has(name) ?? false;
     if (!whitedOut) {
       make(target);
+      // Like the kernel, a directory made inside a merged one is opaque from
+      // the start, so no lower layer can ever show through it.
+      if (type === S_IFDIR && this.format === 'overlay' && parent.lowerDirs.length > 0) makeOpaque(target, 'overlay');
     } else {
       const overlayWhiteout = isOverlayWhiteoutAt(target);
       if (overlayWhiteout) {
@@ -436,14 +426,20 @@ export class Overlay {
       }
     } else {
       writeWhiteout(path.dirname(target), node.name, this.format);
+      this.lowerNameGone(node);
     }
     parent.children!.delete(node.name);
     if (node.lowerVisible) parent.upperWhiteouts!.add(node.name);
     node.removed = true;
   }
 
-  rename(from: string, to: string): void {
+  /**
+   * rename(2) / renameat2(2): `flags` may be RENAME_NOREPLACE or
+   * RENAME_EXCHANGE (a transport that can carry them passes them on).
+   */
+  rename(from: string, to: string, flags = 0): void {
     this.writable(to);
+    if (flags & ~(RENAME_NOREPLACE | RENAME_EXCHANGE) || (flags & RENAME_NOREPLACE && flags & RENAME_EXCHANGE)) fail('EINVAL', to);
     const src = this.tree.resolve(from);
     if (src === this.tree.root) fail('EBUSY', from);
     const [dir, name] = splitPath(to);
@@ -451,6 +447,8 @@ export class Overlay {
     if (!dstParent.isDir) fail('ENOTDIR', to);
     if (Buffer.byteLength(name) > NAME_MAX) fail('ENAMETOOLONG', to);
     const dst = this.tree.children(dstParent).get(name);
+    if (flags & RENAME_NOREPLACE && dst) fail('EEXIST', to);
+    if (flags & RENAME_EXCHANGE) return this.exchange(src, dstParent, name, dst, to);
     if (dst === src) return;
     if (src.isDir) {
       for (let n: Node | null = dstParent; n; n = n.parent) if (n === src) fail('EINVAL', to);
@@ -460,6 +458,7 @@ export class Overlay {
       if (!src.isDir && dst.isDir) fail('EISDIR', to);
       if (dst.isDir && this.tree.children(dst).size > 0) fail('ENOTEMPTY', to);
     }
+    if (src.isDir && src.lowerDirs.length > 0 && this.opts.redirectDir === false) fail('EXDEV', from);
     const srcParent = src.parent!;
     copyUp(this.copyEnv, srcParent);
     copyUp(this.copyEnv, dstParent);
@@ -505,6 +504,40 @@ export class Overlay {
     src.lowerVisible = (dst?.lowerVisible ?? false) || dstWhitedOut;
     src.parent = dstParent;
     src.name = name;
+  }
+
+  /** RENAME_EXCHANGE: both names exist and swap what they point to, atomically in the upper layer. */
+  private exchange(a: Node, bParent: Node, bName: string, b: Node | undefined, to: string): void {
+    if (!b) fail('ENOENT', to);
+    if (a === b) return;
+    for (let n: Node | null = bParent; n; n = n.parent) if (n === a) fail('EINVAL', to);
+    for (let n: Node | null = a.parent; n; n = n.parent) if (n === b) fail('EINVAL', to);
+    for (const n of [a, b]) if (n.isDir && n.lowerDirs.length > 0 && this.opts.redirectDir === false) fail('EXDEV', to);
+    const aParent = a.parent!;
+    for (const n of [aParent, bParent, a, b]) copyUp(this.copyEnv, n);
+    this.tree.children(aParent);
+    this.tree.children(bParent);
+    // Each directory lands on the other's name: it keeps its lower parts by
+    // redirect, or hides the lower entries of its new name by being opaque.
+    for (const [n, landing] of [[a, b], [b, a]] as const) {
+      if (!n.isDir) continue;
+      if (n.lowerDirs.length > 0) lsetxattr(this.tree.upperPath(n), REDIRECT_XATTR, Buffer.from(n.lowerDirs[0]!.rel), 0);
+      else if (landing.lowerVisible) makeOpaque(this.tree.upperPath(n), this.format);
+    }
+    renameat2(this.tree.upperPath(a), this.tree.upperPath(b), RENAME_EXCHANGE);
+    const aName = a.name;
+    aParent.children!.set(aName, b);
+    bParent.children!.set(bName, a);
+    [a.name, b.name] = [bName, aName];
+    [a.parent, b.parent] = [bParent, aParent];
+    [a.lowerVisible, b.lowerVisible] = [b.lowerVisible, a.lowerVisible];
+  }
+
+  /** Tells the hard-link index that a lower-only name of a multi-link file went away. */
+  private lowerNameGone(node: Node): void {
+    if (node.type !== S_IFREG || !node.lower || !this.links.size) return;
+    const st = fs.lstatSync(this.layers.real(node.lower), { bigint: true });
+    if (st.nlink > 1n) this.links.lowerNameGone(st);
   }
 
   /** Closes every open file descriptor. */

@@ -16,6 +16,10 @@ export interface TransportOptions {
   dev?: boolean;
   suid?: boolean;
   noatime?: boolean;
+  /** Seconds the kernel may cache attributes (default 0: hard links have separate kernel inodes here). */
+  attrTimeout?: number;
+  /** Seconds the kernel may cache names and negative lookups (default 1). */
+  entryTimeout?: number;
   /** Called once the kernel has unmounted the filesystem (by anyone). */
   onUnmounted?: () => void;
 }
@@ -166,10 +170,16 @@ export function serveFuse(overlay: Overlay, mountpoint: string, opts: TransportO
     bigWrites: true,
     maxWrite: 131072,
     maxRead: 131072,
-    kernelCache: true,
-    entryTimeout: 1,
-    attrTimeout: 1,
-    negativeTimeout: 1,
+    // libfuse 2's high-level API gives each name its own kernel inode, so
+    // hard links do not share the kernel's attribute or page cache: attributes
+    // are not cached (a chmod through one name shows through the other at
+    // once) and cached data is kept across opens only while the file's mtime
+    // and size are unchanged (auto_cache); lower files never change, so their
+    // pages stay cached as with kernel_cache.
+    autoCache: true,
+    entryTimeout: opts.entryTimeout ?? 1,
+    attrTimeout: opts.attrTimeout ?? 0,
+    negativeTimeout: opts.entryTimeout ?? 1,
     allowOther: opts.allowOther,
     defaultPermissions: opts.defaultPermissions,
     ro: opts.readOnly,
