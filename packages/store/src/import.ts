@@ -62,6 +62,18 @@ function firstBytes(file: string, n: number): Buffer {
 
 const TOP_MARKERS = new Set(['oci-layout', 'manifest.json', 'index.json']);
 
+/**
+ * True for an entry no image archive (OCI layout, docker save) has: a
+ * nested path outside blobs/ and the <hex>/ layer dirs, like bin/sh. Seeing
+ * one settles that the tar is a root filesystem without reading further.
+ */
+function rootfsOnlyName(name: string): boolean {
+  const slash = name.indexOf('/');
+  if (slash === -1 || slash === name.length - 1) return false;
+  const first = name.slice(0, slash);
+  return first !== 'blobs' && !/^[0-9a-f]{64}$/.test(first);
+}
+
 function topName(name: string): string {
   return name.replace(/^(\.\/)+/, '').replace(/^\/+/, '');
 }
@@ -92,6 +104,7 @@ function scanKindSeekable(file: string): ArchiveKind {
         const name = topName(pax?.get('path')?.toString() ?? raw.name);
         pax = null;
         if (TOP_MARKERS.has(name)) names.add(name);
+        if (rootfsOnlyName(name)) return 'rootfs';
         const sizeField = raw.flag === '0' || raw.flag === '\0' || raw.flag === '7' ? raw.size : 0;
         off += sizeField + padding(sizeField);
         continue;
@@ -120,6 +133,7 @@ async function scanKindStream(file: string, c: Compression): Promise<ArchiveKind
     for await (const e of readTar(dec, file)) {
       const n = topName(e.header.name);
       if (TOP_MARKERS.has(n)) names.add(n);
+      if (rootfsOnlyName(n)) { names.clear(); break; }
     }
   } catch {
     src.destroy();
