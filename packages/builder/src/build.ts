@@ -18,7 +18,7 @@ import { BuildCache, cacheKey, type CacheRecord, type LayerRecord } from './cach
 import { MOUNT_POINTS, runContainer, type Isolation } from './container.ts';
 import { copyInto } from './copy.ts';
 import { loadIgnore } from './dockerignore.ts';
-import { defaultDriver, mountRootfs, type MountDriver } from './mount.ts';
+import { closeMountWorker, defaultDriver, mountRootfs, type MountDriver } from './mount.ts';
 import { at, parseDockerfile, parseInstruction, parseJsonForm, type Instruction } from './parse.ts';
 import { argPairs, findStage, hostPlatform, makePlan, type Plan, type Stage } from './plan.ts';
 import { makeProgress, type Progress, type ProgressMode, type Step } from './progress.ts';
@@ -132,7 +132,11 @@ function duration(s: string, what: string): number {
 
 /** Builds one Dockerfile into an image in `store`. */
 export async function build(store: Store, opts: BuildOptions): Promise<BuildResult> {
-  return new Builder(store, opts).run();
+  try {
+    return await new Builder(store, opts).run();
+  } finally {
+    closeMountWorker();
+  }
 }
 
 class Builder {

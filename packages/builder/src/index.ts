@@ -5,7 +5,7 @@ export { makePlan, type Plan, type Stage } from './plan.ts';
 export { expandWord, expandWords, splitWords } from './shell-lex.ts';
 export { IgnoreMatcher, loadIgnore } from './dockerignore.ts';
 export { runContainer, runtimeSpec, haveRunc, type Isolation, type ContainerProcess } from './container.ts';
-export { mountRootfs, defaultDriver, type MountDriver } from './mount.ts';
+export { mountRootfs, defaultDriver, closeMountWorker, type MountDriver } from './mount.ts';
 export { LayerView, ContextView } from './rootfs-view.ts';
 export { resolveUser } from './users.ts';
 export { exportOciLayout } from './output.ts';
