@@ -82,7 +82,9 @@ export class Overlay {
     this.layers = new Layers(opts.lowerDirs, opts.upperDir, opts.workDir);
     this.tree = new Tree(this.layers);
     this.tree.root.ino = ROOT_INO;
-    this.format = opts.whiteout ?? 'overlay';
+    // Overlay whiteouts are device nodes: a server without CAP_MKNOD (not
+    // root) writes the aufs format unless told otherwise.
+    this.format = opts.whiteout ?? (IS_ROOT ? 'overlay' : 'aufs');
     this.readOnly = !opts.upperDir;
     const workDir = this.layers.workDir ?? '';
     this.links = new HardLinks(opts.upperDir ? opts.indexDir : undefined);

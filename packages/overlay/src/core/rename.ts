@@ -7,11 +7,11 @@
 // updated to match.
 import fs from 'node:fs';
 import path from 'node:path';
-import { lsetxattr, mkWhiteout, renameat2, RENAME_EXCHANGE, RENAME_WHITEOUT } from '@strata/native';
+import { mkWhiteout, renameat2, RENAME_EXCHANGE, RENAME_WHITEOUT } from '@strata/native';
 import { copyUp, type CopyUpEnv } from './copyup.ts';
 import { fail } from './errno.ts';
 import type { Node, Tree } from './tree.ts';
-import { AUFS_PREFIX, isWhiteoutStat, makeOpaque, REDIRECT_XATTR, writeWhiteout, type WhiteoutFormat } from './whiteout.ts';
+import { AUFS_PREFIX, isWhiteoutStat, makeOpaque, REDIRECT_XATTR, setOverlayXattr, writeWhiteout, type WhiteoutFormat } from './whiteout.ts';
 
 export interface RenameEnv {
   tree: Tree;
@@ -51,7 +51,7 @@ export function renameEntry(env: RenameEnv, src: Node, dstParent: Node, name: st
     if (src.lowerDirs.length > 0) {
       // A directory with lower parts moves as the kernel's redirect_dir does:
       // the upper directory moves and records where its lower parts are.
-      lsetxattr(srcUpper, REDIRECT_XATTR, Buffer.from(src.lowerDirs[0]!.rel), 0);
+      setOverlayXattr(srcUpper, REDIRECT_XATTR, Buffer.from(src.lowerDirs[0]!.rel));
     } else if (dst?.lowerVisible || dstWhitedOut) {
       // A pure upper directory landing on a name that lower layers have must hide them.
       makeOpaque(srcUpper, env.format);
@@ -98,7 +98,7 @@ export function exchangeEntries(env: RenameEnv, a: Node, bParent: Node, bName: s
   // redirect, or hides the lower entries of its new name by being opaque.
   for (const [n, landing] of [[a, b], [b, a]] as const) {
     if (!n.isDir) continue;
-    if (n.lowerDirs.length > 0) lsetxattr(env.tree.upperPath(n), REDIRECT_XATTR, Buffer.from(n.lowerDirs[0]!.rel), 0);
+    if (n.lowerDirs.length > 0) setOverlayXattr(env.tree.upperPath(n), REDIRECT_XATTR, Buffer.from(n.lowerDirs[0]!.rel));
     else if (landing.lowerVisible) makeOpaque(env.tree.upperPath(n), env.format);
   }
   renameat2(env.tree.upperPath(a), env.tree.upperPath(b), RENAME_EXCHANGE);
