@@ -3,7 +3,7 @@
 // upper directory moves and records where its lower parts are, so it is one
 // rename whatever it holds); a name a lower layer still has is left a
 // whiteout (RENAME_WHITEOUT does both in one step); a pure upper directory
-// landing on a name lower layers have is made opaque. The merged index is
+// moving into a merged directory is made opaque. The merged index is
 // updated to match.
 import fs from 'node:fs';
 import path from 'node:path';
@@ -52,8 +52,9 @@ export function renameEntry(env: RenameEnv, src: Node, dstParent: Node, name: st
       // A directory with lower parts moves as the kernel's redirect_dir does:
       // the upper directory moves and records where its lower parts are.
       setOverlayXattr(srcUpper, REDIRECT_XATTR, Buffer.from(src.lowerDirs[0]!.rel));
-    } else if (dst?.lowerVisible || dstWhitedOut) {
-      // A pure upper directory landing on a name that lower layers have must hide them.
+    } else if (dst?.lowerVisible || dstWhitedOut || dstParent.lowerDirs.length > 0) {
+      // A pure upper directory moving into a merged directory becomes opaque,
+      // as the kernel makes it: no lower entry of its new name can show through.
       makeOpaque(srcUpper, env.format);
     }
     if (dst?.upper) fs.rmSync(dstUpper, { recursive: true, force: true }); // empty in the merged view: only whiteouts
@@ -99,7 +100,7 @@ export function exchangeEntries(env: RenameEnv, a: Node, bParent: Node, bName: s
   for (const [n, landing] of [[a, b], [b, a]] as const) {
     if (!n.isDir) continue;
     if (n.lowerDirs.length > 0) setOverlayXattr(env.tree.upperPath(n), REDIRECT_XATTR, Buffer.from(n.lowerDirs[0]!.rel));
-    else if (landing.lowerVisible) makeOpaque(env.tree.upperPath(n), env.format);
+    else if (landing.lowerVisible || landing.parent!.lowerDirs.length > 0) makeOpaque(env.tree.upperPath(n), env.format);
   }
   renameat2(env.tree.upperPath(a), env.tree.upperPath(b), RENAME_EXCHANGE);
   const aName = a.name;
