@@ -69,6 +69,7 @@ export async function runBench(opts: BenchOptions): Promise<BenchOutput> {
   const res = await runWorkloads({ drivers: driverList, workloads: selected, sizes, runs, dataParent: opts.dataParent, progress, tty: opts.tty });
   const builder = withBuilder ? await runBuilderBench({ runs, quick, progress, tty: opts.tty }) : undefined;
 
+  machine.loadAverageEnd = os.loadavg();
   const report: BenchReport = {
     schema: 'strata-bench/1',
     command: opts.command ?? `strata bench ${quick ? '--quick ' : ''}--runs ${runs}`,
@@ -87,6 +88,7 @@ export async function runBench(opts: BenchOptions): Promise<BenchOutput> {
     skips: res.skips,
     failures: res.failures,
     targets: checkTargets(res.results, quick),
+    diagnostics: res.diagnostics,
     builder,
   };
 

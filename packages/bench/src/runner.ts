@@ -3,6 +3,8 @@
 // layers, measures, and unmounts. Runs are interleaved across drivers (run 1
 // of every driver, then run 2, ...) so that noise from other work on a shared
 // machine falls on all drivers alike rather than on whichever ran last.
+import { spawnSync } from 'node:child_process';
+import { rmSync } from 'node:fs';
 import { mkdir, mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -31,6 +33,8 @@ export interface RunnerResult {
   results: MetricResult[];
   skips: Skip[];
   failures: Failure[];
+  /** Driver-internal figures of the last run, by workload then driver (strata's per-op FUSE stats). */
+  diagnostics: Record<string, Record<string, unknown>>;
   dataDir: string;
 }
 
@@ -60,10 +64,20 @@ export async function runWorkloads(opts: RunnerOptions): Promise<RunnerResult> {
   const progress = new Progress(opts.progress, plan, opts.tty);
 
   const values = new Map<string, number[]>(); // "metric driver" -> runs
+  const diagnostics: Record<string, Record<string, unknown>> = {};
   const prepared = new Map<string, string[]>(); // layerKey -> lowerDirs
   const runDir = path.join(dataDir, 'r');
   const dirs = { upper: path.join(runDir, 'u'), work: path.join(runDir, 'w'), mnt: path.join(runDir, 'm'), scratch: path.join(runDir, 's') };
 
+  // Ctrl-C must not leave a mount or gigabytes of layers behind.
+  const onSignal = (sig: NodeJS.Signals) => {
+    spawnSync('umount', ['-l', dirs.mnt]);
+    rmSync(dataDir, { recursive: true, force: true });
+    process.stderr.write(`\nstrata bench: interrupted (${sig}); unmounted and cleaned up\n`);
+    process.exit(130);
+  };
+  process.once('SIGINT', onSignal);
+  process.once('SIGTERM', onSignal);
   try {
     for (const [wi, w] of workloads.entries()) {
       const key = w.layerKey ?? w.id;
@@ -82,7 +96,9 @@ export async function runWorkloads(opts: RunnerOptions): Promise<RunnerResult> {
           progress.begin({ workload: w.id, driver: d.name, run: r, runs: opts.runs });
           if (failed.has(d.name)) { progress.end(); continue; }
           try {
-            const got = await measureOnce(d, w, lowerDirs, prepDir, dirs, opts.sizes);
+            const got = await measureOnce(d, w, lowerDirs, prepDir, dirs, opts.sizes, (diag) => {
+              (diagnostics[w.id] ??= {})[d.name] = diag;
+            });
             for (const [metric, v] of Object.entries(got)) {
               const k = `${metric} ${d.name}`;
               values.set(k, [...(values.get(k) ?? []), v]);
@@ -100,6 +116,8 @@ export async function runWorkloads(opts: RunnerOptions): Promise<RunnerResult> {
       if (!workloads.slice(wi + 1).some((x) => (x.layerKey ?? x.id) === key)) await rm(prepDir, { recursive: true, force: true });
     }
   } finally {
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
     await rm(dataDir, { recursive: true, force: true }).catch(() => undefined);
   }
   progress.finish();
@@ -115,7 +133,7 @@ export async function runWorkloads(opts: RunnerOptions): Promise<RunnerResult> {
       results.push({ metric: m.id, driver: d.name, unit: m.unit, runs, ...summarize(runs) });
     }
   }
-  return { probes, metrics, results, skips, failures, dataDir };
+  return { probes, metrics, results, skips, failures, diagnostics, dataDir };
 }
 
 function applies(w: Workload, d: DriverName): boolean {
@@ -125,6 +143,7 @@ function applies(w: Workload, d: DriverName): boolean {
 async function measureOnce(
   d: Driver, w: Workload, lowerDirs: string[], prepDir: string,
   dirs: { upper: string; work: string; mnt: string; scratch: string }, sizes: Sizes,
+  onDiagnostics: (d: unknown) => void,
 ): Promise<Record<string, number>> {
   for (const p of Object.values(dirs)) {
     if (p === dirs.mnt && (await isMounted(p))) throw new Error(`${p} is still mounted from an earlier run`);
@@ -141,6 +160,8 @@ async function measureOnce(
       const v = got[m.id];
       if (typeof v !== 'number' || !Number.isFinite(v) || v <= 0) throw new Error(`${w.id}: no valid figure for ${m.id} (${v})`);
     }
+    const diag = await mounted.diagnostics?.();
+    if (diag !== undefined) onDiagnostics(diag);
     return got;
   } finally {
     await mounted.unmount();

@@ -23,6 +23,8 @@ export interface MountedFs {
   /** Where the merged view is: the mountpoint (or, for plain, the merged directory). */
   readonly root: string;
   unmount(): Promise<void>;
+  /** Driver-internal figures for this mount so far (strata: per-FUSE-op counts and latencies), if the driver has any. */
+  diagnostics?(): Promise<unknown>;
 }
 
 /** available: the driver can mount here; otherwise `reason` says why not (shown in every report). */

@@ -98,20 +98,25 @@ function hashFile(hostPath: string): Promise<string> {
  */
 export async function checksumSources(view: SourceView, selected: readonly Selected[]): Promise<Digest> {
   const h = newHash();
+  // Hardlinked sources are copied as hardlinks: the grouping is part of the result.
+  const inodes = new Map<string, string>();
   const entry = async (rel: string, f: Found): Promise<void> => {
     const st = f.stat;
     let extra = '';
-    if (st.isFile()) extra = await hashFile(f.hostPath);
+    const ino = `${st.dev}:${st.ino}`;
+    if (st.nlink > 1 && !st.isDirectory() && inodes.has(ino)) extra = `link ${inodes.get(ino)}`;
+    else if (st.isFile()) extra = await hashFile(f.hostPath);
     else if (st.isSymbolicLink()) extra = fs.readlinkSync(f.hostPath);
     else if (st.isCharacterDevice() || st.isBlockDevice()) extra = String(st.rdev);
+    if (st.nlink > 1 && !st.isDirectory() && !inodes.has(ino)) inodes.set(ino, rel);
     h.update(`${JSON.stringify([rel, st.mode, st.uid, st.gid, st.size, extra])}\n`);
   };
   for (const s of selected) {
     h.update(`source ${s.path} -> ${s.resolved}\n`);
-    await entry('.', s.found);
+    await entry(s.path, s.found);
     if (s.found.stat.isDirectory()) {
       await walk(view, s.resolved, async (p, f, excluded) => {
-        await entry(path.posix.relative(s.resolved, p) + (excluded ? ' (excluded)' : ''), f);
+        await entry(path.posix.join(s.path, path.posix.relative(s.resolved, p)) + (excluded ? ' (excluded)' : ''), f);
       });
     }
   }

@@ -13,6 +13,8 @@ export interface ParsedMountOptions extends OverlayOptions {
   /** Seconds the kernel caches attributes / names (mount options attr_timeout, entry_timeout, timeout). */
   attrTimeout?: number;
   entryTimeout?: number;
+  /** Which FUSE transport serves the mount (see fuse/select.ts); absent: $STRATA_FUSE_TRANSPORT, else the default. */
+  transport?: 'native' | 'fuse-native';
   /** Rename directories that have lower parts (default true); false gives EXDEV as kernel redirect_dir=off does. */
   redirectDir?: boolean;
 }
@@ -114,6 +116,10 @@ export function parseMountOptions(strings: string[]): ParsedMountOptions {
         case 'whiteout':
           if (value !== 'overlay' && value !== 'aufs') throw new UsageError(`mount option whiteout=${value}: expected overlay or aufs`);
           o.whiteout = value;
+          break;
+        case 'transport':
+          if (value !== 'native' && value !== 'fuse-native') throw new UsageError(`mount option transport=${value}: expected native or fuse-native`);
+          o.transport = value;
           break;
         case 'redirect_dir':
           // on (default): directories with lower parts rename like the kernel's

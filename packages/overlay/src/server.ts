@@ -6,7 +6,8 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { StrataError } from '@strata/common';
 import { Overlay } from './core/overlay.ts';
-import { serveFuse, type FuseServer } from './fuse/transport.ts';
+import type { FuseServer } from './fuse/transport.ts';
+import { chooseTransport, serveWith } from './fuse/select.ts';
 import type { ParsedMountOptions } from './options.ts';
 import { removeState, statsFileFor, writeState } from './state.ts';
 import { validateMount } from './validate.ts';
@@ -43,6 +44,7 @@ export async function runServer(mountpoint: string, opts: ParsedMountOptions, so
   let finished!: (code: number) => void;
   const done = new Promise<number>((r) => (finished = r));
   try {
+    const transport = chooseTransport(opts.transport);
     validateMount(mp, opts);
     let work: string | undefined;
     if (opts.upperDir !== undefined && opts.workDir !== undefined) {
@@ -60,7 +62,7 @@ export async function runServer(mountpoint: string, opts: ParsedMountOptions, so
       removeState(mp);
       finished(0);
     };
-    server = await serveFuse(overlay, mp, {
+    server = await serveWith(transport, overlay, mp, {
       readOnly: opts.readOnly || opts.upperDir === undefined,
       // Like kernel overlayfs (and fuse-overlayfs run as root): a root mount is
       // seen by every user, with the kernel checking permissions on mode bits.

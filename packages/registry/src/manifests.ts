@@ -1,7 +1,7 @@
 // Manifest and index GET/PUT. Manifests travel as exact bytes: their digest
 // is the sha256 of those bytes, so we never re-serialise one we received.
 import { DigestMismatch, InvalidInput, sha256, type Digest } from '@strata/common';
-import { MediaType } from './store.ts';
+import { MediaType } from '@strata/store';
 import { repoScope, type RegistryClient } from './client.ts';
 import { RegistryError } from './errors.ts';
 import { drain, readAll } from './transport.ts';

@@ -1,15 +1,13 @@
 // Choosing the image for this machine from a multi-platform index, by the
 // OCI platform fields (os, architecture, variant) in Go's naming.
 import { NotFound } from '@strata/common';
-import type { Descriptor, Platform } from './store.ts';
+import { hostPlatform as storeHostPlatform, type Descriptor, type Platform } from '@strata/store';
 
-const GOARCH: Record<string, string> = { x64: 'amd64', arm64: 'arm64', arm: 'arm', ia32: '386', ppc64: 'ppc64le', s390x: 's390x', riscv64: 'riscv64' };
-
-/** The platform of the running machine, e.g. linux/amd64. */
+/** The platform of the running machine (the store's notion, e.g. linux/amd64). */
 export function hostPlatform(): Platform {
-  const architecture = GOARCH[process.arch] ?? process.arch;
-  return architecture === 'arm64' ? { os: 'linux', architecture, variant: 'v8' } : { os: 'linux', architecture };
+  return storeHostPlatform();
 }
+
 
 /** "linux/arm64/v8" -> Platform; UsageError-free (callers validate). */
 export function parsePlatform(s: string): Platform {

@@ -9,7 +9,7 @@ import { choosePlatform, hostPlatform } from './platform.ts';
 import { silentProgress, type Progress } from './progress.ts';
 import { formatReference, manifestTarget, parseReference, type Reference } from './reference.ts';
 import { fetchIntoStore, fetchSmallBlob, storeBytes, type TransferReport } from './store-blobs.ts';
-import { MediaType, type Descriptor, type ImageConfig, type Manifest, type Platform, type Store } from './store.ts';
+import { MediaType, type Descriptor, type ImageConfig, type Manifest, type Platform, type Store } from '@strata/store';
 
 export interface PullOptions extends ClientOptions {
   /** Blobs in flight at once (default 4). */

@@ -2,13 +2,13 @@
 // goes up as the exact bytes stored locally, so the remote digest is the
 // local digest; blobs the repository already has are not sent again, which
 // is also what makes a push interrupted half-way cheap to repeat.
-import { InvalidInput, type Digest } from '@strata/common';
+import { InvalidInput, UsageError, type Digest } from '@strata/common';
 import { RegistryClient, type ClientOptions } from './client.ts';
 import { putManifest } from './manifests.ts';
 import { silentProgress, type Progress } from './progress.ts';
 import { formatReference, hasRegistryHost, manifestTarget, parseReference, type Reference } from './reference.ts';
 import { pushFromStore, type TransferReport } from './store-blobs.ts';
-import type { Store } from './store.ts';
+import type { Store } from '@strata/store';
 
 export interface PushOptions extends ClientOptions {
   /** Blobs in flight at once (default 4). */
@@ -35,6 +35,9 @@ export interface PushResult extends TransferReport {
  * registry). A dest digest must equal the local manifest digest.
  */
 export async function pushImage(store: Store, image: string, dest?: string | Reference, opts: PushOptions = {}): Promise<PushResult> {
+  if (dest === undefined && !hasRegistryHost(image)) {
+    throw new UsageError(`push ${image}: the image name has no registry host; name a destination HOST[:PORT]/REPO[:TAG]`);
+  }
   const target = dest === undefined ? parseReference(image) : typeof dest === 'string' ? parseReference(dest) : dest;
   const resolved = await store.resolve(image);
   const digest = resolved.manifestDescriptor.digest;

@@ -8,7 +8,7 @@ import { DigestMismatch, sha256, type Digest } from '@strata/common';
 import { RegistryClient } from '../src/client.ts';
 import { blobExists, fetchBlob, mountBlob, uploadBlob } from '../src/blobs.ts';
 import { getManifest, putManifest } from '../src/manifests.ts';
-import { Unauthorized } from '../src/errors.ts';
+import { RegistryError, Unauthorized } from '../src/errors.ts';
 import { startRegistry, type RegistryServer } from './helpers/registry-server.ts';
 import { startTokenServer, type TokenServer } from './helpers/token-server.ts';
 import { startProxy, type Proxy } from './helpers/proxy.ts';
@@ -171,4 +171,34 @@ test('bearer token flow: scopes are requested, tokens reused, bad credentials fa
   const anonymous = new RegistryClient(bearer.host, anon);
   t.teardown(() => anonymous.close());
   await t.throwsAsync(blobExists(anonymous, 'tok/a', b.digest), { instanceOf: Unauthorized, message: /anonymous.*strata login/ });
+});
+
+test('5xx answers and reset connections are retried with backoff; 4xx are not', async (t) => {
+  const proxy = await startProxy(plain.port);
+  proxies.push(proxy);
+  const c = new RegistryClient(proxy.host, { credentials: null, retries: 3, backoffMs: 10 });
+  t.teardown(() => c.close());
+  const b = blob(50_000);
+  proxy.faults = { failFirst: { match: '/blobs/uploads/', times: 2, mode: '503' } };
+  await uploadBlob(c, 'retry/a', b, () => Readable.from([b.data]));
+  t.deepEqual(proxy.requests.filter((r) => r.startsWith('POST')).map((r) => r.split(' ')[2]), ['503', '503', '202']);
+
+  proxy.faults = { failFirst: { match: `/blobs/${b.digest}`, times: 2, mode: 'reset' } };
+  const s = sink();
+  await fetchBlob(c, 'retry/a', b, s.stream);
+  t.true(s.bytes().equals(b.data));
+  t.is(proxy.requests.filter((r) => r.includes(b.digest) && r.endsWith(' reset')).length, 2);
+
+  // Retries run out: the error says how often it tried.
+  proxy.faults = { failFirst: { match: '/manifests/', times: 100, mode: '503' } };
+  const n = proxy.requests.length;
+  const e = await t.throwsAsync(getManifest(c, 'retry/a', 'latest'), { instanceOf: RegistryError });
+  t.regex(e!.message, /503.*after 3 retries/);
+  t.is(proxy.requests.length - n, 4);
+
+  // A 404 is an answer, not a failure to retry.
+  proxy.faults = {};
+  const m = proxy.requests.length;
+  await t.throwsAsync(getManifest(c, 'retry/a', 'nope'), { instanceOf: RegistryError, message: /404/ });
+  t.is(proxy.requests.length - m, 1);
 });

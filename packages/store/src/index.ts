@@ -11,3 +11,6 @@ export { compressor, decompressor, compressionOf, layerMediaType, sniffCompressi
 export { readTar, type TarEntry } from './tar-read.ts';
 export { cleanEntryName, symlinkStaysInside } from './safe-path.ts';
 export { importArchive, type ImportResult } from './import.ts';
+export { exportImage, type ExportFormat } from './export.ts';
+export { gc, mark, type GcResult } from './gc.ts';
+export { fsck, type FsckResult, type FsckProblem } from './fsck.ts';

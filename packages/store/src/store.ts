@@ -48,7 +48,7 @@ export class FsStore implements Store {
 
   /** A fresh temp dir under <root>/tmp (same filesystem as everything else). */
   async tempDir(prefix: string): Promise<string> {
-    return fsp.mkdtemp(path.join(this.root, 'tmp', `${prefix}-`));
+    return fsp.mkdtemp(path.join(this.root, 'tmp', `${process.pid}-${prefix}-`));
   }
 
   async readManifest(digest: Digest): Promise<Manifest> {

@@ -74,3 +74,29 @@ test('two processes writing the same blob at once both succeed and leave one cor
   t.deepEqual(fs.readdirSync(path.join(root, 'ingest')), []);
   t.is((await store.content.readBlob(expected as `sha256:${string}`)).length, size);
 });
+
+test('a writer killed mid-ingest leaves no blob; gc sweeps its ingest file', async (t) => {
+  const root = tmpDir(t);
+  const store = await openStore(root);
+  const { spawn } = await import('node:child_process');
+  const child = spawn(process.execPath, ['--import', 'tsx', path.join(here, 'support', 'write-blob.ts'), root, String(2 * 2 ** 30), sha256('x')], { stdio: ['ignore', 'ignore', 'pipe'] });
+  let stderr = '';
+  child.stderr!.on('data', (b) => { stderr += b; });
+  const exited = new Promise((r) => child.once('exit', r));
+  t.teardown(() => { child.kill('SIGKILL'); });
+  const ingest = path.join(root, 'ingest');
+  for (let i = 0; i < 600; i++) {
+    const f = fs.readdirSync(ingest);
+    if (f.length && fs.statSync(path.join(ingest, f[0]!)).size > (4 << 20)) break;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  t.is(child.exitCode, null, `the writer was still writing: ${stderr}`);
+  child.kill('SIGKILL');
+  await exited;
+  t.deepEqual(fs.readdirSync(path.join(root, 'blobs', 'sha256')), [], 'nothing visible');
+  t.is(fs.readdirSync(ingest).length, 1, 'the partial ingest is all that is left');
+  const { gc } = await import('../src/index.ts');
+  const res = await gc(store);
+  t.is(res.leftovers, 1);
+  t.deepEqual(fs.readdirSync(ingest), []);
+});

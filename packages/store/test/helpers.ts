@@ -4,6 +4,8 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import type { ExecutionContext } from 'ava';
+import { createHash } from 'node:crypto';
+import { lgetxattr } from '@strata/native';
 import { encodeHeader, padding, type TarHeader } from '../src/tar-header.ts';
 
 /** A temp dir under os.tmpdir(), removed when the test ends (pass or fail). */
@@ -35,3 +37,33 @@ export function makeTar(entries: EntrySpec[], opts: { end?: boolean } = {}): Buf
 export async function* chunks(buf: Buffer, size = 777): AsyncGenerator<Buffer> {
   for (let i = 0; i < buf.length; i += size) yield buf.subarray(i, i + size);
 }
+
+export interface Snap { type: string; mode: number; uid: number; gid: number; mtimeNs: bigint; rdev: bigint; size: bigint; link?: string; sha?: string; xattrs: Record<string, string> }
+
+/** Everything about a tree that a layer must preserve (not atime/ctime/inode numbers). */
+export function snapshot(root: string): Record<string, Snap> {
+  const out: Record<string, Snap> = {};
+  const walk = (rel: string) => {
+    for (const n of fs.readdirSync(path.join(root, rel)).sort()) {
+      const r = rel ? `${rel}/${n}` : n;
+      const abs = path.join(root, r);
+      const st = fs.lstatSync(abs, { bigint: true });
+      const xattrs: Record<string, string> = {};
+      for (const x of ['security.capability', 'user.note', 'trusted.overlay.opaque']) {
+        const v = lgetxattr(abs, x);
+        if (v) xattrs[x] = v.toString('hex');
+      }
+      out[r] = {
+        type: st.isDirectory() ? 'dir' : st.isSymbolicLink() ? 'symlink' : st.isFile() ? 'file' : st.isCharacterDevice() ? 'char' : st.isBlockDevice() ? 'block' : 'fifo',
+        mode: Number(st.mode), uid: Number(st.uid), gid: Number(st.gid),
+        mtimeNs: (st.isCharacterDevice() && st.rdev === 0n) ? 0n : st.mtimeNs, rdev: st.rdev, size: st.isDirectory() ? 0n : st.size,
+        link: st.isSymbolicLink() ? fs.readlinkSync(abs) : undefined, xattrs,
+        sha: st.isFile() ? createHash('sha256').update(fs.readFileSync(abs)).digest('hex') : undefined,
+      };
+      if (st.isDirectory()) walk(r);
+    }
+  };
+  walk('');
+  return out;
+}
+

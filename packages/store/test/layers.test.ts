@@ -9,7 +9,7 @@ import { lgetxattr, lsetxattr, lutimesNs, mkWhiteout, mknod } from '@strata/nati
 import { applyLayer } from '../src/apply.ts';
 import { diffDir } from '../src/diff.ts';
 import { readTar } from '../src/tar-read.ts';
-import { chunks, tmpDir } from './helpers.ts';
+import { chunks, snapshot, tmpDir } from './helpers.ts';
 
 // VFS_CAP_REVISION_2 | effective, permitted = CAP_SETUID (bit 7 -> byte 0x80, not valid UTF-8 alone).
 const CAP = Buffer.from([1, 0, 0, 2, 0x80, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0]);
@@ -46,34 +46,6 @@ async function collect(s: AsyncIterable<Buffer>): Promise<Buffer> {
   const out: Buffer[] = [];
   for await (const c of s) out.push(c);
   return Buffer.concat(out);
-}
-
-interface Snap { type: string; mode: number; uid: number; gid: number; mtimeNs: bigint; rdev: bigint; size: bigint; link?: string; xattrs: Record<string, string> }
-
-/** Everything about a tree that a layer must preserve (not atime/ctime/inode numbers). */
-function snapshot(root: string): Record<string, Snap> {
-  const out: Record<string, Snap> = {};
-  const walk = (rel: string) => {
-    for (const n of fs.readdirSync(path.join(root, rel)).sort()) {
-      const r = rel ? `${rel}/${n}` : n;
-      const abs = path.join(root, r);
-      const st = fs.lstatSync(abs, { bigint: true });
-      const xattrs: Record<string, string> = {};
-      for (const x of ['security.capability', 'user.note', 'trusted.overlay.opaque']) {
-        const v = lgetxattr(abs, x);
-        if (v) xattrs[x] = v.toString('hex');
-      }
-      out[r] = {
-        type: st.isDirectory() ? 'dir' : st.isSymbolicLink() ? 'symlink' : st.isFile() ? 'file' : st.isCharacterDevice() ? 'char' : st.isBlockDevice() ? 'block' : 'fifo',
-        mode: Number(st.mode), uid: Number(st.uid), gid: Number(st.gid),
-        mtimeNs: (st.isCharacterDevice() && st.rdev === 0n) ? 0n : st.mtimeNs, rdev: st.rdev, size: st.isDirectory() ? 0n : st.size,
-        link: st.isSymbolicLink() ? fs.readlinkSync(abs) : undefined, xattrs,
-      };
-      if (st.isDirectory()) walk(r);
-    }
-  };
-  walk('');
-  return out;
 }
 
 test('diff then apply round-trips every kind of entry and its metadata', async (t) => {

@@ -10,6 +10,7 @@ function storageArgs(job: BuildJob): string {
 
 export const buildah: ImageBuilder = {
   name: 'buildah',
+  options: 'vfs storage, chroot isolation, --layers',
   async probe() {
     const res = await run('buildah', ['--version'], { allowFailure: true }).catch(() => undefined);
     if (!res || res.code !== 0) return { available: false, reason: 'buildah is not installed (apt-get install buildah)' };

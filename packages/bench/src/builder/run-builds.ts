@@ -45,7 +45,7 @@ export async function runBuilderBench(opts: BuilderBenchOptions): Promise<Builde
   const ready: ImageBuilder[] = [];
   for (const b of builders) {
     const p = await b.probe();
-    section.builders.push(p.available ? { name: b.name, available: true, version: p.version } : { name: b.name, available: false, reason: p.reason });
+    section.builders.push(p.available ? { name: b.name, available: true, version: p.version, options: b.options } : { name: b.name, available: false, reason: p.reason });
     if (p.available) ready.push(b);
   }
   let fixtures = benchFixtures();

@@ -15,8 +15,11 @@ export const strataBuild: ImageBuilder = {
     const v = await run(process.execPath, [CLI, 'version'], { allowFailure: true }).catch(() => undefined);
     return { available: true, version: v?.stdout.trim() || 'strata' };
   },
+  options: 'defaults (runc isolation, strata FUSE mounts), --layer-compression none',
   command(job) {
-    return `${sq(process.execPath)} ${sq(CLI)} --root ${sq(job.storage)} build -f ${sq(job.dockerfile)} -t ${sq(job.tag)} ${sq(job.contextDir)}`;
+    // Uncompressed layers: buildah's local storage keeps layers as plain diffs
+    // too (it compresses only on push), so both builders do the same work.
+    return `${sq(process.execPath)} ${sq(CLI)} --root ${sq(job.storage)} build -q --layer-compression none -f ${sq(job.dockerfile)} -t ${sq(job.tag)} ${sq(job.contextDir)}`;
   },
   async cleanup() {
     // Everything strata keeps is under --root, which the runner deletes.

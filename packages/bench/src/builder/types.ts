@@ -19,6 +19,8 @@ export interface BuildJob {
 
 export interface ImageBuilder {
   readonly name: BuilderName;
+  /** How it is run, for the report. */
+  readonly options: string;
   probe(): Promise<{ available: true; version: string } | { available: false; reason: string }>;
   /** The shell command line that builds `job` (timed in a child shell). */
   command(job: BuildJob): string;
@@ -38,7 +40,7 @@ export interface BuildResult {
 }
 
 export interface BuilderSection {
-  builders: Array<{ name: BuilderName; available: boolean; version?: string; reason?: string }>;
+  builders: Array<{ name: BuilderName; available: boolean; version?: string; options?: string; reason?: string }>;
   fixtures: string[];
   results: BuildResult[];
   failures: Array<{ builder: BuilderName; fixture: string; run: number; error: string }>;

@@ -3,11 +3,14 @@
 // are other child processes still). Until the overlay package exports
 // mountOverlay, the driver reports itself as skipped with the reason.
 import { readFileSync } from 'node:fs';
+import { readFile, stat } from 'node:fs/promises';
+import { setTimeout as sleep } from 'node:timers/promises';
 import type { Driver, DriverProbe, MountSpec, MountedFs } from '../types.ts';
 import { unmount } from './mounts.ts';
 
 interface OverlayModule {
-  mountOverlay?: (mountpoint: string, opts: { lowerDirs: string[]; upperDir?: string; workDir?: string }) =>
+  statsFileFor?: (mountpoint: string) => string;
+  mountOverlay?: (mountpoint: string, opts: { lowerDirs: string[]; upperDir?: string; workDir?: string; noSync?: boolean }) =>
     Promise<{ mountpoint: string; pid: number; unmount(): Promise<void> }>;
 }
 
@@ -29,6 +32,27 @@ function overlayVersion(): string {
   }
 }
 
+// A build mount's options (DESIGN: build mounts need not fsync copy-ups; the
+// layer is committed afterwards). fuse-overlayfs does not fsync copy-ups
+// either; kernel overlayfs does, and its figure says so.
+const OPTIONS = 'nosync: copy-ups not fsynced, like fuse-overlayfs; kernel overlayfs fsyncs them';
+
+/** Asks the server for its per-operation stats (it writes them on SIGUSR2) and reads them. */
+async function serverStats(pid: number, file: string): Promise<unknown> {
+  const before = await stat(file).then((s) => s.mtimeMs, () => 0);
+  try {
+    process.kill(pid, 'SIGUSR2');
+  } catch {
+    return undefined;
+  }
+  for (let i = 0; i < 100; i++) {
+    const now = await stat(file).then((s) => s.mtimeMs, () => 0);
+    if (now !== before) return JSON.parse(await readFile(file, 'utf8')) as unknown;
+    await sleep(20);
+  }
+  return undefined;
+}
+
 export const strata: Driver = {
   name: 'strata',
   async probe(): Promise<DriverProbe> {
@@ -38,14 +62,17 @@ export const strata: Driver = {
       return { available: false, reason: missing ? '@strata/overlay has no entry point yet (packages/overlay/src/index.ts)' : `@strata/overlay failed to load: ${m.message.split('\n')[0]}` };
     }
     if (typeof m.mountOverlay !== 'function') return { available: false, reason: '@strata/overlay does not export mountOverlay yet' };
-    return { available: true, version: `strata ${overlayVersion()}`, options: 'defaults' };
+    return { available: true, version: `strata ${overlayVersion()}`, options: OPTIONS };
   },
   async mount(spec: MountSpec): Promise<MountedFs> {
     const m = await load();
     if (m instanceof Error || typeof m.mountOverlay !== 'function') throw new Error('strata: overlay not available');
-    const handle = await m.mountOverlay(spec.mountpoint, { lowerDirs: spec.lowerDirs, upperDir: spec.upperDir, workDir: spec.workDir });
+    const handle = await m.mountOverlay(spec.mountpoint, { lowerDirs: spec.lowerDirs, upperDir: spec.upperDir, workDir: spec.workDir, noSync: true });
     return {
       root: spec.mountpoint,
+      async diagnostics() {
+        return m.statsFileFor ? serverStats(handle.pid, m.statsFileFor(spec.mountpoint)) : undefined;
+      },
       async unmount() {
         try {
           await handle.unmount();

@@ -21,11 +21,22 @@ export function relativeSpeed(r: MetricResult, plain: MetricResult | undefined):
   return higherIsBetter(r.unit) ? r.median / plain.median : plain.median / r.median;
 }
 
+interface OpStat { count: number; totalUs: number; avgUs: number }
+
+function strataProfile(report: BenchReport): string[][] {
+  const rows: string[][] = [];
+  for (const [workload, byDriver] of Object.entries(report.diagnostics ?? {})) {
+    const ops = (byDriver.strata as { ops?: Record<string, OpStat> } | undefined)?.ops;
+    if (!ops) continue;
+    const top = Object.entries(ops).sort((a, b) => b[1].totalUs - a[1].totalUs).slice(0, 4);
+    rows.push([workload, top.map(([op, v]) => `${op}: ${v.count} × ${fmtNumber(v.avgUs)} µs (${fmtNumber(v.totalUs / 1000)} ms)`).join('; ')]);
+  }
+  return rows;
+}
+
 export function renderMarkdown(report: BenchReport): string {
   const order = DRIVER_NAMES.filter((d) => report.drivers.some((x) => x.name === d));
   const info = (d: DriverName) => report.drivers.find((x) => x.name === d)!;
-  const find = (metric: string, d: string) => report.results.find((r) => r.metric === metric && r.driver === d);
-  const failed = (workload: string | undefined, d: string) => report.failures.find((f) => f.driver === d && f.workload === workload);
   const out: string[] = [];
   const m = report.machine;
 
@@ -33,7 +44,9 @@ export function renderMarkdown(report: BenchReport): string {
   out.push('');
   out.push(`Machine: ${m.cpus} × ${m.cpuModel}, ${(m.memoryBytes / 2 ** 30).toFixed(0)} GiB RAM, ${m.kernel}, ${m.os}; layers on ${m.filesystem}. ` +
     `Node ${m.node}, ${m.fio}, strata ${m.strataCommit}. ${report.runs} run${report.runs > 1 ? 's' : ''} per figure${report.quick ? ', --quick sizes' : ''}; ` +
-    `started ${report.startedAt}.`);
+    `started ${report.startedAt}, finished ${report.finishedAt}. ` +
+    `Load average (1/5/15 min) at the start ${m.loadAverage.map((x) => x.toFixed(1)).join('/')}` +
+    (m.loadAverageEnd ? `, at the end ${m.loadAverageEnd.map((x) => x.toFixed(1)).join('/')}` : '') + ' (other work shares the machine).');
   out.push('');
   out.push('Drivers:');
   out.push('');
@@ -42,6 +55,15 @@ export function renderMarkdown(report: BenchReport): string {
     out.push(i.available ? `- **${d}**: ${i.version} (${i.options})` : `- **${d}**: skipped: ${i.reason}`);
   }
   out.push('');
+  if (report.metrics.length) renderFilesystem(report, order, out);
+  renderRest(report, out);
+  return out.join('\n');
+}
+
+function renderFilesystem(report: BenchReport, order: DriverName[], out: string[]): void {
+  const info = (d: DriverName) => report.drivers.find((x) => x.name === d)!;
+  const find = (metric: string, d: string) => report.results.find((r) => r.metric === metric && r.driver === d);
+  const failed = (workload: string | undefined, d: string) => report.failures.find((f) => f.driver === d && f.workload === workload);
   out.push('### Medians (speed relative to the plain directory)');
   out.push('');
   out.push('Each cell is the median, then in parentheses how fast that is relative to the plain directory ' +
@@ -79,16 +101,28 @@ export function renderMarkdown(report: BenchReport): string {
   out.push('');
   out.push(table(['workload', 'target', 'strata', 'met'], report.targets.map((t) => {
     const label = report.metrics.find((x) => x.id === t.metric)?.label ?? t.metric;
-    const met = t.met === null ? `not checked${t.note ? ` (${t.note})` : ''}` : `${t.met ? 'yes' : 'NO'}${t.note ? ` (${t.note})` : ''}`;
+    const met = t.met === null ? (t.note ?? 'not checked') : `${t.met ? 'yes' : 'NO'}${t.note ? ` (${t.note})` : ''}`;
     return [label, t.text, t.strata === undefined ? '–' : fmtNumber(t.strata), met];
   })));
   out.push('');
+}
+
+function renderRest(report: BenchReport, out: string[]): void {
+  const profile = strataProfile(report);
+  if (profile.length) {
+    out.push('### strata: where its FUSE server spends the time (last run of each workload)');
+    out.push('');
+    out.push('The top operations by total server-side time: count × mean latency (total). Time in the kernel and in FUSE queues is not included.');
+    out.push('');
+    out.push(table(['workload', 'top operations'], profile));
+    out.push('');
+  }
 
   const b = report.builder;
   if (b) {
-    out.push('### Builder: strata vs buildah (vfs storage, chroot isolation), ms');
+    out.push('### Builder: strata vs buildah, ms');
     out.push('');
-    for (const x of b.builders) out.push(x.available ? `- **${x.name}**: ${x.version}` : `- **${x.name}**: skipped: ${x.reason}`);
+    for (const x of b.builders) out.push(x.available ? `- **${x.name}**: ${x.version} (${x.options})` : `- **${x.name}**: skipped: ${x.reason}`);
     out.push('');
     if (b.skipped) {
       out.push(`Builder section skipped: ${b.skipped}`);
@@ -120,5 +154,4 @@ export function renderMarkdown(report: BenchReport): string {
     out.push(...notes);
     out.push('');
   }
-  return out.join('\n');
 }

@@ -31,5 +31,7 @@ export interface BenchReport {
   skips: Skip[];
   failures: Failure[];
   targets: TargetCheck[];
+  /** Driver-internal figures of each workload's last run, by workload then driver (strata: per-FUSE-op stats). */
+  diagnostics: Record<string, Record<string, unknown>>;
   builder?: BuilderSection;
 }

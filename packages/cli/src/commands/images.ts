@@ -19,15 +19,20 @@ export const images: Command = {
     const store = await openStore(ctx.root);
     const rows = [];
     for (const im of await store.images()) {
-      const r = await store.resolve(im.name);
-      const size = r.manifest.layers.reduce((a, l) => a + l.size, r.configDescriptor.size + r.manifestDescriptor.size);
-      rows.push({ name: im.name, digest: im.descriptor.digest, layers: r.manifest.layers.length, size, created: r.config.created ?? '' });
+      try {
+        const r = await store.resolve(im.name);
+        const size = r.manifest.layers.reduce((a, l) => a + l.size, r.configDescriptor.size + r.manifestDescriptor.size);
+        rows.push({ name: im.name, digest: im.descriptor.digest, layers: r.manifest.layers.length, size, created: r.config.created ?? '', error: null as string | null });
+      } catch (err) {
+        // One broken image must not hide the others; fsck says more.
+        rows.push({ name: im.name, digest: im.descriptor.digest, layers: 0, size: 0, created: '', error: (err as Error).message });
+      }
     }
     if (ctx.json) {
       ctx.stdout.write(JSON.stringify(rows) + '\n');
       return;
     }
     printTable(ctx.stdout, ['NAME', 'DIGEST', 'LAYERS', 'SIZE', 'CREATED'],
-      rows.map((r) => [r.name, r.digest.slice(7, 19), String(r.layers), humanSize(r.size), r.created]));
+      rows.map((r) => [r.name, r.digest.slice(7, 19), r.error ? '?' : String(r.layers), r.error ? '?' : humanSize(r.size), r.error ? `broken: ${r.error}` : r.created]));
   },
 };

@@ -3,13 +3,24 @@
 import type { Command } from '../command.ts';
 import { version } from './version.ts';
 import { importCmd } from './import.ts';
+import { exportCmd } from './export.ts';
 import { images } from './images.ts';
+import { inspect } from './inspect.ts';
+import { tag } from './tag.ts';
+import { rmi } from './rmi.ts';
+import { gcCmd } from './gc.ts';
+import { fsckCmd } from './fsck.ts';
 import { mount } from './mount.ts';
 import { umount } from './umount.ts';
 import { which } from './which.ts';
 import { login } from './login.ts';
 import { logout } from './logout.ts';
+import { push } from './push.ts';
+import { pull } from './pull.ts';
 import { bench } from './bench.ts';
+import { buildCmd } from './build.ts';
+import { runCmd } from './run.ts';
+import { history } from './history.ts';
 
 export const commands: Command[] = [
   mount,
@@ -17,7 +28,21 @@ export const commands: Command[] = [
   which,
   version,
   importCmd,
+  exportCmd,
   images,
+  login,
+  logout,
+  push,
+  pull,
+  buildCmd,
+  runCmd,
+  history,
+  bench,
+  inspect,
+  tag,
+  rmi,
+  gcCmd,
+  fsckCmd,
   login,
   logout,
   bench,

@@ -9,6 +9,8 @@ export interface ProxyFaults {
   corruptBlob?: string;
   /** Destroy the connection after this many body bytes of the first `times` GETs of this blob. */
   dropBlob?: { digest: string; afterBytes: number; times: number };
+  /** The first `times` requests whose path contains `match` get a 503, or have their connection reset. */
+  failFirst?: { match: string; times: number; mode: '503' | 'reset' };
 }
 
 export interface Proxy {
@@ -16,14 +18,34 @@ export interface Proxy {
   readonly host: string;
   /** "METHOD path status" for every request forwarded. */
   readonly requests: string[];
+  /** Most blob GETs/PUTs/PATCHes that were in flight at once. */
+  readonly maxBlobsInFlight: number;
   faults: ProxyFaults;
   stop(): Promise<void>;
 }
 
 export async function startProxy(targetPort: number, faults: ProxyFaults = {}): Promise<Proxy> {
   const requests: string[] = [];
-  const state = { faults, drops: 0 };
+  const state = { faults, drops: 0, failed: 0, inFlight: 0, maxInFlight: 0 };
   const server = http.createServer((req, res) => {
+    if (/\/blobs\/(sha256:|uploads\/.+)/.test(req.url ?? '') && req.method !== 'HEAD' && req.method !== 'POST') {
+      state.inFlight++;
+      state.maxInFlight = Math.max(state.maxInFlight, state.inFlight);
+      res.once('close', () => state.inFlight--);
+    }
+    const ff = state.faults.failFirst;
+    if (ff && (req.url ?? '').includes(ff.match) && state.failed < ff.times) {
+      state.failed++;
+      requests.push(`${req.method} ${req.url} ${ff.mode}`);
+      if (ff.mode === 'reset') {
+        req.socket.resetAndDestroy();
+      } else {
+        req.resume();
+        res.writeHead(503, { 'content-type': 'application/json', connection: 'close' });
+        res.end('{"errors":[{"code":"UNAVAILABLE","message":"try again"}]}');
+      }
+      return;
+    }
     const up = http.request({ host: '127.0.0.1', port: targetPort, method: req.method, path: req.url, headers: req.headers }, (ur) => {
       const line = `${req.method} ${req.url} ${ur.statusCode}`;
       requests.push(line);
@@ -71,8 +93,9 @@ export async function startProxy(targetPort: number, faults: ProxyFaults = {}): 
     port,
     host: `127.0.0.1:${port}`,
     requests,
+    get maxBlobsInFlight() { return state.maxInFlight; },
     get faults() { return state.faults; },
-    set faults(f: ProxyFaults) { state.faults = f; },
+    set faults(f: ProxyFaults) { state.faults = f; state.failed = 0; state.drops = 0; },
     async stop() {
       server.closeAllConnections();
       await new Promise<void>((resolve) => server.close(() => resolve()));

@@ -5,6 +5,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs/promises';
 import http from 'node:http';
+import https from 'node:https';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
@@ -19,11 +20,15 @@ export interface RegistryServerOptions {
   dataDir?: string;
   /** Port to listen on; a free one otherwise. */
   port?: number;
+  /** Address to listen on (default 127.0.0.1). */
+  address?: string;
+  /** Serve HTTPS with this certificate and key. */
+  tls?: { certFile: string; keyFile: string };
 }
 
 export interface RegistryServer {
   readonly port: number;
-  /** "127.0.0.1:PORT", the registry part of references. */
+  /** "ADDRESS:PORT" (127.0.0.1 by default), the registry part of references. */
   readonly host: string;
   readonly dataDir: string;
   readonly options: RegistryServerOptions;
@@ -45,13 +50,14 @@ export function freePort(): Promise<number> {
   });
 }
 
-/** Resolves once GET url answers with any HTTP status. */
+/** Resolves once GET url answers with any HTTP status (certificates not checked). */
 export async function waitHttp(url: string, timeoutMs = 15_000, child?: ChildProcess): Promise<void> {
+  const get = url.startsWith('https:') ? (u: string, cb: (res: http.IncomingMessage) => void) => https.get(u, { rejectUnauthorized: false }, cb) : http.get;
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     if (child && child.exitCode !== null) throw new Error(`${url}: server exited with ${child.exitCode}`);
     const ok = await new Promise<boolean>((resolve) => {
-      const req = http.get(url, (res) => { res.resume(); resolve(true); });
+      const req = get(url, (res) => { res.resume(); resolve(true); });
       req.on('error', () => resolve(false));
       req.setTimeout(1000, () => { req.destroy(); resolve(false); });
     });
@@ -66,6 +72,8 @@ export async function startRegistry(options: RegistryServerOptions = {}): Promis
   const ownData = options.dataDir === undefined;
   const dataDir = options.dataDir ?? await fs.mkdtemp(path.join(os.tmpdir(), 'strata-registry-data-'));
   const port = options.port ?? await freePort();
+  const address = options.address ?? '127.0.0.1';
+  const tls = options.tls ? `  tls:\n    certificate: ${options.tls.certFile}\n    key: ${options.tls.keyFile}\n` : '';
   let auth = '';
   if (options.htpasswd) {
     const { stdout } = await run('htpasswd', ['-Bbn', options.htpasswd.user, options.htpasswd.password]);
@@ -90,9 +98,9 @@ storage:
     uploadpurging:
       enabled: false
 http:
-  addr: 127.0.0.1:${port}
+  addr: ${address}:${port}
   secret: strata-test-secret
-${auth}`;
+${tls}${auth}`;
   const configFile = path.join(confDir, 'config.yml');
   await fs.writeFile(configFile, config);
   const child = spawn('/usr/bin/docker-registry', ['serve', configFile], { stdio: ['ignore', 'ignore', 'pipe'] });
@@ -100,7 +108,7 @@ ${auth}`;
   child.stderr!.on('data', (b: Buffer) => { stderr = (stderr + b.toString()).slice(-4000); });
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
   try {
-    await waitHttp(`http://127.0.0.1:${port}/v2/`, 15_000, child);
+    await waitHttp(`${options.tls ? 'https' : 'http'}://${address}:${port}/v2/`, 15_000, child);
   } catch (err) {
     child.kill('SIGKILL');
     throw new Error(`docker-registry did not start: ${(err as Error).message}\n${stderr}`);
@@ -111,7 +119,7 @@ ${auth}`;
   };
   return {
     port,
-    host: `127.0.0.1:${port}`,
+    host: `${address}:${port}`,
     dataDir,
     options,
     kill,
