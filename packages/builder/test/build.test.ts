@@ -126,6 +126,8 @@ test.serial('error cases name the file and line', async (t) => {
     [{ Dockerfile: 'FROM localhost/busybox AS a\n' }, { target: 'zzz' }, /target stage "zzz" could not be found/, NotFound],
     [{ Dockerfile: 'FROM localhost/busybox\nCOPY secret /\n', secret: 's', '.dockerignore': 'secret\n' }, {}, /secret: not found: excluded by \.dockerignore/, NotFound],
     [{ Dockerfile: 'FROM localhost/busybox\nADD https://example.com/x /\n' }, {}, /Dockerfile:2: ADD: https:\/\/example.com\/x: remote sources are not supported/, InvalidInput],
+    [{ Dockerfile: 'FROM localhost/busybox\nRUN --mount=type=cache,target=/c true\n' }, {}, /Dockerfile:2: RUN --mount is not supported/, InvalidInput],
+    [{ Dockerfile: 'FROM --platform=linux/s390x localhost/busybox\n' }, {}, /Dockerfile:1: FROM --platform=linux\/s390x: strata builds only for this machine/, InvalidInput],
   ];
   let i = 0;
   for (const [files, opts, re, cls] of cases) {
