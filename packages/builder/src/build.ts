@@ -15,7 +15,7 @@ import { randomBytes } from 'node:crypto';
 import { InvalidInput, NotFound, ProcessFailed, StrataError, chainIds, sha256, type Digest } from '@strata/common';
 import type { ContainerConfig, Compression, Descriptor, HistoryEntry, ImageConfig, Store } from '@strata/store';
 import { BuildCache, cacheKey, type CacheRecord, type LayerRecord } from './cache.ts';
-import { MOUNT_POINTS, runContainer, type Isolation } from './container.ts';
+import { MOUNT_POINTS, haveRunc, runContainer, type Isolation } from './container.ts';
 import { copyInto } from './copy.ts';
 import { loadIgnore } from './dockerignore.ts';
 import { closeMountWorker, defaultDriver, mountRootfs, type MountDriver } from './mount.ts';
@@ -134,6 +134,7 @@ class Builder {
   private readonly results = new Map<number, Promise<ImageState>>();
   private readonly buildArgs: Map<string, string>;
   private driver!: MountDriver;
+  private isolation!: Isolation;
   private executed = 0;
   private cachedSteps = 0;
 
@@ -161,6 +162,8 @@ class Builder {
     this.plan = makePlan(parsed, this.buildArgs, this.opts.target);
     this.context = new ContextView(this.opts.contextDir, await loadIgnore(this.opts.contextDir));
     this.driver = this.opts.mountDriver ?? defaultDriver();
+    this.isolation = this.opts.isolation ?? ((await haveRunc()) ? 'oci' : 'chroot');
+    if (!this.opts.isolation && this.isolation === 'chroot') this.progress.note('runc not found: RUN uses --isolation chroot');
     await this.checkStageRefs();
 
     // Start every needed stage; each awaits the stages it depends on.
@@ -633,7 +636,7 @@ class Builder {
         let code: number;
         try {
           code = await runContainer(mnt.mountpoint, { args, env: envList, cwd, uid: ids.uid, gid: ids.gid, additionalGids: ids.additionalGids }, {
-            isolation: this.opts.isolation ?? 'oci',
+            isolation: this.isolation,
             onOutput: (b) => step.output(b),
           });
         } finally {

@@ -220,3 +220,15 @@ test.serial('COPY: symlink sources followed, symlinks inside dirs kept, hardlink
   // A dangling symlink destination gets its target directory made.
   t.is(await readIn(v, '/gone/fsym'), 'target-contents');
 });
+
+test.serial('--isolation chroot runs RUN without runc; --no-cache executes every step; json progress', async (t) => {
+  const ctx = await context('chroot', { Dockerfile: 'FROM localhost/busybox\nUSER nobody\nRUN id -u > /tmp/who && echo $$ > /tmp/pid\n' });
+  const r = await doBuild({ contextDir: ctx, isolation: 'chroot', tags: ['localhost/chroot:t'], progress: 'json' });
+  const v = await rootfs('localhost/chroot:t');
+  t.is(await readIn(v, '/tmp/who'), '65534\n');
+  const events = r.log.trim().split('\n').map((l) => JSON.parse(l) as { type: string });
+  t.true(events.some((e) => e.type === 'done'));
+  const again = await doBuild({ contextDir: ctx, isolation: 'chroot', noCache: true });
+  t.is(again.executed, 1);
+  t.is(again.cached, 0);
+});
