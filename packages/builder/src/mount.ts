@@ -10,7 +10,7 @@ import path from 'node:path';
 import readline from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { StrataError, run } from '@strata/common';
-import { unmountPath, type OverlayOptions } from '@strata/overlay';
+import type { OverlayOptions } from '@strata/overlay';
 import { llistxattr, lremovexattr } from '@strata/native';
 
 export type MountDriver = 'fuse' | 'kernel';
@@ -48,7 +48,10 @@ export async function mountRootfs(driver: MountDriver, lowerDirs: string[], uppe
       return {
         mountpoint,
         unmount: async () => {
-          await unmountPath(mountpoint);
+          // fusermount, as the overlay's own unmount does; importing @strata/overlay
+          // here would load the FUSE server into every build process for one call.
+          const r = await run('fusermount', ['-u', mountpoint], { allowFailure: true });
+          if (r.code !== 0) await run('umount', [mountpoint]);
           await exited;
           await cleanup();
         },

@@ -1,7 +1,7 @@
 import path from 'node:path';
 import { UsageError } from '@strata/common';
-import { openStore, type Compression } from '@strata/store';
-import { build, exportOciLayout, type Isolation, type MountDriver, type ProgressMode } from '@strata/builder';
+import type { Compression } from '@strata/store';
+import type { Isolation, MountDriver, ProgressMode } from '@strata/builder';
 import { bool, positionals, str, strs, type Command } from '../command.ts';
 
 function oneOf<T extends string>(name: string, v: string | undefined, allowed: readonly T[]): T | undefined {
@@ -64,6 +64,9 @@ export const buildCmd: Command = {
       outputDir = path.resolve(kv.dest);
     }
     const quiet = bool(args, 'quiet');
+    // Loaded here, not at the top: every `strata` command would pay for them otherwise.
+    const { openStore } = await import('@strata/store');
+    const { build, exportOciLayout } = await import('@strata/builder');
     const store = await openStore(ctx.root);
     const res = await build(store, {
       contextDir: path.resolve(context!),
