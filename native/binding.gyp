@@ -3,5 +3,9 @@
     "target_name": "strata_native",
     "sources": ["src/syscalls.c"],
     "cflags": ["-O2", "-Wall", "-D_GNU_SOURCE"]
+  }, {
+    "target_name": "strata_fusell",
+    "sources": ["src/fuse_ll.c"],
+    "cflags": ["-O2", "-Wall", "-D_GNU_SOURCE"]
   }]
 }

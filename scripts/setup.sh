@@ -11,6 +11,7 @@ apt_packages=(
   skopeo umoci buildah podman docker-registry           # interop partners
   busybox-static                                        # the base image's binaries
   attr zstd xz-utils bzip2 gzip tar apache2-utils       # test tools (getfattr, htpasswd)
+  openssl ca-certificates                               # registry tests: TLS and token-signing certs; system CAs
   python3 make g++ git                                  # native addon build, conformance comparator
 )
 missing=()
@@ -37,10 +38,12 @@ if [ -d /usr/include/node ]; then export npm_config_nodedir=/usr; fi
 pnpm install --frozen-lockfile=false --reporter=silent
 # pnpm runs @strata/native's install script; make sure the binary exists
 # even when the lockfile was unchanged and pnpm skipped it.
-# Also rebuild when a C source or binding.gyp is newer than the binary
+# Also rebuild when a C source or binding.gyp is newer than a binary
 # (a pull that changed the addon must not run against a stale one).
 addon=native/build/Release/strata_native.node
-if [ ! -f "$addon" ] || [ -n "$(find native/src native/binding.gyp -newer "$addon" -print -quit)" ]; then
+fusell=native/build/Release/strata_fusell.node
+if [ ! -f "$addon" ] || [ ! -f "$fusell" ] ||
+   [ -n "$(find native/src native/binding.gyp \( -newer "$addon" -o -newer "$fusell" \) -print -quit)" ]; then
   (cd native && npx --no-install node-gyp rebuild >/dev/null)
 fi
 

@@ -10,4 +10,4 @@ export { LayerView, ContextView } from './rootfs-view.ts';
 export { resolveUser } from './users.ts';
 export { exportOciLayout } from './output.ts';
 export type { ProgressMode } from './progress.ts';
-export { BuildCache } from './cache.ts';
+export { BuildCache, type CacheRecord, type LayerRecord } from './cache.ts';

@@ -6,7 +6,8 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { StrataError } from '@strata/common';
 import { Overlay } from './core/overlay.ts';
-import { serveFuse, type FuseServer } from './fuse/transport.ts';
+import type { FuseServer } from './fuse/transport.ts';
+import { chooseTransport, serveWith } from './fuse/select.ts';
 import type { ParsedMountOptions } from './options.ts';
 import { removeState, statsFileFor, writeState } from './state.ts';
 import { validateMount } from './validate.ts';
@@ -43,6 +44,7 @@ export async function runServer(mountpoint: string, opts: ParsedMountOptions, so
   let finished!: (code: number) => void;
   const done = new Promise<number>((r) => (finished = r));
   try {
+    const transport = chooseTransport(opts.transport);
     validateMount(mp, opts);
     let work: string | undefined;
     if (opts.upperDir !== undefined && opts.workDir !== undefined) {
@@ -60,7 +62,7 @@ export async function runServer(mountpoint: string, opts: ParsedMountOptions, so
       removeState(mp);
       finished(0);
     };
-    server = await serveFuse(overlay, mp, {
+    server = await serveWith(transport, overlay, mp, {
       readOnly: opts.readOnly || opts.upperDir === undefined,
       // Like kernel overlayfs (and fuse-overlayfs run as root): a root mount is
       // seen by every user, with the kernel checking permissions on mode bits.
@@ -71,6 +73,8 @@ export async function runServer(mountpoint: string, opts: ParsedMountOptions, so
       dev: opts.dev ?? process.getuid?.() === 0,
       suid: opts.suid ?? process.getuid?.() === 0,
       noatime: opts.noatime,
+      attrTimeout: opts.attrTimeout,
+      entryTimeout: opts.entryTimeout,
       onUnmounted,
     });
   } catch (err) {
@@ -85,6 +89,11 @@ export async function runServer(mountpoint: string, opts: ParsedMountOptions, so
   process.on('SIGUSR2', () => {
     fs.writeFileSync(statsFile + '.tmp', JSON.stringify(server.stats.toJSON(), null, 2));
     fs.renameSync(statsFile + '.tmp', statsFile);
+  });
+  // A bug in one operation must not take the mount down with it (a dead
+  // mount answers ENOTCONN to everyone): log it and keep serving.
+  process.on('uncaughtException', (err) => {
+    process.stderr.write(`strata server ${mp}: uncaught: ${err instanceof Error ? err.stack : String(err)}\n`);
   });
   const stop = () => {
     unmountPath(mp).catch(() => undefined);

@@ -43,4 +43,7 @@ export const commands: Command[] = [
   rmi,
   gcCmd,
   fsckCmd,
+  login,
+  logout,
+  bench,
 ];

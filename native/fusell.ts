@@ -1,0 +1,82 @@
+// @strata/native/fusell: the raw /dev/fuse loop (see src/fuse_ll.c). It
+// carries bytes; the FUSE protocol's namespace requests are decoded and
+// answered by the transport in @strata/overlay (src/fuse/lowlevel.ts).
+import { createRequire } from 'node:module';
+
+const require = createRequire(import.meta.url);
+
+/** What the loop hands JavaScript (the `kind` argument of the callback). */
+export const ItemKind = {
+  /** A request to answer with reply(); `data` is its body (after fuse_in_header). */
+  Request: 0,
+  /** INIT was answered; `op` holds the kernel's minor version, `data` the negotiated flags. */
+  Init: 1,
+  /** The session ended; `data` is 0 when the filesystem was unmounted, else the errno of read(). */
+  End: 2,
+} as const;
+export type ItemKind = (typeof ItemKind)[keyof typeof ItemKind];
+
+export type LoopCallback = (kind: ItemKind, op: number, unique: number, nodeid: number, uid: number, gid: number, pid: number, data: Buffer | number) => void;
+
+interface Binding {
+  mount(mountpoint: string, source: string, fstype: string, mountFlags: number, extraOptions: string): number;
+  start(fd: number, cb: LoopCallback, passthrough: boolean): void;
+  reply(unique: number, error: number, data?: Buffer): void;
+  backingOpen(fd: number): number;
+  backingClose(id: number): void;
+  noCaps(nodeid: number, on: boolean): void;
+  markDir(fh: number): void;
+  counts(): number[];
+}
+
+const binding = require('./build/Release/strata_fusell.node') as Binding;
+
+/** mount(2) flags. */
+export const MS_RDONLY = 1;
+export const MS_NOSUID = 2;
+export const MS_NODEV = 4;
+export const MS_NOATIME = 1024;
+
+/** FUSE_INIT flag: the kernel agreed to FUSE passthrough. */
+export const FUSE_PASSTHROUGH = 2 ** 37;
+
+/**
+ * Opens /dev/fuse and mounts it at `mountpoint` with mount(2) (root only):
+ * "fd=N,rootmode=40000,user_id=..,group_id=.." plus `extraOptions`
+ * (e.g. "allow_other,default_permissions"). Returns the /dev/fuse fd.
+ * Throws an Error with .code ("EPERM", ...) and nothing mounted on failure.
+ */
+export const mount: Binding['mount'] = binding.mount;
+
+/**
+ * Serves the session on `fd` from this thread's event loop (no other
+ * thread): `cb` runs for every forwarded request, once after INIT, and once
+ * at the end; the process stays alive until the session ends.
+ * With `passthrough`, INIT offers FUSE_PASSTHROUGH.
+ */
+export const start: Binding['start'] = binding.start;
+
+/** Answers request `unique`: `error` 0 with an optional payload, or a negative errno. */
+export const reply: Binding['reply'] = binding.reply;
+
+/** Registers host fd `fd` as a passthrough backing file; returns its id (FUSE_DEV_IOC_BACKING_OPEN). */
+export const backingOpen: Binding['backingOpen'] = binding.backingOpen;
+
+/** Drops backing id `id`; files opened with it keep their backing file until released. */
+export const backingClose: Binding['backingClose'] = binding.backingClose;
+
+/**
+ * Tells the loop whether node `nodeid` has no security.capability xattr, so
+ * it may answer the kernel's per-write query itself (on) or must ask (off).
+ */
+export const noCaps: Binding['noCaps'] = binding.noCaps;
+
+/**
+ * The loop answers OPENDIR itself (a fresh handle; the kernel caches
+ * listings) and RELEASEDIR too, unless JavaScript marked the handle because
+ * it holds a listing snapshot for it: then RELEASEDIR is forwarded.
+ */
+export const markDir: Binding['markDir'] = binding.markDir;
+
+/** Requests received so far per opcode (index = FUSE opcode), including those the loop answered itself. */
+export const counts: Binding['counts'] = binding.counts;

@@ -1,0 +1,655 @@
+// The native transport: FUSE's low-level protocol over strata's own
+// /dev/fuse loop (@strata/native/fusell). The kernel addresses inodes by
+// node id, the engine by merged path: this file keeps the node id -> Node
+// table (node id = the merged inode number, so hard links are one kernel
+// inode; LOOKUP and READDIRPLUS entries count up, FORGET counts down) and
+// turns each request into an engine call and its reply into protocol bytes.
+//
+// File data never comes here. With FUSE passthrough (root, kernel 6.9+) an
+// open file is backed by the host file itself: the kernel reads and writes
+// it without asking. Otherwise the loop serves READ/WRITE in C with pread/
+// pwrite on the host fd, which is why the handle the kernel holds (fh) is
+// the host fd. Lower layers never change while mounted and every change
+// goes through this server, so entries, attributes and directory listings
+// are cached by the kernel for long.
+import fs from 'node:fs';
+import * as ll from '@strata/native/fusell';
+import { toErrno } from '../core/errno.ts';
+import type { Caller, DirEntry, Overlay, StatArray } from '../core/overlay.ts';
+import { ROOT_INO } from '../core/inodes.ts';
+import { S_IFDIR, S_IFMT, S_IFREG, type Node } from '../core/tree.ts';
+import { unmountPath } from '../unmount.ts';
+import { OpStats } from './stats.ts';
+import type { FuseServer, TransportOptions } from './transport.ts';
+
+/** Requests the loop forwards here, by opcode. */
+const OP = {
+  LOOKUP: 1, FORGET: 2, GETATTR: 3, SETATTR: 4, READLINK: 5, SYMLINK: 6, MKNOD: 8, MKDIR: 9,
+  UNLINK: 10, RMDIR: 11, RENAME: 12, LINK: 13, OPEN: 14, READ: 15, WRITE: 16, STATFS: 17,
+  RELEASE: 18, FSYNC: 20, SETXATTR: 21, GETXATTR: 22, LISTXATTR: 23, REMOVEXATTR: 24, FLUSH: 25,
+  OPENDIR: 27, READDIR: 28, RELEASEDIR: 29, CREATE: 35, BATCH_FORGET: 42, FALLOCATE: 43,
+  READDIRPLUS: 44, RENAME2: 45,
+} as const;
+const OP_NAMES = new Map<number, string>(Object.entries(OP).map(([k, v]) => [v, k.toLowerCase()]));
+
+/** How long the kernel may trust entries and attributes (s): nothing changes behind its back. */
+const TTL = 86400;
+const FOPEN_DIRECT_IO = 1;
+const FOPEN_KEEP_CACHE = 2;
+const FOPEN_PASSTHROUGH = 128;
+const FUSE_GETATTR_FH = 1;
+const FATTR = { MODE: 1, UID: 2, GID: 4, SIZE: 8, ATIME: 16, MTIME: 32, FH: 64, ATIME_NOW: 128, MTIME_NOW: 256 };
+const UTIME_NOW = (1 << 30) - 1;
+const UTIME_OMIT = (1 << 30) - 2;
+const RENAME_NOREPLACE = 1;
+const FUSE_UNKNOWN_INO = 0xffffffff;
+const ENTRY_OUT = 128;
+const ATTR_OUT = 104;
+const O_ACCMODE = 3;
+const ERANGE = -34;
+
+interface Inode {
+  /** The name that serves path-based engine calls. */
+  node: Node;
+  nlookup: number;
+  /** Hard links: every name the kernel was given for this inode. */
+  names?: Set<Node>;
+}
+
+/** A host file registered with the kernel as the backing of one node's open files. */
+interface Backing {
+  id: number;
+  refs: number;
+  /** "dev:ino" of the host file: a copy-up changes it. */
+  key: string;
+  rw: boolean;
+  /** An O_RDWR reopen made for the backing, closed with it. */
+  ownFd?: number;
+}
+
+interface OpenFile {
+  /** The engine's handle. */
+  fh: number;
+  fd: number;
+  nodeid: number;
+  backing?: Backing;
+  /** Page-cached (not passed through): data via the loop. */
+  cached: boolean;
+}
+
+interface DirHandle {
+  nodeid: number;
+  entries: DirEntry[];
+}
+
+class Errno extends Error {
+  constructor(readonly errno: number) {
+    super(`errno ${errno}`);
+  }
+}
+
+function w64(b: Buffer, off: number, v: number): void {
+  b.writeUInt32LE(v >>> 0, off);
+  b.writeUInt32LE(Math.floor(v / 4294967296) >>> 0, off + 4);
+}
+
+/** fuse_attr (88 bytes) at `off` from the engine's stat array. */
+function writeAttr(b: Buffer, off: number, st: StatArray): void {
+  w64(b, off, st[6]!);
+  w64(b, off + 8, st[3]!);
+  w64(b, off + 16, st[9]!);
+  w64(b, off + 24, Math.max(0, st[10]!));
+  w64(b, off + 32, Math.max(0, st[12]!));
+  w64(b, off + 40, Math.max(0, st[14]!));
+  b.writeUInt32LE(st[11]!, off + 48);
+  b.writeUInt32LE(st[13]!, off + 52);
+  b.writeUInt32LE(st[15]!, off + 56);
+  b.writeUInt32LE(st[0]!, off + 60);
+  b.writeUInt32LE(st[5]!, off + 64);
+  b.writeUInt32LE(st[1]!, off + 68);
+  b.writeUInt32LE(st[2]!, off + 72);
+  b.writeUInt32LE(st[7]! >>> 0, off + 76);
+  b.writeUInt32LE(st[8]!, off + 80);
+  b.writeUInt32LE(0, off + 84);
+}
+
+/** fuse_entry_out (128 bytes) at `off`; nodeid 0 with no attributes is a cacheable "no such entry". */
+function writeEntry(b: Buffer, off: number, nodeid: number, st: StatArray | null): void {
+  w64(b, off, nodeid);
+  w64(b, off + 8, 0);
+  w64(b, off + 16, TTL);
+  w64(b, off + 24, st ? TTL : 0);
+  b.writeUInt32LE(0, off + 32);
+  b.writeUInt32LE(0, off + 36);
+  if (st) writeAttr(b, off + 40, st);
+  else b.fill(0, off + 40, off + 128);
+}
+
+function cstr(b: Buffer, start: number): [string, number] {
+  let end = b.indexOf(0, start);
+  if (end === -1) end = b.length;
+  return [b.toString('utf8', start, end), end + 1];
+}
+
+function join(dir: string, name: string): string {
+  return dir === '/' ? '/' + name : dir + '/' + name;
+}
+
+function direntType(mode: number): number {
+  return (mode & S_IFMT) >>> 12;
+}
+
+/** Mounts `overlay` at `mountpoint` through /dev/fuse; resolves once the kernel's INIT is answered. */
+export function serveLowLevel(overlay: Overlay, mountpoint: string, opts: TransportOptions & { passthrough?: boolean }): Promise<FuseServer> {
+  const stats = new OpStats();
+  const inodes = new Map<number, Inode>([[ROOT_INO, { node: overlay.tree.root, nlookup: 1 }]]);
+  const files = new Map<number, OpenFile>();
+  const backings = new Map<number, Backing>();
+  /** Node id -> how many of its opens are page cached (they rule out passthrough for it). */
+  const cachedOpens = new Map<number, number>();
+  const dirs = new Map<number, DirHandle>();
+  /** Directories whose files the kernel looked up one by one: READDIRPLUS includes their files' attributes. */
+  const fileAttrDirs = new Set<number>();
+  let passthrough = false;
+  const scratch = Buffer.alloc(ENTRY_OUT + 16);
+
+  const inodeOf = (nodeid: number): Inode => {
+    const e = inodes.get(nodeid);
+    if (!e) throw new Errno(-116); // ESTALE: the kernel asked about a node id it was never given
+    return e;
+  };
+  const pathOf = (nodeid: number): string => {
+    const e = inodeOf(nodeid);
+    if (e.node.removed && e.names) {
+      for (const n of e.names) {
+        if (!n.removed) {
+          e.node = n;
+          break;
+        }
+      }
+    }
+    if (e.node.removed) throw new Errno(-2);
+    return e.node.path;
+  };
+
+  /**
+   * Before an inode with several names is changed: the kernel does not say
+   * through which name, so every known name is copied up (the engine links
+   * later copies to the first), as kernel overlayfs would have done for the
+   * name used. The upper layer then holds the change under every name.
+   */
+  const copyUpNames = (nodeid: number): void => {
+    const e = inodes.get(nodeid);
+    if (!e?.names || overlay.readOnly) return;
+    for (const n of e.names) {
+      if (n.removed) e.names.delete(n);
+      else if (!n.upper && (n.type & S_IFMT) === S_IFREG) overlay.release(overlay.open(n.path, fs.constants.O_WRONLY));
+    }
+  };
+  const childPath = (parent: number, name: string): string => join(pathOf(parent), name);
+
+  /** Counts one kernel reference to the node that `st` describes. */
+  const remember = (node: Node, st: StatArray): number => {
+    const id = st[6]!;
+    const e = inodes.get(id);
+    if (!e) inodes.set(id, { node, nlookup: 1 });
+    else {
+      e.nlookup++;
+      if (e.node !== node) {
+        // another name of a hard-linked file
+        e.names ??= new Set([e.node]);
+        e.names.add(node);
+        e.node = node;
+      }
+    }
+    return id;
+  };
+
+  const forget = (nodeid: number, n: number): void => {
+    if (nodeid === ROOT_INO) return;
+    const e = inodes.get(nodeid);
+    if (!e) return;
+    e.nlookup -= n;
+    if (e.nlookup <= 0) {
+      inodes.delete(nodeid);
+      fileAttrDirs.delete(nodeid);
+      ll.noCaps(nodeid, false); // the number may come back as another file
+    }
+  };
+
+  /** Entry reply for `name` in directory `parent` (after a lookup or a create). */
+  const entryFor = (parent: number, name: string): Buffer => {
+    const dir = inodeOf(parent).node;
+    if (!dir.isDir) throw new Errno(-20);
+    const child = overlay.tree.children(dir).get(name);
+    if (!child) {
+      if (Buffer.byteLength(name) > 255) throw new Errno(-36);
+      writeEntry(scratch, 0, 0, null);
+      return scratch.subarray(0, ENTRY_OUT);
+    }
+    const st = overlay.getattr(child.path);
+    writeEntry(scratch, 0, remember(child, st), st);
+    return scratch.subarray(0, ENTRY_OUT);
+  };
+
+  const attrReply = (st: StatArray): Buffer => {
+    const b = Buffer.allocUnsafe(ATTR_OUT);
+    w64(b, 0, TTL);
+    b.writeUInt32LE(0, 8);
+    b.writeUInt32LE(0, 12);
+    writeAttr(b, 16, st);
+    return b;
+  };
+
+  /** Stat of an inode; a removed one (unlinked, still open) is stat'ed through an open handle. */
+  const statInode = (nodeid: number, fh?: number): StatArray => {
+    const e = inodeOf(nodeid);
+    const f = fh !== undefined ? files.get(fh) : undefined;
+    if (f) return overlay.fgetattr(f.fh, e.node.path);
+    let p: string;
+    try {
+      p = pathOf(nodeid); // another live name of a hard link if this one went
+    } catch (err) {
+      for (const of of files.values()) if (of.nodeid === nodeid) return overlay.fgetattr(of.fh, '');
+      throw err;
+    }
+    return overlay.getattr(p);
+  };
+
+  /**
+   * The fuse_open_out for a freshly opened engine handle. The kernel wants
+   * every open of an inode that has a backing file to use that same backing,
+   * and none while the inode has page-cached opens. So: files of the upper
+   * layer are passed through (one read-write backing per inode, shared by
+   * its opens); files still in a lower layer are page cached (they can only
+   * be open read-only, and a copy-up while they are open must not strand
+   * the writer on the lower backing), and so are opens of an upper file
+   * while such cached opens are live. Cached data is served by the loop in C.
+   */
+  const openReply = (nodeid: number, fh: number, flags: number, out: Buffer, off: number): void => {
+    const fd = overlay.fd(fh);
+    const file: OpenFile = { fh, fd, nodeid, cached: true };
+    let openFlags = FOPEN_KEEP_CACHE;
+    let backingId = 0;
+    if (passthrough) {
+      const st = fs.fstatSync(fd);
+      const acc = flags & O_ACCMODE;
+      let bk = backings.get(nodeid);
+      if (bk) {
+        // An inode with a backing takes no other kind of open.
+        if (bk.key !== `${st.dev}:${st.ino}` || (!bk.rw && acc !== fs.constants.O_RDONLY)) throw new Errno(-26); // ETXTBSY
+        bk.refs++;
+      } else if ((st.mode & S_IFMT) === S_IFREG && inodeOf(nodeid).node.upper && !cachedOpens.get(nodeid)) {
+        bk = registerBacking(fd, acc, `${st.dev}:${st.ino}`, inodeOf(nodeid).node);
+        if (bk) backings.set(nodeid, bk);
+      }
+      if (bk) {
+        file.backing = bk;
+        file.cached = false;
+        openFlags = FOPEN_PASSTHROUGH;
+        backingId = bk.id;
+      }
+    }
+    if (file.cached) cachedOpens.set(nodeid, (cachedOpens.get(nodeid) ?? 0) + 1);
+    files.set(fd, file);
+    w64(out, off, fd);
+    out.writeUInt32LE(openFlags, off + 8);
+    out.writeInt32LE(backingId, off + 12);
+  };
+
+  /** Registers a backing for a node; read-write where the host file is in the upper layer, so later writers can share it. */
+  const registerBacking = (fd: number, acc: number, key: string, node: Node): Backing | undefined => {
+    let use = fd;
+    let ownFd: number | undefined;
+    let rw = acc === fs.constants.O_RDWR;
+    if (!rw && node.upper && !overlay.readOnly) {
+      try {
+        ownFd = fs.openSync(`/proc/self/fd/${fd}`, fs.constants.O_RDWR);
+        use = ownFd;
+        rw = true;
+      } catch {
+        // e.g. ETXTBSY (a running executable): back it with the handle itself
+      }
+    }
+    if (acc === fs.constants.O_WRONLY && !rw) return undefined;
+    try {
+      return { id: ll.backingOpen(use), refs: 1, key, rw, ownFd };
+    } catch {
+      if (ownFd !== undefined) fs.closeSync(ownFd);
+      return undefined;
+    }
+  };
+
+  const release = (fd: number): void => {
+    const f = files.get(fd);
+    if (!f) return;
+    files.delete(fd);
+    overlay.release(f.fh);
+    if (f.cached) {
+      const n = (cachedOpens.get(f.nodeid) ?? 1) - 1;
+      if (n > 0) cachedOpens.set(f.nodeid, n);
+      else cachedOpens.delete(f.nodeid);
+    }
+    const bk = f.backing;
+    if (bk && --bk.refs === 0) {
+      backings.delete(f.nodeid);
+      try {
+        ll.backingClose(bk.id);
+      } catch {
+        // the session is gone
+      }
+      if (bk.ownFd !== undefined) fs.closeSync(bk.ownFd);
+    }
+  };
+
+  /**
+   * READDIR / READDIRPLUS of directory handle `fh` (opened by the loop in
+   * C): the listing is snapshotted at the first call, so offsets stay
+   * stable while the directory changes. READDIRPLUS gives attributes of
+   * subdirectories (a walk descends into them) but, to spare a host stat per
+   * file, of files only in directories whose files were looked up before.
+   */
+  const readdir = (nodeid: number, fh: number, offset: number, size: number, plus: boolean): Buffer => {
+    let dh = dirs.get(fh);
+    if (!dh) {
+      dh = { nodeid, entries: overlay.readdir(pathOf(nodeid)) };
+      dirs.set(fh, dh);
+      ll.markDir(fh);
+    }
+    const dir = inodeOf(dh.nodeid).node;
+    const withFiles = fileAttrDirs.has(dh.nodeid);
+    const out = Buffer.allocUnsafe(size);
+    let pos = 0;
+    for (let i = offset; i < dh.entries.length; i++) {
+      const e = dh.entries[i]!;
+      const nameLen = Buffer.byteLength(e.name);
+      const dirent = (24 + nameLen + 7) & ~7;
+      const rec = plus ? ENTRY_OUT + dirent : dirent;
+      if (pos + rec > size) break;
+      let ino = e.ino || FUSE_UNKNOWN_INO;
+      let type = direntType(e.type);
+      if (plus) {
+        let st: StatArray | null = null;
+        let nodeid = 0;
+        if (e.name !== '.' && e.name !== '..' && (withFiles || e.type === S_IFDIR)) {
+          const child = overlay.tree.children(dir).get(e.name);
+          if (child) {
+            try {
+              st = overlay.getattr(child.path);
+              nodeid = remember(child, st);
+              ino = st[6]!;
+              type = direntType(st[0]!);
+            } catch {
+              st = null;
+            }
+          }
+        }
+        if (st) writeEntry(out, pos, nodeid, st);
+        else out.fill(0, pos, pos + ENTRY_OUT);
+        pos += ENTRY_OUT;
+      }
+      w64(out, pos, ino);
+      w64(out, pos + 8, i + 1);
+      out.writeUInt32LE(nameLen, pos + 16);
+      out.writeUInt32LE(type, pos + 20);
+      out.write(e.name, pos + 24, 'utf8');
+      out.fill(0, pos + 24 + nameLen, pos + dirent);
+      pos += dirent;
+    }
+    return out.subarray(0, pos);
+  };
+
+  /** Answers one request; returns the payload (or nothing) and throws errno-shaped errors. */
+  const handle = (op: number, nodeid: number, caller: Caller, b: Buffer): Buffer | undefined | null => {
+    switch (op) {
+      case OP.LOOKUP: {
+        const out = entryFor(nodeid, cstr(b, 0)[0]);
+        if (out.readUInt32LE(0) !== 0 && (out.readUInt32LE(40 + 60) & S_IFMT) !== S_IFDIR) fileAttrDirs.add(nodeid);
+        return out;
+      }
+      case OP.FORGET:
+        forget(nodeid, b.readUInt32LE(0) + b.readUInt32LE(4) * 4294967296);
+        return null; // no reply
+      case OP.BATCH_FORGET: {
+        const count = b.readUInt32LE(0);
+        for (let i = 0, off = 8; i < count; i++, off += 16) {
+          forget(b.readUInt32LE(off) + b.readUInt32LE(off + 4) * 4294967296, b.readUInt32LE(off + 8) + b.readUInt32LE(off + 12) * 4294967296);
+        }
+        return null;
+      }
+      case OP.GETATTR: {
+        const withFh = (b.readUInt32LE(0) & FUSE_GETATTR_FH) !== 0;
+        return attrReply(statInode(nodeid, withFh ? b.readUInt32LE(8) : undefined));
+      }
+      case OP.SETATTR:
+        return attrReply(setattr(nodeid, b));
+      case OP.READLINK:
+        return Buffer.from(overlay.readlink(pathOf(nodeid)));
+      case OP.SYMLINK: {
+        const [name, next] = cstr(b, 0);
+        const [target] = cstr(b, next);
+        overlay.symlink(target, childPath(nodeid, name), caller);
+        return entryFor(nodeid, name);
+      }
+      case OP.MKNOD: {
+        const [name] = cstr(b, 16);
+        overlay.mknod(childPath(nodeid, name), b.readUInt32LE(0), b.readUInt32LE(4), caller);
+        return entryFor(nodeid, name);
+      }
+      case OP.MKDIR: {
+        const [name] = cstr(b, 8);
+        overlay.mkdir(childPath(nodeid, name), b.readUInt32LE(0), caller);
+        return entryFor(nodeid, name);
+      }
+      case OP.UNLINK:
+        overlay.unlink(childPath(nodeid, cstr(b, 0)[0]));
+        return undefined;
+      case OP.RMDIR:
+        overlay.rmdir(childPath(nodeid, cstr(b, 0)[0]));
+        return undefined;
+      case OP.RENAME:
+      case OP.RENAME2: {
+        const newdir = b.readUInt32LE(0) + b.readUInt32LE(4) * 4294967296;
+        const flags = op === OP.RENAME2 ? b.readUInt32LE(8) : 0;
+        const [from, next] = cstr(b, op === OP.RENAME2 ? 16 : 8);
+        const [to] = cstr(b, next);
+        const toPath = childPath(newdir, to);
+        if (flags & ~RENAME_NOREPLACE) throw new Errno(-22); // exchange and whiteout are not offered
+        if (flags & RENAME_NOREPLACE && overlay.tree.children(inodeOf(newdir).node).has(to)) throw new Errno(-17);
+        overlay.rename(childPath(nodeid, from), toPath);
+        return undefined;
+      }
+      case OP.LINK: {
+        const old = b.readUInt32LE(0) + b.readUInt32LE(4) * 4294967296;
+        const [name] = cstr(b, 8);
+        overlay.link(pathOf(old), childPath(nodeid, name));
+        return entryFor(nodeid, name);
+      }
+      case OP.OPEN: {
+        const flags = b.readUInt32LE(0);
+        const fh = overlay.open(pathOf(nodeid), flags);
+        if ((flags & O_ACCMODE) !== fs.constants.O_RDONLY || flags & fs.constants.O_TRUNC) copyUpNames(nodeid);
+        const out = Buffer.allocUnsafe(16);
+        try {
+          openReply(nodeid, fh, flags, out, 0);
+        } catch (err) {
+          overlay.release(fh);
+          throw err;
+        }
+        return out;
+      }
+      case OP.CREATE: {
+        const flags = b.readUInt32LE(0);
+        const mode = b.readUInt32LE(4);
+        const [name] = cstr(b, 16);
+        const fh = overlay.create(childPath(nodeid, name), mode, flags, caller);
+        const out = Buffer.allocUnsafe(ENTRY_OUT + 16);
+        try {
+          entryFor(nodeid, name).copy(out, 0);
+          openReply(out.readUInt32LE(0) + out.readUInt32LE(4) * 4294967296, fh, flags, out, ENTRY_OUT);
+        } catch (err) {
+          overlay.release(fh);
+          throw err;
+        }
+        return out;
+      }
+      case OP.RELEASE:
+        release(b.readUInt32LE(0));
+        return undefined;
+      case OP.STATFS: {
+        const s = overlay.statfs();
+        const out = Buffer.alloc(80);
+        w64(out, 0, s.blocks);
+        w64(out, 8, s.bfree);
+        w64(out, 16, s.bavail);
+        w64(out, 24, s.files);
+        w64(out, 32, s.ffree);
+        out.writeUInt32LE(s.bsize, 40);
+        out.writeUInt32LE(255, 44);
+        out.writeUInt32LE(s.bsize, 48);
+        return out;
+      }
+      case OP.SETXATTR: {
+        const size = b.readUInt32LE(0);
+        const flags = b.readUInt32LE(4);
+        const [name, next] = cstr(b, 8);
+        ll.noCaps(nodeid, false);
+        overlay.setxattr(pathOf(nodeid), name, Buffer.from(b.subarray(next, next + size)), flags);
+        copyUpNames(nodeid);
+        return undefined;
+      }
+      case OP.GETXATTR: {
+        const size = b.readUInt32LE(0);
+        const name = cstr(b, 8)[0];
+        const v = overlay.getxattr(pathOf(nodeid), name);
+        if (v === null) {
+          // The kernel asks this before every write: let the loop answer it from now on.
+          if (name === 'security.capability') ll.noCaps(nodeid, true);
+          throw new Errno(-61); // ENODATA
+        }
+        return sized(v, size);
+      }
+      case OP.LISTXATTR: {
+        const size = b.readUInt32LE(0);
+        const names = overlay.listxattr(pathOf(nodeid));
+        return sized(Buffer.from(names.map((n) => n + '\0').join('')), size);
+      }
+      case OP.REMOVEXATTR:
+        ll.noCaps(nodeid, false);
+        overlay.removexattr(pathOf(nodeid), cstr(b, 0)[0]);
+        copyUpNames(nodeid);
+        return undefined;
+      case OP.READDIR:
+      case OP.READDIRPLUS: {
+        const fh = b.readUInt32LE(0) + b.readUInt32LE(4) * 4294967296;
+        const offset = b.readUInt32LE(8) + b.readUInt32LE(12) * 4294967296;
+        return readdir(nodeid, fh, offset, b.readUInt32LE(16), op === OP.READDIRPLUS);
+      }
+      case OP.RELEASEDIR:
+        dirs.delete(b.readUInt32LE(0) + b.readUInt32LE(4) * 4294967296);
+        return undefined;
+      default:
+        throw new Errno(-38); // ENOSYS
+    }
+  };
+
+  const sized = (v: Buffer, size: number): Buffer => {
+    if (size === 0) {
+      const out = Buffer.alloc(8);
+      out.writeUInt32LE(v.length, 0);
+      return out;
+    }
+    if (v.length > size) throw new Errno(ERANGE);
+    return v;
+  };
+
+  const setattr = (nodeid: number, b: Buffer): StatArray => {
+    const valid = b.readUInt32LE(0);
+    const f = valid & FATTR.FH ? files.get(b.readUInt32LE(8)) : undefined;
+    const e = inodeOf(nodeid);
+    if (e.node.removed && f) {
+      // Unlinked but open: only the handle reaches it.
+      if (valid & FATTR.SIZE) overlay.ftruncate(f.fh, '', b.readUInt32LE(16) + b.readUInt32LE(20) * 4294967296);
+      if (valid & FATTR.MODE) fs.fchmodSync(f.fd, b.readUInt32LE(68) & 0o7777);
+      if (valid & (FATTR.UID | FATTR.GID)) fs.fchownSync(f.fd, valid & FATTR.UID ? b.readUInt32LE(76) : -1, valid & FATTR.GID ? b.readUInt32LE(80) : -1);
+      return statInode(nodeid, f.fd);
+    }
+    const p = pathOf(nodeid);
+    if (valid & FATTR.MODE) overlay.chmod(p, b.readUInt32LE(68));
+    if (valid & (FATTR.UID | FATTR.GID)) {
+      overlay.chown(p, valid & FATTR.UID ? b.readUInt32LE(76) : 0xffffffff, valid & FATTR.GID ? b.readUInt32LE(80) : 0xffffffff);
+    }
+    if (valid & FATTR.SIZE) {
+      const size = b.readUInt32LE(16) + b.readUInt32LE(20) * 4294967296;
+      if (f) overlay.ftruncate(f.fh, p, size);
+      else overlay.truncate(p, size);
+    }
+    if (valid & (FATTR.ATIME | FATTR.MTIME | FATTR.ATIME_NOW | FATTR.MTIME_NOW)) {
+      const time = (set: number, now: number, secOff: number, nsecOff: number): [number, number] =>
+        valid & now ? [0, UTIME_NOW] : valid & set ? [b.readUInt32LE(secOff) + b.readInt32LE(secOff + 4) * 4294967296, b.readUInt32LE(nsecOff)] : [0, UTIME_OMIT];
+      overlay.utimens(p, time(FATTR.ATIME, FATTR.ATIME_NOW, 32, 56), time(FATTR.MTIME, FATTR.MTIME_NOW, 40, 60));
+    }
+    copyUpNames(nodeid);
+    return statInode(nodeid, f?.fd);
+  };
+
+  return new Promise((resolve, reject) => {
+    let fd: number;
+    let flags = 0;
+    if (!opts.suid) flags |= ll.MS_NOSUID;
+    if (!opts.dev) flags |= ll.MS_NODEV;
+    if (opts.readOnly) flags |= ll.MS_RDONLY;
+    if (opts.noatime) flags |= ll.MS_NOATIME;
+    const extra = [...(opts.allowOther ? ['allow_other'] : []), ...(opts.defaultPermissions ? ['default_permissions'] : [])].join(',');
+    try {
+      fd = ll.mount(mountpoint, 'strata', 'fuse.strata', flags, extra);
+    } catch (err) {
+      reject(err);
+      return;
+    }
+    let ready = false;
+    ll.start(
+      fd,
+      (kind, op, unique, nodeid, uid, gid, _pid, data) => {
+        if (kind === ll.ItemKind.Init) {
+          passthrough = (Math.floor((data as number) / ll.FUSE_PASSTHROUGH) & 1) === 1;
+          ready = true;
+          resolve({
+            stats: withKernelCounts(stats, passthrough),
+            unmount: () => unmountPath(mountpoint),
+          });
+          return;
+        }
+        if (kind === ll.ItemKind.End) {
+          if (!ready) reject(new Error(`FUSE session at ${mountpoint} ended before INIT (errno ${data as number})`));
+          opts.onUnmounted?.();
+          return;
+        }
+        const t0 = process.hrtime.bigint();
+        let failed = false;
+        try {
+          const out = handle(op, nodeid, { uid, gid }, data as Buffer);
+          if (out !== null) ll.reply(unique, 0, out);
+        } catch (err) {
+          failed = true;
+          ll.reply(unique, err instanceof Errno ? err.errno : toErrno(err));
+        }
+        stats.record(OP_NAMES.get(op) ?? `op${op}`, t0, failed);
+      },
+      opts.passthrough ?? true,
+    );
+  });
+}
+
+/** The server's stats, plus what the kernel sent that the native loop answered without JavaScript. */
+function withKernelCounts(stats: OpStats, passthrough: boolean): OpStats {
+  const base = stats.toJSON.bind(stats);
+  stats.toJSON = () => {
+    const counts = ll.counts();
+    const requests: Record<string, number> = {};
+    for (const [op, name] of OP_NAMES) if (counts[op]) requests[name] = counts[op]!;
+    return Object.assign(base(), { transport: 'native', passthrough, requests });
+  };
+  return stats;
+}
+

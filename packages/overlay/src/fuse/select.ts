@@ -1,0 +1,30 @@
+// Which FUSE transport serves a mount: `-o transport=...` wins, then the
+// STRATA_FUSE_TRANSPORT environment variable, then the default. Both carry
+// the same engine; "native" is strata's own /dev/fuse loop with passthrough
+// (root only), "fuse-native" the portable libfuse 2 binding.
+import { UsageError } from '@strata/common';
+import type { Overlay } from '../core/overlay.ts';
+import { serveLowLevel } from './lowlevel.ts';
+import { serveFuse, type FuseServer, type TransportOptions } from './transport.ts';
+
+export type TransportName = 'native' | 'fuse-native';
+
+export const TRANSPORTS: readonly TransportName[] = ['native', 'fuse-native'];
+
+/** The default when neither the option nor the environment names one. */
+export const DEFAULT_TRANSPORT: TransportName = 'fuse-native';
+
+/** Resolves the transport name; throws UsageError naming the bad value. */
+export function chooseTransport(option?: string, env: string | undefined = process.env.STRATA_FUSE_TRANSPORT): TransportName {
+  const v = option ?? (env || undefined) ?? DEFAULT_TRANSPORT;
+  if (!(TRANSPORTS as readonly string[]).includes(v)) {
+    const from = option !== undefined ? 'mount option transport' : 'STRATA_FUSE_TRANSPORT';
+    throw new UsageError(`${from}=${v}: expected ${TRANSPORTS.join(' or ')}`);
+  }
+  return v as TransportName;
+}
+
+/** Mounts `overlay` with transport `name`; resolves once the mount is usable. */
+export function serveWith(name: TransportName, overlay: Overlay, mountpoint: string, opts: TransportOptions): Promise<FuseServer> {
+  return name === 'native' ? serveLowLevel(overlay, mountpoint, opts) : serveFuse(overlay, mountpoint, opts);
+}

@@ -1,0 +1,132 @@
+// What only the native transport does: upper files' data bypasses the
+// server (FUSE passthrough), lower files are page cached, the per-write
+// capability query is answered without JavaScript, and files that cannot
+// be passed through still read and write correctly through the loop.
+import test, { type ExecutionContext } from 'ava';
+import fs from 'node:fs';
+import path from 'node:path';
+import { execFileSync } from 'node:child_process';
+import { chooseTransport } from '../src/fuse/select.ts';
+import { cleanup, makeStack, mountStrata, populate, type Stack } from './helpers.ts';
+import { serverStats } from './native-stats.ts';
+
+test.afterEach.always(async (t) => cleanup(t));
+
+async function mountNative(t: ExecutionContext, s: Stack) {
+  return mountStrata(t, s, { transport: 'native' });
+}
+
+test('the transport is chosen by -o transport=, then STRATA_FUSE_TRANSPORT, else fuse-native', (t) => {
+  t.is(chooseTransport(undefined, undefined), 'fuse-native');
+  t.is(chooseTransport(undefined, 'native'), 'native');
+  t.is(chooseTransport('fuse-native', 'native'), 'fuse-native');
+  t.throws(() => chooseTransport(undefined, 'libfuse3'), { message: /STRATA_FUSE_TRANSPORT=libfuse3: expected native or fuse-native/ });
+});
+
+test('with passthrough, writing and reading 32 MiB of upper files sends no READ or WRITE to user space', async (t) => {
+  const s = makeStack(1);
+  populate(s.lowers[0]!, { 'lower': 'L'.repeat(1 << 20) });
+  await mountNative(t, s);
+  const m = (p: string) => path.join(s.mnt, p);
+  const before = await serverStats(s.mnt);
+  t.is(before.transport, 'native');
+  if (!before.passthrough) {
+    t.fail('the kernel did not agree to FUSE passthrough (needs root and kernel 6.9+)');
+    return;
+  }
+  execFileSync('dd', ['if=/dev/urandom', `of=${m('big')}`, 'bs=1M', 'count=16', 'status=none']);
+  execFileSync('dd', ['if=/dev/zero', `of=${m('small-writes')}`, 'bs=4k', 'count=4096', 'status=none']);
+  t.true(fs.readFileSync(m('big')).equals(fs.readFileSync(path.join(s.upper, 'big'))));
+  t.is(fs.statSync(m('small-writes')).size, 16 << 20);
+  fs.appendFileSync(m('lower'), 'more'); // copy-up, then a passthrough write to the copy
+  t.is(fs.statSync(m('lower')).size, (1 << 20) + 4);
+  t.is(fs.readFileSync(m('lower'), 'utf8').slice(-5), 'Lmore');
+  t.is(fs.readFileSync(path.join(s.upper, 'lower'), 'utf8').slice(-5), 'Lmore');
+  const after = await serverStats(s.mnt);
+  t.is(after.requests.write ?? 0, 0, 'WRITE requests reached user space');
+  t.is(after.requests.read ?? 0, 0, 'READ requests reached user space');
+  // The kernel asks for security.capability before every write(2); JavaScript answers it once per file.
+  t.true((after.requests.getxattr ?? 0) > 4096);
+  t.true((after.ops.getxattr?.count ?? 0) < 10);
+});
+
+test('files still in a lower layer are page cached: read once through the loop, then from the cache', async (t) => {
+  const s = makeStack(1);
+  populate(s.lowers[0]!, { 'lower': 'L'.repeat(4 << 20) });
+  await mountNative(t, s);
+  const m = path.join(s.mnt, 'lower');
+  const before = (await serverStats(s.mnt)).requests.read ?? 0;
+  t.is(fs.readFileSync(m, 'utf8'), 'L'.repeat(4 << 20));
+  const once = (await serverStats(s.mnt)).requests.read ?? 0;
+  t.true(once > before);
+  t.is(fs.readFileSync(m, 'utf8'), 'L'.repeat(4 << 20));
+  t.is((await serverStats(s.mnt)).requests.read ?? 0, once, 'the second read came from the page cache');
+});
+
+test('a lower file open for reading while another open copies it up: both work, data through the loop', async (t) => {
+  const s = makeStack(1);
+  populate(s.lowers[0]!, { 'f': 'original' });
+  await mountNative(t, s);
+  const m = path.join(s.mnt, 'f');
+  const ro = fs.openSync(m, 'r'); // a lower file: page cached
+  try {
+    const rw = fs.openSync(m, 'r+'); // copy-up while the reader is open: cached too, data through the loop
+    try {
+      fs.writeSync(rw, 'CHANGED', 0);
+      const buf = Buffer.alloc(8);
+      fs.readSync(rw, buf, 0, 8, 0);
+      t.is(buf.toString(), 'CHANGEDl');
+    } finally {
+      fs.closeSync(rw);
+    }
+  } finally {
+    fs.closeSync(ro);
+  }
+  t.is(fs.readFileSync(m, 'utf8'), 'CHANGEDl');
+  t.is(fs.readFileSync(path.join(s.upper, 'f'), 'utf8'), 'CHANGEDl');
+  t.is(fs.readFileSync(path.join(s.lowers[0]!, 'f'), 'utf8'), 'original');
+  const st = await serverStats(s.mnt);
+  t.true((st.requests.write ?? 0) >= 1, 'the conflicting open went through the loop');
+});
+
+test('unlinked open files keep working; truncate and fsync through handles', async (t) => {
+  const s = makeStack(1);
+  await mountNative(t, s);
+  const m = path.join(s.mnt, 'tmp');
+  const fd = fs.openSync(m, 'w+');
+  try {
+    fs.writeSync(fd, 'abcdef');
+    fs.unlinkSync(m);
+    t.is(fs.fstatSync(fd).size, 6);
+    fs.ftruncateSync(fd, 3);
+    fs.fsyncSync(fd);
+    t.is(fs.fstatSync(fd).size, 3);
+    const buf = Buffer.alloc(6);
+    t.is(fs.readSync(fd, buf, 0, 6, 0), 3);
+    t.is(buf.subarray(0, 3).toString(), 'abc');
+  } finally {
+    fs.closeSync(fd);
+  }
+  t.false(fs.existsSync(m));
+  t.deepEqual(fs.readdirSync(s.upper), []);
+});
+
+test('big merged directories list completely, across readdir chunks, and stay right as they change', async (t) => {
+  const s = makeStack(2);
+  const names = (prefix: string, n: number) => Array.from({ length: n }, (_, i) => `${prefix}-${'x'.repeat(40)}-${i}`);
+  for (const n of names('a', 1500)) fs.writeFileSync(path.join(s.lowers[0]!, n), '');
+  for (const n of names('b', 1500)) fs.writeFileSync(path.join(s.lowers[1]!, n), '');
+  fs.mkdirSync(path.join(s.lowers[1]!, 'sub'));
+  await mountNative(t, s);
+  const want = [...names('a', 1500), ...names('b', 1500), 'sub'].sort();
+  t.deepEqual(fs.readdirSync(s.mnt).sort(), want);
+  t.deepEqual(fs.readdirSync(s.mnt).sort(), want, 'again, from the kernel cache');
+  // stat every entry (lookups), then list with attributes
+  const out = execFileSync('ls', ['-l', s.mnt], { encoding: 'utf8' }).trim().split('\n');
+  t.is(out.length, 3002); // "total N" + entries
+  fs.unlinkSync(path.join(s.mnt, want[0]!));
+  fs.writeFileSync(path.join(s.mnt, 'new'), '');
+  const after = [...want.slice(1), 'new'].sort();
+  t.deepEqual(fs.readdirSync(s.mnt).sort(), after);
+  t.is(execFileSync('find', [s.mnt, '-type', 'f'], { encoding: 'utf8' }).trim().split('\n').length, 3000);
+});
