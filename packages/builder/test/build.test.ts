@@ -232,3 +232,22 @@ test.serial('--isolation chroot runs RUN without runc; --no-cache executes every
   t.is(again.executed, 1);
   t.is(again.cached, 0);
 });
+
+test.serial('strata gc keeps the build cache of untagged builds; gc --prune-cache drops it', async (t) => {
+  const { gc } = await import('@strata/store');
+  const own = await openStore(path.join(tmp, 'gc-store'));
+  await importArchive(own, path.join(repo, 'fixtures/out/busybox-rootfs.tar'), 'localhost/busybox:latest');
+  const ctx = await context('gc', { Dockerfile: 'FROM localhost/busybox\nCOPY f /f\nRUN cat /f > /g\n', f: 'gc\n' });
+  const sink = new Writable({ write(_c, _e, cb) { cb(); } });
+  const first = await build(own, { contextDir: ctx, progress: 'plain', progressOut: sink });
+  t.is(first.executed, 2);
+  // The image is not tagged: only the cache's gc roots keep its layers.
+  await gc(own);
+  const again = await build(own, { contextDir: ctx, progress: 'plain', progressOut: sink });
+  t.is(again.cached, 2);
+  const pruned = await gc(own, { pruneCache: true });
+  t.true(pruned.prunedRoots.length >= 2);
+  t.true(pruned.removedBlobs.length >= 2);
+  const cold = await build(own, { contextDir: ctx, progress: 'plain', progressOut: sink });
+  t.is(cold.executed, 2);
+});
