@@ -18,7 +18,7 @@ import { BuildCache, cacheKey, type CacheRecord, type LayerRecord } from './cach
 import { MOUNT_POINTS, haveRunc, runContainer, type Isolation } from './container.ts';
 import { copyInto } from './copy.ts';
 import { loadIgnore } from './dockerignore.ts';
-import { closeMountWorker, defaultDriver, mountRootfs, type MountDriver } from './mount.ts';
+import { closeMountWorker, defaultDriver, mountRootfs, warmMountWorker, type MountDriver } from './mount.ts';
 import { at, parseDockerfile, parseInstruction, parseJsonForm, type Instruction } from './parse.ts';
 import { argPairs, findStage, hostPlatform, makePlan, type Plan, type Stage } from './plan.ts';
 import { makeProgress, type Progress, type ProgressMode, type Step } from './progress.ts';
@@ -151,6 +151,7 @@ class Builder {
   private isolation!: Isolation;
   private executed = 0;
   private cachedSteps = 0;
+  private warmed = false;
   private readonly records: CacheRecord[] = [];
   private readonly pulled = new Map<string, Promise<string | null>>();
 
@@ -361,6 +362,12 @@ class Builder {
         }
         return;
       }
+    }
+    // The first step that must run means RUNs will likely follow: start the
+    // mount worker now so its start-up overlaps this step.
+    if (exec && !this.warmed && this.driver === 'fuse' && this.plan.stages.some((s) => s.instructions.some((i) => i.keyword === 'RUN'))) {
+      this.warmed = true;
+      warmMountWorker();
     }
     let layer: LayerRecord | undefined;
     try {

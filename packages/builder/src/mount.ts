@@ -102,6 +102,11 @@ class MountWorker {
   private stderr = '';
   private readonly pending = new Map<number, { ready: (r: { exited: Promise<void> }) => void; fail: (e: Error) => void; exited: () => void }>();
 
+  /** Starts the worker now (a RUN is coming), so its start-up overlaps other work. */
+  warm(): void {
+    this.start();
+  }
+
   private start(): ChildProcess {
     if (this.child && this.child.exitCode === null) return this.child;
     const child = spawn(process.execPath, [WORKER], { stdio: ['pipe', 'pipe', 'pipe'] });
@@ -152,6 +157,11 @@ class MountWorker {
 let theWorker: MountWorker | undefined;
 function worker(): MountWorker {
   return (theWorker ??= new MountWorker());
+}
+
+/** Starts the FUSE mount worker ahead of the first RUN that needs it. */
+export function warmMountWorker(): void {
+  worker().warm();
 }
 
 /** Ends the mount worker (it exits when its last mount is unmounted). */
