@@ -139,6 +139,15 @@ function direntType(mode: number): number {
   return (mode & S_IFMT) >>> 12;
 }
 
+/**
+ * The flags the host file is opened with: a write-only open is made
+ * read-write, so its fd can back later readers of the same inode too (the
+ * kernel still enforces the caller's access mode on its own file).
+ */
+function hostFlags(flags: number): number {
+  return (flags & O_ACCMODE) === fs.constants.O_WRONLY ? (flags & ~O_ACCMODE) | fs.constants.O_RDWR : flags;
+}
+
 /** Mounts `overlay` at `mountpoint` through /dev/fuse; resolves once the kernel's INIT is answered. */
 export function serveLowLevel(overlay: Overlay, mountpoint: string, opts: TransportOptions & { passthrough?: boolean }): Promise<FuseServer> {
   const stats = new OpStats();
@@ -467,11 +476,11 @@ export function serveLowLevel(overlay: Overlay, mountpoint: string, opts: Transp
       }
       case OP.OPEN: {
         const flags = b.readUInt32LE(0);
-        const fh = overlay.open(pathOf(nodeid), flags);
+        const fh = overlay.open(pathOf(nodeid), hostFlags(flags));
         if ((flags & O_ACCMODE) !== fs.constants.O_RDONLY || flags & fs.constants.O_TRUNC) copyUpNames(nodeid);
         const out = Buffer.allocUnsafe(16);
         try {
-          openReply(nodeid, fh, flags, out, 0);
+          openReply(nodeid, fh, hostFlags(flags), out, 0);
         } catch (err) {
           overlay.release(fh);
           throw err;
@@ -482,11 +491,11 @@ export function serveLowLevel(overlay: Overlay, mountpoint: string, opts: Transp
         const flags = b.readUInt32LE(0);
         const mode = b.readUInt32LE(4);
         const [name] = cstr(b, 16);
-        const fh = overlay.create(childPath(nodeid, name), mode, flags, caller);
+        const fh = overlay.create(childPath(nodeid, name), mode, hostFlags(flags), caller);
         const out = Buffer.allocUnsafe(ENTRY_OUT + 16);
         try {
           entryFor(nodeid, name).copy(out, 0);
-          openReply(out.readUInt32LE(0) + out.readUInt32LE(4) * 4294967296, fh, flags, out, ENTRY_OUT);
+          openReply(out.readUInt32LE(0) + out.readUInt32LE(4) * 4294967296, fh, hostFlags(flags), out, ENTRY_OUT);
         } catch (err) {
           overlay.release(fh);
           throw err;
