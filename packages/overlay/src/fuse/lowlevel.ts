@@ -14,6 +14,7 @@
 // are cached by the kernel for long.
 import fs from 'node:fs';
 import * as ll from '@strata/native/fusell';
+import { StrataError } from '@strata/common';
 import { toErrno } from '../core/errno.ts';
 import type { Caller, DirEntry, Overlay, StatArray } from '../core/overlay.ts';
 import { ROOT_INO } from '../core/inodes.ts';
@@ -613,7 +614,10 @@ export function serveLowLevel(overlay: Overlay, mountpoint: string, opts: Transp
     try {
       fd = ll.mount(mountpoint, 'strata', 'fuse.strata', flags, extra);
     } catch (err) {
-      reject(err);
+      const code = (err as NodeJS.ErrnoException).code;
+      if (code === 'EPERM' || code === 'EACCES') {
+        reject(new StrataError(`transport=native mounts with mount(2), which needs root (CAP_SYS_ADMIN): ${(err as Error).message}; use transport=fuse-native`));
+      } else reject(err);
       return;
     }
     let ready = false;
@@ -650,15 +654,22 @@ export function serveLowLevel(overlay: Overlay, mountpoint: string, opts: Transp
   });
 }
 
-/** The server's stats, plus what the kernel sent that the native loop answered without JavaScript. */
+/**
+ * The server's stats, plus what the kernel sent: `requests` counts every
+ * request by op, and ops the loop answered in C alone (read, write, flush,
+ * opendir...) appear in `ops` with their counts and no timings.
+ */
 function withKernelCounts(stats: OpStats, passthrough: boolean): OpStats {
   const base = stats.toJSON.bind(stats);
   stats.toJSON = () => {
     const counts = ll.counts();
     const requests: Record<string, number> = {};
     for (const [op, name] of OP_NAMES) if (counts[op]) requests[name] = counts[op]!;
-    return Object.assign(base(), { transport: 'native', passthrough, requests });
+    const json = base();
+    for (const [name, count] of Object.entries(requests)) {
+      json.ops[name] ??= { count, errors: 0, totalUs: 0, maxUs: 0, avgUs: 0 };
+    }
+    return Object.assign(json, { transport: 'native', passthrough, requests });
   };
   return stats;
 }
-

@@ -14,7 +14,7 @@ export const TRANSPORTS: readonly TransportName[] = ['native', 'fuse-native'];
 /** The default when neither the option nor the environment names one. */
 export const DEFAULT_TRANSPORT: TransportName = 'fuse-native';
 
-/** Resolves the transport name; throws UsageError naming the bad value. */
+/** Resolves the transport name (`env` empty or undefined: unset); throws UsageError naming the bad value. */
 export function chooseTransport(option?: string, env: string | undefined = process.env.STRATA_FUSE_TRANSPORT): TransportName {
   const v = option ?? (env || undefined) ?? DEFAULT_TRANSPORT;
   if (!(TRANSPORTS as readonly string[]).includes(v)) {
