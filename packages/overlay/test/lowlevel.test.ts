@@ -16,10 +16,12 @@ async function mountNative(t: ExecutionContext, s: Stack) {
   return mountStrata(t, s, { transport: 'native' });
 }
 
-test('the transport is chosen by -o transport=, then STRATA_FUSE_TRANSPORT, else fuse-native', (t) => {
-  t.is(chooseTransport(undefined, ''), 'fuse-native');
-  t.is(chooseTransport(undefined, 'native'), 'native');
-  t.is(chooseTransport('fuse-native', 'native'), 'fuse-native');
+test('the transport is chosen by -o transport=, then STRATA_FUSE_TRANSPORT, else native for root and fuse-native for others', (t) => {
+  t.is(chooseTransport(undefined, '', 0), 'native');
+  t.is(chooseTransport(undefined, '', 1000), 'fuse-native');
+  t.is(chooseTransport(undefined, 'native', 1000), 'native');
+  t.is(chooseTransport(undefined, 'fuse-native', 0), 'fuse-native');
+  t.is(chooseTransport('fuse-native', 'native', 0), 'fuse-native');
   t.throws(() => chooseTransport(undefined, 'libfuse3'), { message: /STRATA_FUSE_TRANSPORT=libfuse3: expected native or fuse-native/ });
 });
 
