@@ -14,6 +14,8 @@ interface Binding {
   llistxattr(path: string): string[];
   lremovexattr(path: string, name: string): void;
   lutimesNs(path: string, atimeSec: number, atimeNsec: number, mtimeSec: number, mtimeNsec: number): void;
+  lstatArray(path: string, out: Float64Array): void;
+  fstatArray(fd: number, out: Float64Array): void;
 }
 
 const binding = require('./build/Release/strata_native.node') as Binding;
@@ -51,6 +53,15 @@ export const llistxattr: Binding['llistxattr'] = binding.llistxattr;
 export const lremovexattr: Binding['lremovexattr'] = binding.lremovexattr;
 /** utimensat(AT_SYMLINK_NOFOLLOW) with nanosecond precision. */
 export const lutimesNs: Binding['lutimesNs'] = binding.lutimesNs;
+
+/**
+ * lstat(2) into `out` (a Float64Array of at least 16): mode, uid, gid, size,
+ * dev, nlink, ino, rdev, blksize, blocks, then atime, mtime, ctime as (sec,
+ * nsec) pairs: the layout a FUSE server replies with, without a Stats object.
+ */
+export const lstatArray: Binding['lstatArray'] = binding.lstatArray;
+/** fstat(2) into `out`, same layout as lstatArray. */
+export const fstatArray: Binding['fstatArray'] = binding.fstatArray;
 
 /** Makes an overlay whiteout: a character device 0/0 named `path`. */
 export function mkWhiteout(path: string): void {

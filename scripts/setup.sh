@@ -11,6 +11,7 @@ apt_packages=(
   skopeo umoci buildah podman docker-registry           # interop partners
   busybox-static                                        # the base image's binaries
   attr zstd xz-utils bzip2 gzip tar apache2-utils       # test tools (getfattr, htpasswd)
+  openssl ca-certificates                               # registry tests: TLS and token-signing certs; system CAs
   python3 make g++ git                                  # native addon build, conformance comparator
 )
 missing=()

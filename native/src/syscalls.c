@@ -287,6 +287,55 @@ static napi_value js_lutimes_ns(napi_env env, napi_callback_info info) {
   return undef(env);
 }
 
+// The stat array a FUSE server replies with: mode, uid, gid, size, dev, nlink,
+// ino, rdev, blksize, blocks, atime sec, nsec, mtime sec, nsec, ctime sec, nsec.
+// Filled in place, so a getattr allocates no Stats object and no BigInts.
+static void fill_stat(double *d, const struct stat *st) {
+  d[0] = st->st_mode; d[1] = st->st_uid; d[2] = st->st_gid; d[3] = (double)st->st_size;
+  d[4] = (double)st->st_dev; d[5] = (double)st->st_nlink; d[6] = (double)st->st_ino;
+  d[7] = (double)st->st_rdev; d[8] = (double)st->st_blksize; d[9] = (double)st->st_blocks;
+  d[10] = (double)st->st_atim.tv_sec; d[11] = (double)st->st_atim.tv_nsec;
+  d[12] = (double)st->st_mtim.tv_sec; d[13] = (double)st->st_mtim.tv_nsec;
+  d[14] = (double)st->st_ctim.tv_sec; d[15] = (double)st->st_ctim.tv_nsec;
+}
+
+static int get_stat_array(napi_env env, napi_value v, double **out) {
+  napi_typedarray_type type;
+  size_t len;
+  void *data;
+  if (napi_get_typedarray_info(env, v, &type, &len, &data, NULL, NULL) != napi_ok ||
+      type != napi_float64_array || len < 16) {
+    napi_throw_type_error(env, NULL, "expected a Float64Array of 16");
+    return 0;
+  }
+  *out = (double *)data;
+  return 1;
+}
+
+// lstatArray(path, out: Float64Array(16))
+static napi_value js_lstat_array(napi_env env, napi_callback_info info) {
+  napi_value argv[2];
+  char path[PATH_BUF];
+  double *out;
+  struct stat st;
+  if (!get_args(env, info, 2, argv) || !get_path(env, argv[0], path) || !get_stat_array(env, argv[1], &out)) return NULL;
+  if (lstat(path, &st) != 0) return throw_errno(env, errno, "lstat", path);
+  fill_stat(out, &st);
+  return undef(env);
+}
+
+// fstatArray(fd, out: Float64Array(16))
+static napi_value js_fstat_array(napi_env env, napi_callback_info info) {
+  napi_value argv[2];
+  int64_t fd;
+  double *out;
+  struct stat st;
+  if (!get_args(env, info, 2, argv) || !get_i64(env, argv[0], &fd) || !get_stat_array(env, argv[1], &out)) return NULL;
+  if (fstat((int)fd, &st) != 0) return throw_errno(env, errno, "fstat", NULL);
+  fill_stat(out, &st);
+  return undef(env);
+}
+
 static napi_value init(napi_env env, napi_value exports) {
   napi_property_descriptor props[] = {
     {"mknod", NULL, js_mknod, NULL, NULL, NULL, napi_default, NULL},
@@ -297,6 +346,8 @@ static napi_value init(napi_env env, napi_value exports) {
     {"llistxattr", NULL, js_llistxattr, NULL, NULL, NULL, napi_default, NULL},
     {"lremovexattr", NULL, js_lremovexattr, NULL, NULL, NULL, napi_default, NULL},
     {"lutimesNs", NULL, js_lutimes_ns, NULL, NULL, NULL, napi_default, NULL},
+    {"lstatArray", NULL, js_lstat_array, NULL, NULL, NULL, napi_default, NULL},
+    {"fstatArray", NULL, js_fstat_array, NULL, NULL, NULL, napi_default, NULL},
   };
   napi_define_properties(env, exports, sizeof props / sizeof props[0], props);
   return exports;

@@ -86,3 +86,24 @@ test('cloneFd copies across filesystems (tmpfs to the test dir) inside the kerne
     fs.rmSync(shm, { recursive: true, force: true });
   }
 });
+
+test('lstatArray and fstatArray fill the stat layout with nanosecond times', (t) => {
+  const d = tmp();
+  const f = path.join(d, 'f');
+  fs.writeFileSync(f, 'hello');
+  native.lutimesNs(f, 1000, 123456789, 2000, 987654321);
+  const out = new Float64Array(16);
+  native.lstatArray(f, out);
+  const st = fs.lstatSync(f, { bigint: true });
+  t.is(out[0], Number(st.mode));
+  t.is(out[3], 5);
+  t.is(out[6], Number(st.ino));
+  t.deepEqual([out[10], out[11], out[12], out[13]], [1000, 123456789, 2000, 987654321]);
+  const fd = fs.openSync(f, 'r');
+  const out2 = new Float64Array(16);
+  native.fstatArray(fd, out2);
+  fs.closeSync(fd);
+  t.deepEqual(out2, out);
+  t.throws(() => native.lstatArray(path.join(d, 'missing'), out), { code: 'ENOENT' });
+  t.throws(() => native.lstatArray(f, new Float64Array(3)), { instanceOf: TypeError });
+});

@@ -25,7 +25,8 @@ export interface MachineInfo {
 export async function machineInfo(dataDir: string): Promise<MachineInfo> {
   const osRelease = await readFile('/etc/os-release', 'utf8').catch(() => '');
   const pretty = /^PRETTY_NAME="?([^"\n]*)"?/m.exec(osRelease)?.[1] ?? os.type();
-  const fsType = await run('findmnt', ['-n', '-o', 'FSTYPE,SOURCE,OPTIONS', '-T', dataDir], { allowFailure: true }).catch(() => undefined);
+  const fsType = await run('findmnt', ['-n', '-o', 'FSTYPE,SOURCE', '-T', dataDir], { allowFailure: true }).catch(() => undefined);
+  const [fsName, fsSource] = fsType?.stdout.trim().split(/\s+/) ?? [];
   const fioV = await run('fio', ['--version'], { allowFailure: true }).catch(() => undefined);
   const repo = fileURLToPath(new URL('../../..', import.meta.url));
   const commit = await run('git', ['-C', repo, 'rev-parse', '--short', 'HEAD'], { allowFailure: true }).catch(() => undefined);
@@ -36,7 +37,7 @@ export async function machineInfo(dataDir: string): Promise<MachineInfo> {
     memoryBytes: os.totalmem(),
     kernel: `${os.type()} ${os.release()}`,
     os: pretty,
-    filesystem: fsType?.stdout.trim() || 'unknown',
+    filesystem: fsName ? `${fsName} (${fsSource})` : 'unknown',
     node: process.version,
     fio: fioV?.stdout.trim() || 'not installed',
     strataCommit: commit?.stdout.trim() || 'unknown',

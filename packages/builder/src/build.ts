@@ -18,7 +18,7 @@ import { BuildCache, cacheKey, type CacheRecord, type LayerRecord } from './cach
 import { MOUNT_POINTS, runContainer, type Isolation } from './container.ts';
 import { copyInto } from './copy.ts';
 import { loadIgnore } from './dockerignore.ts';
-import { defaultDriver, mountRootfs, type MountDriver } from './mount.ts';
+import { closeMountWorker, defaultDriver, mountRootfs, type MountDriver } from './mount.ts';
 import { at, parseDockerfile, parseInstruction, parseJsonForm, type Instruction } from './parse.ts';
 import { argPairs, findStage, hostPlatform, makePlan, type Plan, type Stage } from './plan.ts';
 import { makeProgress, type Progress, type ProgressMode, type Step } from './progress.ts';
@@ -41,6 +41,18 @@ export interface BuildOptions {
   compression?: Compression;
   isolation?: Isolation;
   mountDriver?: MountDriver;
+  /**
+   * Called when a FROM or COPY --from image is not in the store: fetches it
+   * (e.g. from a registry) and returns a name store.resolve() now finds, or
+   * null if `ref` is nothing it can fetch. The CLI wires @strata/registry here.
+   */
+  pullImage?: (ref: string) => Promise<string | null>;
+  /**
+   * Consulted on a local cache miss (e.g. --cache-from): the record for
+   * `key` with its layer blob already in the store, or null. A record
+   * returned is stored in the local cache like one made here.
+   */
+  cacheSource?: (key: Digest) => Promise<CacheRecord | null>;
 }
 
 export interface BuildResult {
@@ -49,6 +61,8 @@ export interface BuildResult {
   /** Steps executed and steps served from the cache. */
   executed: number;
   cached: number;
+  /** The cache record of every step this build ran or reused, in order (what --cache-to exports). */
+  records: CacheRecord[];
 }
 
 const DEFAULT_PATH = 'PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
@@ -118,7 +132,11 @@ function duration(s: string, what: string): number {
 
 /** Builds one Dockerfile into an image in `store`. */
 export async function build(store: Store, opts: BuildOptions): Promise<BuildResult> {
-  return new Builder(store, opts).run();
+  try {
+    return await new Builder(store, opts).run();
+  } finally {
+    closeMountWorker();
+  }
 }
 
 class Builder {
@@ -132,6 +150,8 @@ class Builder {
   private driver!: MountDriver;
   private executed = 0;
   private cachedSteps = 0;
+  private readonly records: CacheRecord[] = [];
+  private readonly pulled = new Map<string, Promise<string | null>>();
 
   constructor(
     private readonly store: Store,
@@ -171,7 +191,7 @@ class Builder {
     await this.cache.putBuildInfo(manifest.digest, img.steps ?? []);
     for (const t of this.opts.tags ?? []) await this.store.tag(t, manifest);
     this.progress.note(`writing image ${manifest.digest}${this.opts.tags?.length ? ` as ${this.opts.tags.join(', ')}` : ''}`);
-    return { manifest, config, executed: this.executed, cached: this.cachedSteps };
+    return { manifest, config, executed: this.executed, cached: this.cachedSteps, records: this.records };
   }
 
   /** Fails early on a FROM or COPY --from that is neither a stage nor an image in the store. */
@@ -186,10 +206,18 @@ class Builder {
     try {
       return await this.store.resolve(ref);
     } catch (err) {
-      if (err instanceof NotFound) {
-        throw new NotFound(`${at(ins)}: ${ins.keyword}: ${ref}: no stage or image with that name found (not known locally; strata build does not pull)`);
+      if (!(err instanceof NotFound)) throw err;
+      if (this.opts.pullImage) {
+        // One pull per reference, shared by every stage that names it.
+        let p = this.pulled.get(ref);
+        if (!p) {
+          p = this.opts.pullImage(ref);
+          this.pulled.set(ref, p);
+        }
+        const name = await p;
+        if (name !== null) return this.store.resolve(name);
       }
-      throw err;
+      throw new NotFound(`${at(ins)}: ${ins.keyword}: ${ref}: no stage or image with that name found (not known locally${this.opts.pullImage ? ', and not a registry reference to pull' : '; strata build does not pull'})`);
     }
   }
 
@@ -308,8 +336,13 @@ class Builder {
    */
   private async cached(sr: StageRun, step: Step, key: Digest, createdBy: string, exec: (() => Promise<LayerRecord | undefined>) | null): Promise<void> {
     if (!this.opts.noCache) {
-      const hit = await this.cache.get(key);
+      let hit = await this.cache.get(key);
+      if (!hit && this.opts.cacheSource) {
+        hit = await this.opts.cacheSource(key);
+        if (hit) await this.cache.put(hit);
+      }
       if (hit) {
+        this.records.push(hit);
         this.addHistory(sr, hit, true);
         if (exec) {
           this.cachedSteps++;
@@ -329,6 +362,7 @@ class Builder {
     }
     const rec: CacheRecord = { key, created: new Date().toISOString(), createdBy, layer };
     await this.cache.put(rec);
+    this.records.push(rec);
     this.addHistory(sr, rec, false);
     if (exec) this.executed++;
     step.done();

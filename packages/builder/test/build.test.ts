@@ -156,3 +156,65 @@ test.serial('ADD extracts tar archives in every compression; COPY keeps them who
   t.is((await view.lstat('/zst/dir/f.txt'))!.stat.uid, 5);
   t.true((await view.lstat('/copied/p.tar'))!.stat.isFile());
 });
+
+test.serial('concurrent builds sharing one store both succeed and agree; cache entries are gc roots', async (t) => {
+  const ctx = await context('concurrent', {
+    Dockerfile: 'FROM localhost/busybox\nCOPY f /f\nRUN cat /f > /g && echo $RANDOM > /random\nRUN ls / > /listing\n',
+    f: 'same\n',
+  });
+  const [a, b] = await Promise.all([doBuild({ contextDir: ctx, tags: ['localhost/conc:a'] }), doBuild({ contextDir: ctx, tags: ['localhost/conc:b'] })]);
+  t.is(a.config.rootfs.diff_ids.length, b.config.rootfs.diff_ids.length);
+  t.is(await readIn(await rootfs('localhost/conc:a'), '/g'), 'same\n');
+  t.is(await readIn(await rootfs('localhost/conc:b'), '/g'), 'same\n');
+  // A third build finds everything cached, whichever of the two wrote the records last.
+  const c = await doBuild({ contextDir: ctx });
+  t.is(c.executed, 0);
+  t.is(await readIn(await rootfs(c.manifest.digest), '/g'), 'same\n');
+  const roots = (await fs.readdir(path.join(store.root, 'gcroots'))).filter((n) => n.startsWith('cache-'));
+  t.true(roots.length >= 3);
+});
+
+test.serial('COPY: symlink sources followed, symlinks inside dirs kept, hardlinks and modes kept, destinations through symlinks', async (t) => {
+  const ctx = await context('copysym', {
+    Dockerfile: [
+      'FROM localhost/busybox',
+      'RUN mkdir /real && ln -s /real /via && ln -s /gone /dangling',
+      'COPY fsym /',
+      'COPY dirlink /fromlink/',
+      'COPY tree /tree',
+      'COPY modes/ /modes/',
+      'COPY fsym /via/',
+      'COPY fsym /dangling/',
+    ].join('\n'),
+    target: 'target-contents',
+    'dir/a': 'a',
+    'tree/file': 'f',
+    'modes/private': 'p',
+    'modes/suid': 's',
+    'modes/h1': 'h',
+  });
+  await fs.symlink('target', path.join(ctx, 'fsym'));
+  await fs.symlink('dir', path.join(ctx, 'dirlink'));
+  await fs.symlink('../target', path.join(ctx, 'tree/rel'));
+  await fs.symlink('no-such-file', path.join(ctx, 'tree/dangling'));
+  await fs.chmod(path.join(ctx, 'modes/private'), 0o600);
+  await fs.chmod(path.join(ctx, 'modes/suid'), 0o4755);
+  await fs.link(path.join(ctx, 'modes/h1'), path.join(ctx, 'modes/h2'));
+  await doBuild({ contextDir: ctx, tags: ['localhost/copysym:t'] });
+  const v = await rootfs('localhost/copysym:t');
+  t.is(await readIn(v, '/fsym'), 'target-contents');
+  t.true((await v.lstat('/fsym'))!.stat.isFile());
+  t.is(await readIn(v, '/fromlink/a'), 'a');
+  t.is(await fs.readlink((await v.lstat('/tree/rel'))!.hostPath), '../target');
+  t.is(await fs.readlink((await v.lstat('/tree/dangling'))!.hostPath), 'no-such-file');
+  t.is((await v.lstat('/modes/private'))!.stat.mode & 0o7777, 0o600);
+  t.is((await v.lstat('/modes/suid'))!.stat.mode & 0o7777, 0o4755);
+  const h1 = (await v.lstat('/modes/h1'))!.stat;
+  const h2 = (await v.lstat('/modes/h2'))!.stat;
+  t.is(h1.ino, h2.ino);
+  // The symlink /via stays a symlink; the file went to /real.
+  t.true((await v.lstat('/via'))!.stat.isSymbolicLink());
+  t.is(await readIn(v, '/real/fsym'), 'target-contents');
+  // A dangling symlink destination gets its target directory made.
+  t.is(await readIn(v, '/gone/fsym'), 'target-contents');
+});

@@ -56,6 +56,8 @@ export function mountOverlay(mountpoint: string, opts: OverlayOptions & ParsedMo
   const child = spawn(process.execPath, [SERVER_ENTRY, mp, JSON.stringify(resolved)], {
     stdio: ['ignore', logFd, logFd, 'pipe'],
     detached: spawnOpts.detached ?? true,
+    // A daemon must not keep its starter's directory (maybe on a filesystem to be unmounted) busy.
+    cwd: '/',
   });
   fs.closeSync(logFd);
   const pid = child.pid!;

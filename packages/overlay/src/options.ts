@@ -10,6 +10,9 @@ export interface ParsedMountOptions extends OverlayOptions {
   dev?: boolean;
   suid?: boolean;
   noatime?: boolean;
+  /** Seconds the kernel caches attributes / names (mount options attr_timeout, entry_timeout, timeout). */
+  attrTimeout?: number;
+  entryTimeout?: number;
   /** Which FUSE transport serves the mount (see fuse/select.ts); absent: $STRATA_FUSE_TRANSPORT, else the default. */
   transport?: 'native' | 'fuse-native';
   /** Rename directories that have lower parts (default true); false gives EXDEV as kernel redirect_dir=off does. */
@@ -124,6 +127,16 @@ export function parseMountOptions(strings: string[]): ParsedMountOptions {
           if (!['on', 'off', 'follow', 'nofollow'].includes(value)) throw new UsageError(`mount option redirect_dir=${value}: expected on, off, follow or nofollow`);
           o.redirectDir = value === 'on';
           break;
+        case 'timeout':
+        case 'attr_timeout':
+        case 'entry_timeout': {
+          // fuse-overlayfs's timeout= sets both; attributes are not cached by default (see README).
+          const n = Number(value);
+          if (value === '' || !Number.isFinite(n) || n < 0) throw new UsageError(`mount option ${raw}: expected a number of seconds`);
+          if (key !== 'entry_timeout') o.attrTimeout = n;
+          if (key !== 'attr_timeout') o.entryTimeout = n;
+          break;
+        }
         case 'nosync':
           o.noSync = true;
           break;

@@ -73,6 +73,8 @@ export async function runServer(mountpoint: string, opts: ParsedMountOptions, so
       dev: opts.dev ?? process.getuid?.() === 0,
       suid: opts.suid ?? process.getuid?.() === 0,
       noatime: opts.noatime,
+      attrTimeout: opts.attrTimeout,
+      entryTimeout: opts.entryTimeout,
       onUnmounted,
     });
   } catch (err) {
@@ -87,6 +89,11 @@ export async function runServer(mountpoint: string, opts: ParsedMountOptions, so
   process.on('SIGUSR2', () => {
     fs.writeFileSync(statsFile + '.tmp', JSON.stringify(server.stats.toJSON(), null, 2));
     fs.renameSync(statsFile + '.tmp', statsFile);
+  });
+  // A bug in one operation must not take the mount down with it (a dead
+  // mount answers ENOTCONN to everyone): log it and keep serving.
+  process.on('uncaughtException', (err) => {
+    process.stderr.write(`strata server ${mp}: uncaught: ${err instanceof Error ? err.stack : String(err)}\n`);
   });
   const stop = () => {
     unmountPath(mp).catch(() => undefined);

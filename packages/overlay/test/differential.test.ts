@@ -35,6 +35,8 @@ function seedLayers(s: Stack, dir: string): void {
   });
   populate(path.join(s.lowers[0]!, dir), { 'f1': 'top f1', 'd1/f4': 'f4', 'opq/y': 'y', 'd3/f5': 'f5' });
   mknod(path.join(s.lowers[0]!, dir, 'wdel'), 0o020000, 0, 0);
+  // a lower hard link: copy-up of one name must keep both names one file
+  fs.linkSync(path.join(s.lowers[1]!, dir, 'd1/f2'), path.join(s.lowers[1]!, dir, 'd4/x'));
   lsetxattr(path.join(s.lowers[0]!, dir, 'opq'), 'trusted.overlay.opaque', Buffer.from('y'), 0);
 }
 
@@ -110,8 +112,9 @@ test(`strata and kernel overlayfs agree on ${SEQS} random operation sequences`, 
     seedLayers(theirs, d);
   }
   await mountStrata(t, ours);
-  // redirect_dir=on: the kernel then renames lower directories too (strata always does).
-  await mountKernel(t, theirs, theirs.mnt, ['redirect_dir=on']);
+  // redirect_dir=on: the kernel then renames lower directories too (strata always does);
+  // index=on: it keeps lower hard links one file across copy-up (strata always does).
+  await mountKernel(t, theirs, theirs.mnt, ['redirect_dir=on', 'index=on']);
   let mismatches = 0;
   const time = { strata: 0, kernel: 0, compare: 0 };
   for (let i = 0; i < SEQS && mismatches < 5; i++) {

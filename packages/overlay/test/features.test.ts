@@ -96,12 +96,13 @@ test('rm -rf of a large lower tree: readdir resumed between deletions neither sk
   const s = makeStack(2);
   const spec: Record<string, string> = {};
   for (let i = 0; i < 1500; i++) spec[`big/d${i % 7}/f${i}`] = '';
+  for (let i = 0; i < 2000; i++) spec[`big/flat/file-with-a-longish-name-${i}`] = ''; // many getdents calls
   populate(s.lowers[1]!, spec);
   populate(s.lowers[0]!, { 'big/top': 't', 'big/d1/extra': 'e' });
   populate(s.upper, { 'big/d2/up': 'u' });
   await mountStrata(t, s);
   const listed = execFileSync('find', [path.join(s.mnt, 'big')], { encoding: 'utf8', maxBuffer: 1 << 24 }).trim().split('\n');
-  t.is(listed.length, 1 + 7 + 1500 + 3);
+  t.is(listed.length, 1 + 7 + 1500 + 3 + 1 + 2000);
   t.is(new Set(listed).size, listed.length);
   execFileSync('rm', ['-rf', path.join(s.mnt, 'big')]);
   t.deepEqual(ls(s.mnt), []);

@@ -19,6 +19,9 @@ test('lowerdir alone is a read-only stack; common mount options are understood',
   t.false(o.readOnly); // rw came after ro
   t.like(parseMountOptions(['lowerdir=/a,nodev,nosuid']), { dev: false, suid: false });
   t.like(parseMountOptions(['lowerdir=/a,redirect_dir=off']), { redirectDir: false });
+  t.like(parseMountOptions(['lowerdir=/a,timeout=5']), { attrTimeout: 5, entryTimeout: 5 });
+  t.like(parseMountOptions(['lowerdir=/a,attr_timeout=2']), { attrTimeout: 2, entryTimeout: undefined });
+  t.throws(() => parseMountOptions(['lowerdir=/a,timeout=soon']), { message: /timeout=soon/ });
   t.throws(() => parseMountOptions(['lowerdir=/a,redirect_dir=maybe']), { message: /redirect_dir=maybe/ });
 });
 

@@ -7,7 +7,8 @@
 // rather than gzipping them on the way.
 //
 // Other helpers' work shares the machine, so each side runs --runs times
-// (default 2), alternating which goes first, and the best time counts.
+// (default 3), alternating which goes first, and the best time counts.
+// CPU seconds are printed too: on a busy machine they are the steadier measure.
 //
 //   node --import tsx packages/registry/bench/push-pull.ts [--size-mib N] [--layers N] [--runs N]
 import crypto from 'node:crypto';
@@ -21,7 +22,7 @@ import { openStore, MediaType, type Store, type Descriptor } from '@strata/store
 import { pullImage, pushImage } from '../src/index.ts';
 import { startRegistry, type RegistryServer } from '../test/helpers/registry-server.ts';
 
-const { values } = parseArgs({ options: { 'size-mib': { type: 'string', default: '1024' }, layers: { type: 'string', default: '4' }, runs: { type: 'string', default: '2' } } });
+const { values } = parseArgs({ options: { 'size-mib': { type: 'string', default: '1024' }, layers: { type: 'string', default: '4' }, runs: { type: 'string', default: '3' } } });
 const sizeMiB = Number(values['size-mib']);
 const nLayers = Number(values.layers);
 const runs = Number(values.runs);
@@ -50,13 +51,32 @@ async function makeLayer(store: Store, dir: string, i: number, bytes: number): P
   return { desc: { mediaType: MediaType.ociLayer, digest: info.digest, size: info.size }, diffId: info.digest };
 }
 
-async function timed<T>(label: string, fn: () => Promise<T>): Promise<number> {
+interface Timing { wall: number; cpu: number }
+
+/** Wall and CPU seconds of an in-process strata operation (the registry's own CPU is not in it). */
+async function timed(label: string, fn: () => Promise<unknown>): Promise<Timing> {
   const t0 = process.hrtime.bigint();
+  const c0 = process.cpuUsage();
   await fn();
-  const s = Number(process.hrtime.bigint() - t0) / 1e9;
-  process.stderr.write(`  ${label}: ${s.toFixed(2)} s\n`);
-  return s;
+  const c = process.cpuUsage(c0);
+  const t = { wall: Number(process.hrtime.bigint() - t0) / 1e9, cpu: (c.user + c.system) / 1e6 };
+  process.stderr.write(`  ${label}: ${t.wall.toFixed(2)} s (cpu ${t.cpu.toFixed(2)} s)\n`);
+  return t;
 }
+
+/** The same for `skopeo ARGS`: bash's `times` reports the CPU of its finished child. */
+async function timedSkopeo(label: string, args: string[]): Promise<Timing> {
+  const t0 = process.hrtime.bigint();
+  const r = await run('bash', ['-c', 'skopeo "$@" >/dev/null && times', 'bash', ...args]);
+  const wall = Number(process.hrtime.bigint() - t0) / 1e9;
+  const secs = (s: string) => { const m = /(\d+)m([\d.]+)s/.exec(s); return m ? Number(m[1]) * 60 + Number(m[2]) : NaN; };
+  const [user = '', sys = ''] = (r.stdout.trim().split('\n')[1] ?? '').split(/\s+/);
+  const t = { wall, cpu: secs(user) + secs(sys) };
+  process.stderr.write(`  ${label}: ${t.wall.toFixed(2)} s (cpu ${t.cpu.toFixed(2)} s)\n`);
+  return t;
+}
+
+const better = (a: Timing, b: Timing): Timing => ({ wall: Math.min(a.wall, b.wall), cpu: Math.min(a.cpu, b.cpu) });
 
 async function main(): Promise<void> {
   const work = await fsp.mkdtemp(path.join(os.tmpdir(), 'strata-regbench-'));
@@ -75,7 +95,8 @@ async function main(): Promise<void> {
     const total = layers.reduce((n, l) => n + l.desc.size, 0);
     const mib = total / (1 << 20);
 
-    const best = { strataPush: Infinity, skopeoPush: Infinity, strataPull: Infinity, skopeoPull: Infinity };
+    const none: Timing = { wall: Infinity, cpu: Infinity };
+    const best = { strataPush: none, skopeoPush: none, strataPull: none, skopeoPull: none };
     let same = true;
     for (let r = 0; r < runs; r++) {
       process.stderr.write(`run ${r + 1}/${runs}:\n`);
@@ -85,21 +106,21 @@ async function main(): Promise<void> {
       const pullRoot = path.join(work, `pulled${r}`);
       const skopeoDir = path.join(work, `skopeo-oci${r}`);
       const strataPush = () => timed('strata push', () => pushImage(store, 'localhost/bench:latest', `${regA.host}/bench:1`));
-      const skopeoPush = () => timed('skopeo copy oci: -> docker://', () => run('skopeo', ['copy', '-q', '--preserve-digests', '--dest-tls-verify=false',
-        `oci:${store.root}:localhost/bench:latest`, `docker://${regB.host}/bench:1`]));
+      const skopeoPush = () => timedSkopeo('skopeo copy oci: -> docker://', ['copy', '-q', '--preserve-digests', '--dest-tls-verify=false',
+        `oci:${store.root}:localhost/bench:latest`, `docker://${regB.host}/bench:1`]);
       const strataPull = () => timed('strata pull', async () => pullImage(await openStore(pullRoot), `${regA.host}/bench:1`));
-      const skopeoPull = () => timed('skopeo copy docker:// -> oci:', () => run('skopeo', ['copy', '-q', '--preserve-digests', '--dest-oci-accept-uncompressed-layers', '--src-tls-verify=false',
-        `docker://${regB.host}/bench:1`, `oci:${skopeoDir}:bench`]));
+      const skopeoPull = () => timedSkopeo('skopeo copy docker:// -> oci:', ['copy', '-q', '--preserve-digests', '--dest-oci-accept-uncompressed-layers', '--src-tls-verify=false',
+        `docker://${regB.host}/bench:1`, `oci:${skopeoDir}:bench`]);
       if (r % 2 === 0) {
-        best.strataPush = Math.min(best.strataPush, await strataPush());
-        best.skopeoPush = Math.min(best.skopeoPush, await skopeoPush());
-        best.strataPull = Math.min(best.strataPull, await strataPull());
-        best.skopeoPull = Math.min(best.skopeoPull, await skopeoPull());
+        best.strataPush = better(best.strataPush, await strataPush());
+        best.skopeoPush = better(best.skopeoPush, await skopeoPush());
+        best.strataPull = better(best.strataPull, await strataPull());
+        best.skopeoPull = better(best.skopeoPull, await skopeoPull());
       } else {
-        best.skopeoPush = Math.min(best.skopeoPush, await skopeoPush());
-        best.strataPush = Math.min(best.strataPush, await strataPush());
-        best.skopeoPull = Math.min(best.skopeoPull, await skopeoPull());
-        best.strataPull = Math.min(best.strataPull, await strataPull());
+        best.skopeoPush = better(best.skopeoPush, await skopeoPush());
+        best.strataPush = better(best.strataPush, await strataPush());
+        best.skopeoPull = better(best.skopeoPull, await skopeoPull());
+        best.strataPull = better(best.strataPull, await strataPull());
       }
       const pulled = await openStore(pullRoot);
       same &&= (await pulled.resolve(`${regA.host}/bench:1`)).manifestDescriptor.digest === manifest.digest;
@@ -107,8 +128,10 @@ async function main(): Promise<void> {
       await fsp.rm(pullRoot, { recursive: true, force: true });
       await fsp.rm(skopeoDir, { recursive: true, force: true });
     }
-    const line = (what: string, s: number, k: number) =>
-      `${what.padEnd(6)} strata ${(mib / s).toFixed(0).padStart(5)} MiB/s (${s.toFixed(2)} s)   skopeo ${(mib / k).toFixed(0).padStart(5)} MiB/s (${k.toFixed(2)} s)   strata/skopeo speed ratio ${(k / s).toFixed(2)}`;
+    const line = (what: string, s: Timing, k: Timing) =>
+      `${what.padEnd(6)} strata ${(mib / s.wall).toFixed(0).padStart(5)} MiB/s (${s.wall.toFixed(2)} s, cpu ${s.cpu.toFixed(2)} s)   ` +
+      `skopeo ${(mib / k.wall).toFixed(0).padStart(5)} MiB/s (${k.wall.toFixed(2)} s, cpu ${k.cpu.toFixed(2)} s)   ` +
+      `strata/skopeo speed ratio ${(k.wall / s.wall).toFixed(2)}, cpu ratio ${(s.cpu / k.cpu).toFixed(2)}`;
     process.stdout.write(`image: ${mib.toFixed(0)} MiB in ${nLayers} layers, manifest ${manifest.digest} (pulled digest identical: ${same}); best of ${runs} runs\n`);
     process.stdout.write(line('push', best.strataPush, best.skopeoPush) + '\n');
     process.stdout.write(line('pull', best.strataPull, best.skopeoPull) + '\n');

@@ -12,12 +12,13 @@
 // The records are opaque to this package except for `layer` and `blobs`,
 // the descriptors it must ship and fetch.
 //
-// How the builder uses it:
+// How `strata build` uses it (packages/cli/src/build-registry.ts):
 //   --cache-to REF:   after a build, exportCache(store, REF, records) with
 //                     every record of the build (keys -> layer descriptors);
-//   --cache-from REF: before a build, importCache(store, REF) -> records;
-//                     on a local cache miss for KEY, use records[KEY]: its
-//                     layer blob is already in the store (fetched by import).
+//   --cache-from REF: before a build, importCache(store, REF, {layers: false})
+//                     -> records; on a local miss for KEY with records[KEY]
+//                     present, fetchCacheBlobs(store, REF, [records[KEY]])
+//                     and the builder reuses the step.
 import { InvalidInput, isDigest, type Digest } from '@strata/common';
 import { RegistryClient, type ClientOptions } from './client.ts';
 import { getManifest, putManifest } from './manifests.ts';

@@ -37,6 +37,7 @@ export interface RequestOptions {
 }
 
 const RETRY_STATUS = new Set([408, 429, 500, 502, 503, 504]);
+const DOCKER_HUB = new Set(['docker.io', 'index.docker.io', 'registry-1.docker.io']);
 
 /** Scope of repository `repo` with actions, for the Bearer token flow. */
 export function repoScope(repo: string, actions: 'pull' | 'pull,push'): string {
@@ -60,7 +61,9 @@ export class RegistryClient {
 
   constructor(registry: string, private readonly opts: ClientOptions = {}) {
     this.registry = registry.toLowerCase();
-    this.baseUrl = new URL(`${schemeFor(this.registry, opts)}://${this.registry}`);
+    // Docker Hub's name and its API host differ; credentials stay under the name.
+    const apiHost = DOCKER_HUB.has(this.registry) ? 'registry-1.docker.io' : this.registry;
+    this.baseUrl = new URL(`${schemeFor(apiHost, opts)}://${apiHost}`);
     this.agents = makeAgents(opts);
     this.creds = opts.credentials;
     this.retries = opts.retries ?? 4;
@@ -74,7 +77,11 @@ export class RegistryClient {
   }
 
   private async credentials(): Promise<Credentials | null> {
-    if (this.creds === undefined) this.creds = await findCredentials(this.registry, this.opts);
+    if (this.creds === undefined) {
+      this.creds = await findCredentials(this.registry, this.opts);
+      // docker login stores Hub credentials under its v1 index URL.
+      if (!this.creds && DOCKER_HUB.has(this.registry)) this.creds = await findCredentials('index.docker.io', this.opts);
+    }
     return this.creds;
   }
 

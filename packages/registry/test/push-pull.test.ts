@@ -202,3 +202,20 @@ test('pull through a dropped connection resumes and still verifies', async (t) =
   t.true(proxy.requests.some((r) => r.includes(layer.digest) && r.endsWith(' 206')));
   t.true(await dest.content.has(layer.digest));
 });
+
+test('layers go up and down concurrently, never more than --concurrency at once', async (t) => {
+  const proxy = await startProxy(reg.port);
+  cleanup.push(() => proxy.stop());
+  const src = await newStore('concurrency-src');
+  const layers = Array.from({ length: 6 }, (_, i) => ({ files: { [`f${i}`]: 1_500_000 } }));
+  const img = await makeImage(src, 'localhost/conc:1', layers);
+  await pushImage(src, 'localhost/conc:1', `${proxy.host}/conc/img:1`, { ...fast, concurrency: 2 });
+  t.true(proxy.maxBlobsInFlight <= 2, `push: ${proxy.maxBlobsInFlight} in flight`);
+  const up = proxy.maxBlobsInFlight;
+  const dest = await newStore('concurrency-dest');
+  const res = await pullImage(dest, `${proxy.host}/conc/img:1`, { ...fast, concurrency: 3 });
+  t.is(res.descriptor.digest, img.digest);
+  t.is(res.transferred.length, 6);
+  t.true(proxy.maxBlobsInFlight <= 3, `pull: ${proxy.maxBlobsInFlight} in flight`);
+  t.true(Math.max(up, proxy.maxBlobsInFlight) >= 2, 'transfers did overlap');
+});

@@ -3,6 +3,7 @@ import { UsageError } from '@strata/common';
 import { formatReference, isLoopback, parseReference } from '../src/reference.ts';
 import { parseChallenges } from '../src/challenge.ts';
 import { schemeFor } from '../src/transport.ts';
+import { RegistryClient } from '../src/client.ts';
 
 const D = `sha256:${'ab'.repeat(32)}` as const;
 
@@ -56,4 +57,11 @@ test('WWW-Authenticate: bearer with quoted params, basic, and several challenges
   t.is(cs[1]!.scheme, 'bearer');
   t.is(cs[1]!.params.error, 'insufficient_scope');
   t.deepEqual(parseChallenges(undefined), []);
+});
+
+test('docker.io is reached at its API host over TLS', (t) => {
+  const c = new RegistryClient('docker.io', { credentials: null });
+  t.teardown(() => c.close());
+  t.is(c.baseUrl.href, 'https://registry-1.docker.io/');
+  t.is(c.registry, 'docker.io');
 });

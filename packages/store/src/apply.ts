@@ -33,12 +33,9 @@ export interface ApplyResult {
 }
 
 function removeAny(abs: string, tree: SafeTree, rel: string): void {
-  let st: fs.Stats;
-  try {
-    st = fs.lstatSync(abs);
-  } catch {
-    return;
-  }
+  // No throw for the common case (a new name): exceptions cost a stack trace per file.
+  const st = fs.lstatSync(abs, { throwIfNoEntry: false });
+  if (!st) return;
   if (st.isDirectory()) {
     fs.rmSync(abs, { recursive: true, force: true });
     tree.forget(rel);
@@ -104,11 +101,9 @@ export async function applyLayer(input: AsyncIterable<Buffer>, dir: string, file
       const abs = tree.abs(rel);
       switch (h.type) {
         case 'dir': {
-          let isDir = false;
-          try {
-            const st = fs.lstatSync(abs);
-            if (st.isDirectory()) isDir = true; else fs.unlinkSync(abs);
-          } catch { /* absent */ }
+          const st = fs.lstatSync(abs, { throwIfNoEntry: false });
+          const isDir = st?.isDirectory() ?? false;
+          if (st && !isDir) fs.unlinkSync(abs);
           if (!isDir) fs.mkdirSync(abs, 0o700);
           tree.known(rel);
           setMeta(abs, h, false);

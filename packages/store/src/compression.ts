@@ -1,6 +1,7 @@
 // Layer compression: none, gzip (zlib) and zstd (zstd-napi), all streaming.
 // The media type says what a blob is; the magic bytes are checked too, so a
 // mislabelled blob fails with a clear error instead of a tar checksum error.
+import { CHUNK } from './chunk.ts';
 import { PassThrough, type Transform } from 'node:stream';
 import zlib from 'node:zlib';
 import { CompressStream, DecompressStream } from 'zstd-napi';
@@ -31,12 +32,12 @@ export function sniffCompression(head: Buffer): Compression {
 export function decompressor(c: Compression): Transform {
   if (c === 'gzip') return zlib.createGunzip({ chunkSize: 256 << 10 });
   if (c === 'zstd') return new DecompressStream();
-  return new PassThrough({ highWaterMark: 1 << 20 });
+  return new PassThrough({ highWaterMark: CHUNK });
 }
 
 /** A transform that compresses with `c` (gzip level 6 like docker/podman; zstd level 3). */
 export function compressor(c: Compression): Transform {
   if (c === 'gzip') return zlib.createGzip({ level: 6, chunkSize: 256 << 10 });
   if (c === 'zstd') return new CompressStream({ compressionLevel: 3 });
-  return new PassThrough({ highWaterMark: 1 << 20 });
+  return new PassThrough({ highWaterMark: CHUNK });
 }

@@ -4,6 +4,7 @@
 // atomic on one filesystem, so a crash leaves either no blob or a whole one,
 // and two writers of the same blob both succeed (the second rename replaces
 // identical bytes). Readers verify the digest as they stream.
+import { CHUNK } from './chunk.ts';
 import fs from 'node:fs';
 import fsp from 'node:fs/promises';
 import path from 'node:path';
@@ -27,7 +28,7 @@ class IngestWriter extends Writable implements BlobWriter {
     private readonly tmp: string,
     private readonly fd: number,
   ) {
-    super({ highWaterMark: 1 << 20 });
+    super({ highWaterMark: CHUNK });
   }
 
   override _write(chunk: Buffer, _enc: BufferEncoding, cb: (err?: Error | null) => void): void {
@@ -110,7 +111,7 @@ class IngestWriter extends Writable implements BlobWriter {
 export function verifying(digest: Digest, what: string): Transform {
   const h = newHash();
   return new Transform({
-    highWaterMark: 1 << 20,
+    highWaterMark: CHUNK,
     transform(chunk: Buffer, _e, cb) { h.update(chunk); cb(null, chunk); },
     flush(cb) {
       const got: Digest = `sha256:${h.digest('hex')}`;
@@ -155,7 +156,7 @@ export class FsContentStore implements ContentStore {
 
   reader(digest: Digest): Readable {
     const p = this.blobPath(digest);
-    const src = fs.createReadStream(p, { highWaterMark: 1 << 20 });
+    const src = fs.createReadStream(p, { highWaterMark: CHUNK });
     const v = verifying(digest, `blob ${p}`);
     src.on('error', (err) => v.destroy(isErrno(err, 'ENOENT') ? new NotFound(`blob ${digest} not found in ${this.root}`) : err));
     return src.pipe(v);

@@ -7,6 +7,7 @@
 // the same diffID, which the builder's cache relies on. Overlay's own xattrs
 // are not emitted. Second and later names of a hard-linked file become tar
 // hard-link entries.
+import { CHUNK } from './chunk.ts';
 import fs from 'node:fs';
 import fsp from 'node:fs/promises';
 import path from 'node:path';
@@ -119,7 +120,7 @@ async function* walk(root: string): AsyncGenerator<Buffer> {
       try {
         let left = size;
         while (left > 0) {
-          const buf = Buffer.allocUnsafe(Math.min(left, 1 << 20));
+          const buf = Buffer.allocUnsafe(Math.min(left, CHUNK));
           const { bytesRead } = await fh.read(buf, 0, buf.length, size - left);
           if (bytesRead === 0) throw new Error(`${abs}: file shrank while being archived`);
           left -= bytesRead;
@@ -144,5 +145,5 @@ async function* walk(root: string): AsyncGenerator<Buffer> {
  * to the image, not to a layer).
  */
 export function diffDir(upperDir: string): Readable {
-  return Readable.from(walk(upperDir), { objectMode: false, highWaterMark: 1 << 20 });
+  return Readable.from(walk(upperDir), { objectMode: false, highWaterMark: CHUNK });
 }

@@ -4,6 +4,7 @@
 // store, verified as they are read; the archive is written to a temp file
 // beside the output and renamed into place, so a failure leaves no
 // half-written archive.
+import { CHUNK } from './chunk.ts';
 import fs from 'node:fs';
 import path from 'node:path';
 import type { Readable, Writable } from 'node:stream';
@@ -44,7 +45,7 @@ export async function exportImage(store: FsStore, ref: string, outFile: string, 
   const img = await store.resolve(ref);
   const name = img.ref.startsWith('sha256:') ? null : img.ref;
   const tmp = path.join(path.dirname(path.resolve(outFile)), `.${path.basename(outFile)}.tmp-${process.pid}`);
-  const out = fs.createWriteStream(tmp, { highWaterMark: 1 << 20 });
+  const out = fs.createWriteStream(tmp, { highWaterMark: CHUNK });
   const closed = new Promise<void>((res, rej) => { out.on('close', res); out.on('error', rej); });
   try {
     const addBytes = async (n: string, data: Buffer) => {

@@ -2,6 +2,7 @@
 // manifest, config and layers. With `repair`, a corrupt blob is moved to
 // quarantine/ (kept for inspection, out of the content store), so readers
 // get NotFound instead of wrong bytes and a re-import or pull can heal it.
+import { CHUNK } from './chunk.ts';
 import fs from 'node:fs';
 import fsp from 'node:fs/promises';
 import path from 'node:path';
@@ -25,7 +26,7 @@ export interface FsckResult {
 
 async function hashFile(file: string): Promise<Digest> {
   const h = newHash();
-  for await (const c of fs.createReadStream(file, { highWaterMark: 1 << 20 })) h.update(c as Buffer);
+  for await (const c of fs.createReadStream(file, { highWaterMark: CHUNK })) h.update(c as Buffer);
   return `sha256:${h.digest('hex')}`;
 }
 

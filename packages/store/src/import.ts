@@ -4,6 +4,7 @@
 // verified against the digests the archive names. On any error the store is
 // left as it was: blobs and snapshots this import created are removed and
 // nothing is tagged (tags are written last).
+import { CHUNK } from './chunk.ts';
 import fs from 'node:fs';
 import path from 'node:path';
 import { Readable } from 'node:stream';
@@ -15,6 +16,7 @@ import { readTar } from './tar-read.ts';
 import { BLOCK, decodeBlock, decodePax, padding } from './tar-header.ts';
 import { decompressor, layerMediaType, sniffCompression } from './compression.ts';
 import { applyHashed } from './layers.ts';
+import { applyLayer } from './apply.ts';
 import { parseIndex, REF_NAME } from './layout.ts';
 import { normalizeName, tryNormalizeName } from './refs.ts';
 import { hostPlatform, type FsStore } from './store.ts';
@@ -109,7 +111,7 @@ function kindOf(names: Set<string>): ArchiveKind {
 
 async function scanKindStream(file: string, c: Compression): Promise<ArchiveKind> {
   const names = new Set<string>();
-  const src = fs.createReadStream(file, { highWaterMark: 1 << 20 });
+  const src = fs.createReadStream(file, { highWaterMark: CHUNK });
   const dec = decompressor(c);
   const done = pipeline(src, dec);
   done.catch(() => undefined);
@@ -141,16 +143,32 @@ function defaultName(file: string): string {
   return normalizeName(base);
 }
 
+/**
+ * The image name for an index entry's ref.name. The OCI spec's usual value
+ * is a bare tag ("v1", what `skopeo copy ... oci-archive:F:v1` writes): that
+ * becomes a tag of the name derived from the file. A name with a '/' or ':'
+ * (what strata, buildah and containerd write) is a full reference.
+ */
+function nameFromRefName(refName: string, file: string): string | null {
+  if (!refName.includes('/') && !refName.includes(':') && /^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$/.test(refName)) {
+    const base = defaultName(file);
+    return `${base.slice(0, base.lastIndexOf(':'))}:${refName}`;
+  }
+  return tryNormalizeName(refName);
+}
+
 async function importRootfs(store: FsStore, file: string, name: string, compression: Compression, undo: Undo): Promise<ImportResult> {
   const w = await store.content.writer();
   const tmp = store.snapshots.tempDir();
   undo.tmpDirs.push(tmp);
-  const src = fs.createReadStream(file, { highWaterMark: 1 << 20 });
+  const src = fs.createReadStream(file, { highWaterMark: CHUNK });
   let res;
   try {
     const raw = teeInto(src, w);
     if (compression === 'none') {
-      res = await applyHashed(raw, tmp, file);
+      // The blob is the uncompressed layer: the writer's hash is the diffID,
+      // so the bytes are hashed once, not twice.
+      res = { ...(await applyLayer(raw, tmp, file)), diffId: null };
     } else {
       const dec = decompressor(compression);
       const done = pipeline(Readable.from(raw), dec);
@@ -166,7 +184,7 @@ async function importRootfs(store: FsStore, file: string, name: string, compress
   }
   const size = fs.statSync(file).size;
   const info = await commitTracked(undo, w, size);
-  const diffId = res.diffId;
+  const diffId = res.diffId ?? info.digest;
   const snap = store.snapshots.dir(diffId);
   if (!(await store.snapshots.exists(diffId))) {
     await store.snapshots.install(tmp, diffId);
@@ -198,7 +216,7 @@ interface ArchiveBlobs {
 /** Streams an image archive, storing every file as a verified blob. */
 async function ingestArchive(store: FsStore, file: string, compression: Compression, undo: Undo): Promise<ArchiveBlobs> {
   const out: ArchiveBlobs = { byEntry: new Map(), meta: new Map(), links: new Map() };
-  const src = fs.createReadStream(file, { highWaterMark: 1 << 20 });
+  const src = fs.createReadStream(file, { highWaterMark: CHUNK });
   const dec = decompressor(compression);
   const done = pipeline(src, dec);
   done.catch(() => undefined);
@@ -290,7 +308,7 @@ async function importOci(store: FsStore, file: string, name: string | null, blob
     if (!(await store.content.has(m.digest))) throw new InvalidInput(`${file}: index.json names ${m.digest}, which is not in the archive`);
     await checkAndUnpack(store, file, m, undo);
     const own = m.annotations?.['io.containerd.image.name'] ?? m.annotations?.[REF_NAME];
-    const n = name ?? (own ? tryNormalizeName(own) : null) ?? defaultName(file);
+    const n = name ?? (own ? nameFromRefName(own, file) : null) ?? defaultName(file);
     images.push({ name: n, descriptor: { mediaType: m.mediaType, digest: m.digest, size: m.size, ...(m.platform ? { platform: m.platform } : {}) } });
   }
   return { kind: 'oci', images };

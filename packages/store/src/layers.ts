@@ -1,6 +1,7 @@
 // Layer blobs <-> snapshots: unpack a stored layer into the snapshot of its
 // chainID (verifying blob digest and diffID on the way), and make a layer
 // blob out of a directory (diff -> diffID hash -> compress -> content store).
+import { CHUNK } from './chunk.ts';
 import fs from 'node:fs';
 import { pipeline } from 'node:stream/promises';
 import { Transform, type Readable } from 'node:stream';
@@ -71,12 +72,23 @@ export async function unpackLayer(
     const src = content.reader(desc.digest);
     compressionOf(desc.mediaType); // refuses media types that are not layers
     // Trust the bytes over the label: some tools label gzip layers as tar.
-    const dec = decompressor(await peekCompression(src));
+    const actual = await peekCompression(src);
+    const dec = decompressor(actual);
     const done = pipeline(src, dec);
     done.catch(() => { /* surfaced through dec's iteration or awaited below */ });
     let res;
     try {
-      res = await applyHashed(dec, tmp, file);
+      if (actual === 'none') {
+        // Uncompressed: the verifying reader already hashes these very bytes
+        // (diffID = blob digest), so don't hash them a second time.
+        const gen = dec[Symbol.asyncIterator]() as AsyncIterator<Buffer>;
+        const iterable = { [Symbol.asyncIterator]: () => gen };
+        await applyLayer(iterable, tmp, file);
+        for await (const _ of iterable) { /* drain: the reader verifies at the end */ }
+        res = { diffId: desc.digest };
+      } else {
+        res = await applyHashed(dec, tmp, file);
+      }
       await done;
     } catch (err) {
       src.destroy();
@@ -94,7 +106,7 @@ export async function unpackLayer(
 /** Counts bytes passing through. */
 export function counting(onBytes: (n: number) => void): Transform {
   return new Transform({
-    highWaterMark: 1 << 20,
+    highWaterMark: CHUNK,
     transform(c: Buffer, _e, cb) { onBytes(c.length); cb(null, c); },
   });
 }
@@ -108,7 +120,7 @@ export async function storeDiff(content: FsContentStore, dir: string, compressio
   const w = await content.writer();
   try {
     await pipeline(diffDir(dir), new Transform({
-      highWaterMark: 1 << 20,
+      highWaterMark: CHUNK,
       transform(c: Buffer, _e, cb) { h.update(c); cb(null, c); },
     }), compressor(compression), w);
   } catch (err) {

@@ -77,10 +77,8 @@ export class SafeTree {
     if (parent === '.' || this.dirs.has(parent)) return;
     this.ensureParents(parent, onCreate);
     const abs = this.abs(parent);
-    let st: fs.Stats | undefined;
-    try {
-      st = fs.lstatSync(abs);
-    } catch {
+    const st = fs.lstatSync(abs, { throwIfNoEntry: false });
+    if (!st) {
       fs.mkdirSync(abs, 0o755);
       onCreate?.(parent);
       this.dirs.add(parent);

@@ -2,6 +2,7 @@
 // chunk by chunk, so no entry (and no archive) is ever held in memory whole.
 // The consumer must finish (or skip) an entry's body before asking for the
 // next; that ordering is what gives backpressure for free.
+import { CHUNK } from './chunk.ts';
 import type { Readable } from 'node:stream';
 import { BLOCK, badEntry, decodeBlock, decodePax, finishHeader, padding, type TarHeader } from './tar-header.ts';
 
@@ -123,7 +124,7 @@ export async function* readTar(input: Readable | AsyncIterable<Buffer>, file: st
       consumed = true;
       let left = dataSize;
       while (left > 0) {
-        const chunk = await q.some(Math.min(left, 1 << 20));
+        const chunk = await q.some(Math.min(left, CHUNK));
         if (chunk === null) throw badEntry(file, name, `truncated archive (${left} bytes of data missing)`);
         left -= chunk.length;
         yield chunk;

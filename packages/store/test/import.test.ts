@@ -44,6 +44,8 @@ test('OCI and docker archives round-trip through export and import, and through 
   const viaSkopeo = path.join(tmp, 'skopeo.tar');
   await run('skopeo', ['copy', '--dest-compress', `oci-archive:${oci}`, `oci-archive:${viaSkopeo}:sk:v1`]);
   t.is(JSON.parse((await run('skopeo', ['inspect', `docker-archive:${docker}`])).stdout).Layers.length, 1);
+  const bareTag = path.join(tmp, 'bare.tar');
+  await run('skopeo', ['copy', `oci-archive:${oci}`, `oci-archive:${bareTag}:v7`]);
   const zst = path.join(tmp, 'bb-oci.tar.zst');
   await run('sh', ['-c', `zstd -q -c ${oci} > ${zst}`]);
 
@@ -54,6 +56,7 @@ test('OCI and docker archives round-trip through export and import, and through 
   t.is(d.images[0]!.descriptor.digest, src.manifestDescriptor.digest, 'same blobs, same manifest');
   const s = await importArchive(other, viaSkopeo);
   t.deepEqual(s.images.map((i) => i.name), ['localhost/sk:v1']);
+  t.deepEqual((await importArchive(other, bareTag)).images.map((i) => i.name), ['localhost/bare:v7'], 'a bare-tag ref.name tags the file name');
   const z = await importArchive(other, zst, 'zstd-wrapped');
   t.is(z.kind, 'oci');
   const sk = await other.resolve('sk:v1');

@@ -11,8 +11,7 @@ import type { Driver, DriverProbe, MountSpec, MountedFs } from '../types.ts';
 export const plain: Driver = {
   name: 'plain',
   async probe(): Promise<DriverProbe> {
-    const fsType = (await run('stat', ['-f', '-c', '%T', '.'], { allowFailure: true })).stdout.trim();
-    return { available: true, version: `plain directory (${fsType || 'unknown fs'})`, options: 'hard-linked copy of the layers' };
+    return { available: true, version: 'plain directory', options: 'the layers hard-linked into one directory' };
   },
   async mount(spec: MountSpec): Promise<MountedFs> {
     const root = path.join(spec.upperDir, 'merged');

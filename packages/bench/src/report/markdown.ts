@@ -37,8 +37,6 @@ function strataProfile(report: BenchReport): string[][] {
 export function renderMarkdown(report: BenchReport): string {
   const order = DRIVER_NAMES.filter((d) => report.drivers.some((x) => x.name === d));
   const info = (d: DriverName) => report.drivers.find((x) => x.name === d)!;
-  const find = (metric: string, d: string) => report.results.find((r) => r.metric === metric && r.driver === d);
-  const failed = (workload: string | undefined, d: string) => report.failures.find((f) => f.driver === d && f.workload === workload);
   const out: string[] = [];
   const m = report.machine;
 
@@ -57,6 +55,15 @@ export function renderMarkdown(report: BenchReport): string {
     out.push(i.available ? `- **${d}**: ${i.version} (${i.options})` : `- **${d}**: skipped: ${i.reason}`);
   }
   out.push('');
+  if (report.metrics.length) renderFilesystem(report, order, out);
+  renderRest(report, out);
+  return out.join('\n');
+}
+
+function renderFilesystem(report: BenchReport, order: DriverName[], out: string[]): void {
+  const info = (d: DriverName) => report.drivers.find((x) => x.name === d)!;
+  const find = (metric: string, d: string) => report.results.find((r) => r.metric === metric && r.driver === d);
+  const failed = (workload: string | undefined, d: string) => report.failures.find((f) => f.driver === d && f.workload === workload);
   out.push('### Medians (speed relative to the plain directory)');
   out.push('');
   out.push('Each cell is the median, then in parentheses how fast that is relative to the plain directory ' +
@@ -98,7 +105,9 @@ export function renderMarkdown(report: BenchReport): string {
     return [label, t.text, t.strata === undefined ? '–' : fmtNumber(t.strata), met];
   })));
   out.push('');
+}
 
+function renderRest(report: BenchReport, out: string[]): void {
   const profile = strataProfile(report);
   if (profile.length) {
     out.push('### strata: where its FUSE server spends the time (last run of each workload)');
@@ -145,5 +154,4 @@ export function renderMarkdown(report: BenchReport): string {
     out.push(...notes);
     out.push('');
   }
-  return out.join('\n');
 }

@@ -2,7 +2,10 @@ import path from 'node:path';
 import { UsageError } from '@strata/common';
 import { openStore, type Compression } from '@strata/store';
 import { build, exportOciLayout, type Isolation, type MountDriver, type ProgressMode } from '@strata/builder';
+import { parseReference } from '@strata/registry';
 import { bool, positionals, str, strs, type Command } from '../command.ts';
+import { clientOptions, registryOptions, registryUsage } from '../registry-options.ts';
+import { exportBuildCache, registryPuller, remoteCacheSource } from '../build-registry.ts';
 
 function oneOf<T extends string>(name: string, v: string | undefined, allowed: readonly T[]): T | undefined {
   if (v === undefined) return undefined;
@@ -28,6 +31,11 @@ export const buildCmd: Command = {
     '  --mount-driver D             fuse (strata FUSE overlay, default) | kernel (overlayfs)',
     '  --output type=oci,dest=DIR   also write the image as an OCI layout (ref "latest")',
     '  -q, --quiet                  print only the image digest',
+    '  --cache-from REF             also look up steps in the build cache at HOST/REPO:TAG (repeatable)',
+    '  --cache-to REF               push this build\'s cache records and layers to HOST/REPO:TAG',
+    '',
+    'FROM HOST[:PORT]/REPO[:TAG|@DIGEST] not in the store is pulled. Registry options:',
+    ...registryUsage,
   ].join('\n'),
   options: {
     tag: { type: 'string', short: 't', multiple: true },
@@ -41,6 +49,9 @@ export const buildCmd: Command = {
     'mount-driver': { type: 'string' },
     output: { type: 'string', short: 'o' },
     quiet: { type: 'boolean', short: 'q' },
+    'cache-from': { type: 'string', multiple: true },
+    'cache-to': { type: 'string' },
+    ...registryOptions,
   },
   async run(args, ctx) {
     const [context] = positionals(buildCmd, args, 1);
@@ -64,8 +75,15 @@ export const buildCmd: Command = {
       outputDir = path.resolve(kv.dest);
     }
     const quiet = bool(args, 'quiet');
+    const cacheTo = str(args, 'cache-to');
+    const cacheFrom = strs(args, 'cache-from');
+    // Bad references fail before any work is done.
+    for (const r of [...cacheFrom, ...(cacheTo ? [cacheTo] : [])]) parseReference(r);
+    const registry = clientOptions(args);
     const store = await openStore(ctx.root);
     const res = await build(store, {
+      pullImage: registryPuller(store, registry, quiet || ctx.json ? null : ctx.stderr),
+      cacheSource: cacheFrom.length ? await remoteCacheSource(store, cacheFrom, registry) : undefined,
       contextDir: path.resolve(context!),
       dockerfile: str(args, 'file') ? path.resolve(str(args, 'file')!) : undefined,
       tags: strs(args, 'tag'),
@@ -79,6 +97,7 @@ export const buildCmd: Command = {
       mountDriver: oneOf<MountDriver>('mount-driver', str(args, 'mount-driver'), ['fuse', 'kernel']),
     });
     if (outputDir) await exportOciLayout(store, res.manifest, outputDir);
+    if (cacheTo) await exportBuildCache(store, cacheTo, res.records, registry);
     if (ctx.json) ctx.stdout.write(JSON.stringify({ digest: res.manifest.digest, executed: res.executed, cached: res.cached }) + '\n');
     else ctx.stdout.write(res.manifest.digest + '\n');
   },

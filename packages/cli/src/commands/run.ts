@@ -2,7 +2,7 @@ import fs from 'node:fs/promises';
 import path from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { openStore } from '@strata/store';
-import { LayerView, mountRootfs, runContainer, resolveUser, defaultDriver, type Isolation } from '@strata/builder';
+import { LayerView, mountRootfs, runContainer, resolveUser, defaultDriver, closeMountWorker, type Isolation } from '@strata/builder';
 import { UsageError } from '@strata/common';
 import { bool, str, type Command } from '../command.ts';
 
@@ -47,6 +47,7 @@ export const runCmd: Command = {
       code = await runContainer(mnt.mountpoint, { args: argv, env, cwd: str(args, 'workdir') ?? c.WorkingDir ?? '/', uid: ids.uid, gid: ids.gid, additionalGids: ids.additionalGids }, { isolation, inherit: true });
     } finally {
       await mnt.unmount();
+      closeMountWorker();
     }
     if (bool(args, 'rm')) await store.snapshots.remove(key);
     else ctx.stderr.write(`strata run: the container's changes are in ${path.resolve(upperDir)} (remove with: rm -rf ${path.dirname(upperDir)})\n`);

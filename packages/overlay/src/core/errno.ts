@@ -8,7 +8,12 @@ export class FsError extends Error {
     readonly code: string,
     readonly path?: string,
   ) {
+    // ENOENT from lookups is the commonest reply of a filesystem; a stack
+    // trace per error is measurable, and says nothing about the caller's mistake.
+    const limit = Error.stackTraceLimit;
+    Error.stackTraceLimit = 0;
     super(path ? `${code}: ${path}` : code);
+    Error.stackTraceLimit = limit;
   }
 }
 

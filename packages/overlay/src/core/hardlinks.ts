@@ -15,6 +15,13 @@ interface Entry {
   indexed: boolean;
 }
 
+/** The identity and link count of a host file (fs.Stats, BigIntStats or a stat array's fields). */
+export interface InodeStat {
+  dev: number | bigint;
+  ino: number | bigint;
+  nlink: number | bigint;
+}
+
 const key = (dev: bigint | number | string, ino: bigint | number | string) => `${dev}:${ino}`;
 
 export class HardLinks {
@@ -45,7 +52,7 @@ export class HardLinks {
   }
 
   /** The host path of the upper copy of lower inode `st`, if one was made. */
-  copyOf(st: fs.BigIntStats): string | undefined {
+  copyOf(st: InodeStat): string | undefined {
     const e = this.byLower.get(key(st.dev, st.ino));
     if (!e) return undefined;
     let up: fs.Stats;
@@ -81,13 +88,13 @@ export class HardLinks {
   }
 
   /** A lower-only name of inode `lowerSt` was deleted or renamed away. */
-  lowerNameGone(lowerSt: fs.BigIntStats): void {
+  lowerNameGone(lowerSt: InodeStat): void {
     const e = this.byLower.get(key(lowerSt.dev, lowerSt.ino));
     if (e && e.remaining !== undefined) e.remaining = Math.max(0, e.remaining - 1);
   }
 
   /** The merged link count of a file whose host stat is `st`, or undefined if it is not a shared copy. */
-  nlink(st: fs.BigIntStats): number | undefined {
+  nlink(st: InodeStat): number | undefined {
     const lk = this.byUpper.get(key(st.dev, st.ino));
     if (lk === undefined) return undefined;
     const e = this.byLower.get(lk)!;

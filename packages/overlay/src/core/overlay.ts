@@ -7,7 +7,7 @@
 // transport calls the operations; close() releases open file descriptors.
 import fs from 'node:fs';
 import path from 'node:path';
-import { lgetxattr, llistxattr, lremovexattr, lsetxattr, lutimesNs, mknod, mkWhiteout, renameat2, RENAME_EXCHANGE, RENAME_WHITEOUT } from '@strata/native';
+import { fstatArray, lgetxattr, llistxattr, lstatArray, lremovexattr, lsetxattr, lutimesNs, mknod, mkWhiteout, renameat2, RENAME_EXCHANGE, RENAME_NOREPLACE, RENAME_WHITEOUT } from '@strata/native';
 import { fail } from './errno.ts';
 import { HardLinks } from './hardlinks.ts';
 import { Inodes, ROOT_INO } from './inodes.ts';
@@ -59,28 +59,6 @@ const O_EXCL = fs.constants.O_EXCL;
 const UTIME_OMIT = (1 << 30) - 2;
 const IS_ROOT = process.getuid?.() === 0;
 
-/** Stat (bigint, for nanosecond times) into the transport's array. */
-export function statArray(st: fs.BigIntStats, ino: number, nlink?: number): StatArray {
-  const d = new Float64Array(16);
-  d[0] = Number(st.mode);
-  d[1] = Number(st.uid);
-  d[2] = Number(st.gid);
-  d[3] = Number(st.size);
-  d[4] = Number(st.dev);
-  d[5] = nlink ?? Number(st.nlink);
-  d[6] = ino;
-  d[7] = Number(st.rdev);
-  d[8] = Number(st.blksize);
-  d[9] = Number(st.blocks);
-  d[10] = Number(st.atimeNs / 1000000000n);
-  d[11] = Number(st.atimeNs % 1000000000n);
-  d[12] = Number(st.mtimeNs / 1000000000n);
-  d[13] = Number(st.mtimeNs % 1000000000n);
-  d[14] = Number(st.ctimeNs / 1000000000n);
-  d[15] = Number(st.ctimeNs % 1000000000n);
-  return d;
-}
-
 function splitPath(p: string): [string, string] {
   const i = p.lastIndexOf('/');
   return [i <= 0 ? '/' : p.slice(0, i), p.slice(i + 1)];
@@ -130,11 +108,6 @@ export class Overlay {
     if (this.readOnly) fail('EROFS', p);
   }
 
-  private inoOf(node: Node, st: fs.BigIntStats): number {
-    if (!node.ino) node.ino = this.inodes.of(Number(st.dev), Number(st.ino));
-    return node.ino;
-  }
-
   /** The host path serving `node`; a lower hard link whose sibling was copied up is served by that copy. */
   private servePath(node: Node): string {
     if (!node.upper && node.lower && node.type === S_IFREG && this.links.size) {
@@ -148,12 +121,18 @@ export class Overlay {
   }
 
   private statNode(node: Node): StatArray {
-    const st = fs.lstatSync(this.servePath(node), { bigint: true });
-    const ino = this.inoOf(node, st);
-    // A merged directory's link count is unknowable cheaply; 1 tells find not to count on it (as the kernel does).
-    const merged = node.isDir && node.lowerDirs.length + (node.upper ? 1 : 0) > 1;
-    const shared = node.type === S_IFREG && this.links.size ? this.links.nlink(st) : undefined;
-    return statArray(st, ino, merged ? 1 : shared);
+    const d = new Float64Array(16);
+    lstatArray(this.servePath(node), d);
+    if (!node.ino) node.ino = this.inodes.of(d[4]!, d[6]!);
+    if (node.isDir) {
+      // A merged directory's link count is unknowable cheaply; 1 tells find not to count on it (as the kernel does).
+      if (node.lowerDirs.length + (node.upper ? 1 : 0) > 1) d[5] = 1;
+    } else if (node.type === S_IFREG && this.links.size) {
+      const shared = this.links.nlink({ dev: d[4]!, ino: d[6]!, nlink: d[5]! });
+      if (shared !== undefined) d[5] = shared;
+    }
+    d[6] = node.ino;
+    return d;
   }
 
   // ---- queries -----------------------------------------------------------
@@ -165,8 +144,11 @@ export class Overlay {
   fgetattr(fh: number, p: string): StatArray {
     const h = this.handles.get(fh);
     if (!h) return this.getattr(p);
-    const st = fs.fstatSync(h.fd, { bigint: true });
-    return statArray(st, this.inoOf(h.node, st));
+    const d = new Float64Array(16);
+    fstatArray(h.fd, d);
+    if (!h.node.ino) h.node.ino = this.inodes.of(d[4]!, d[6]!);
+    d[6] = h.node.ino;
+    return d;
   }
 
   readdir(p: string): DirEntry[] {
@@ -451,8 +433,13 @@ export class Overlay {
     node.removed = true;
   }
 
-  rename(from: string, to: string): void {
+  /**
+   * rename(2) / renameat2(2): `flags` may be RENAME_NOREPLACE or
+   * RENAME_EXCHANGE (a transport that can carry them passes them on).
+   */
+  rename(from: string, to: string, flags = 0): void {
     this.writable(to);
+    if (flags & ~(RENAME_NOREPLACE | RENAME_EXCHANGE) || (flags & RENAME_NOREPLACE && flags & RENAME_EXCHANGE)) fail('EINVAL', to);
     const src = this.tree.resolve(from);
     if (src === this.tree.root) fail('EBUSY', from);
     const [dir, name] = splitPath(to);
@@ -460,6 +447,8 @@ export class Overlay {
     if (!dstParent.isDir) fail('ENOTDIR', to);
     if (Buffer.byteLength(name) > NAME_MAX) fail('ENAMETOOLONG', to);
     const dst = this.tree.children(dstParent).get(name);
+    if (flags & RENAME_NOREPLACE && dst) fail('EEXIST', to);
+    if (flags & RENAME_EXCHANGE) return this.exchange(src, dstParent, name, dst, to);
     if (dst === src) return;
     if (src.isDir) {
       for (let n: Node | null = dstParent; n; n = n.parent) if (n === src) fail('EINVAL', to);
@@ -515,6 +504,33 @@ export class Overlay {
     src.lowerVisible = (dst?.lowerVisible ?? false) || dstWhitedOut;
     src.parent = dstParent;
     src.name = name;
+  }
+
+  /** RENAME_EXCHANGE: both names exist and swap what they point to, atomically in the upper layer. */
+  private exchange(a: Node, bParent: Node, bName: string, b: Node | undefined, to: string): void {
+    if (!b) fail('ENOENT', to);
+    if (a === b) return;
+    for (let n: Node | null = bParent; n; n = n.parent) if (n === a) fail('EINVAL', to);
+    for (let n: Node | null = a.parent; n; n = n.parent) if (n === b) fail('EINVAL', to);
+    for (const n of [a, b]) if (n.isDir && n.lowerDirs.length > 0 && this.opts.redirectDir === false) fail('EXDEV', to);
+    const aParent = a.parent!;
+    for (const n of [aParent, bParent, a, b]) copyUp(this.copyEnv, n);
+    this.tree.children(aParent);
+    this.tree.children(bParent);
+    // Each directory lands on the other's name: it keeps its lower parts by
+    // redirect, or hides the lower entries of its new name by being opaque.
+    for (const [n, landing] of [[a, b], [b, a]] as const) {
+      if (!n.isDir) continue;
+      if (n.lowerDirs.length > 0) lsetxattr(this.tree.upperPath(n), REDIRECT_XATTR, Buffer.from(n.lowerDirs[0]!.rel), 0);
+      else if (landing.lowerVisible) makeOpaque(this.tree.upperPath(n), this.format);
+    }
+    renameat2(this.tree.upperPath(a), this.tree.upperPath(b), RENAME_EXCHANGE);
+    const aName = a.name;
+    aParent.children!.set(aName, b);
+    bParent.children!.set(bName, a);
+    [a.name, b.name] = [bName, aName];
+    [a.parent, b.parent] = [bParent, aParent];
+    [a.lowerVisible, b.lowerVisible] = [b.lowerVisible, a.lowerVisible];
   }
 
   /** Tells the hard-link index that a lower-only name of a multi-link file went away. */

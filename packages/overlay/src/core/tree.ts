@@ -6,7 +6,7 @@
 import fs from 'node:fs';
 import { fail } from './errno.ts';
 import { Layers, type Source } from './layers.ts';
-import { AUFS_OPAQUE, AUFS_PREFIX, isOpaqueDir, isWhiteoutStat, readRedirect } from './whiteout.ts';
+import { AUFS_OPAQUE, AUFS_PREFIX, isOpaqueByXattr, isOpaqueDir, isWhiteoutStat, readRedirect } from './whiteout.ts';
 
 export const S_IFMT = 0o170000;
 export const S_IFDIR = 0o040000;
@@ -163,10 +163,14 @@ export class Tree {
         continue; // a lower directory that vanished or is unreadable merges as empty
       }
       const newlyHidden: string[] = [];
+      // An aufs opaque marker in this layer's copy cuts the layers below (the
+      // xattr form was seen when the parent was read, see below).
+      let markerOpaque = false;
       for (const d of list) {
         const name = d.name;
         if (name.startsWith(AUFS_PREFIX)) {
-          if (name !== AUFS_OPAQUE) {
+          if (name === AUFS_OPAQUE) markerOpaque = true;
+          else {
             const target = name.slice(AUFS_PREFIX.length);
             newlyHidden.push(target);
             if (isUpper) upperWhiteouts.add(target);
@@ -197,7 +201,7 @@ export class Tree {
           if (stopped.has(existing)) continue;
           if (existing.isDir && type === S_IFDIR) {
             existing.lowerDirs.push({ layer: src.layer, rel: childRel });
-            if (!isLast && isOpaqueDir(real + '/' + name)) stopped.add(existing);
+            if (!isLast && isOpaqueByXattr(real + '/' + name)) stopped.add(existing);
           } else {
             stopped.add(existing);
           }
@@ -207,7 +211,7 @@ export class Tree {
         entries.set(name, node);
         if (type === S_IFDIR) {
           const childReal = real + '/' + name;
-          if (!isLast && isOpaqueDir(childReal)) stopped.add(node);
+          if (!isLast && isOpaqueByXattr(childReal)) stopped.add(node);
           else if (isUpper && !isLast) {
             const redirect = readRedirect(childReal);
             if (redirect !== null) {
@@ -223,6 +227,11 @@ export class Tree {
         }
       }
       for (const n of newlyHidden) hidden.add(n);
+      if (markerOpaque) {
+        // What lies below does not belong to this directory after all.
+        dir.lowerDirs = dir.lowerDirs.slice(0, si + 1 - (dir.upper ? 1 : 0));
+        break;
+      }
     }
     for (const [name, node] of entries) node.lowerVisible = lowerSeen.has(name);
     dir.children = entries;

@@ -3,7 +3,7 @@
 // (.wh.NAME; .wh..wh..opq). Writing uses one format, chosen per mount.
 import fs from 'node:fs';
 import path from 'node:path';
-import { lgetxattr, lsetxattr, mkWhiteout } from '@strata/native';
+import { lgetxattr, llistxattr, lsetxattr, mkWhiteout } from '@strata/native';
 
 export type WhiteoutFormat = 'overlay' | 'aufs';
 
@@ -23,16 +23,29 @@ export function isAufsName(name: string): boolean {
   return name.startsWith(AUFS_PREFIX);
 }
 
+/**
+ * True if directory `dir` is marked opaque by xattr. One llistxattr for the
+ * common directory that has no xattrs at all (this runs for every directory
+ * of every layer that has layers below it).
+ */
+export function isOpaqueByXattr(dir: string): boolean {
+  let names: string[];
+  try {
+    names = llistxattr(dir);
+  } catch {
+    return false; // EOPNOTSUPP and friends: no xattrs, not opaque
+  }
+  for (const name of names) {
+    if (name !== OPAQUE_XATTR && name !== USER_OPAQUE_XATTR) continue;
+    const v = lgetxattr(dir, name);
+    if (v && v.length === 1 && v[0] === 0x79 /* y */) return true;
+  }
+  return false;
+}
+
 /** True if the directory at `dir` hides everything below it (either format). */
 export function isOpaqueDir(dir: string): boolean {
-  for (const name of [OPAQUE_XATTR, USER_OPAQUE_XATTR]) {
-    try {
-      const v = lgetxattr(dir, name);
-      if (v && v.length === 1 && v[0] === 0x79 /* y */) return true;
-    } catch {
-      // EOPNOTSUPP and friends: no xattr means not opaque by xattr.
-    }
-  }
+  if (isOpaqueByXattr(dir)) return true;
   try {
     fs.lstatSync(path.join(dir, AUFS_OPAQUE));
     return true;

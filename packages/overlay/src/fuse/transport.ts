@@ -16,6 +16,10 @@ export interface TransportOptions {
   dev?: boolean;
   suid?: boolean;
   noatime?: boolean;
+  /** Seconds the kernel may cache attributes (default 0: hard links have separate kernel inodes here). */
+  attrTimeout?: number;
+  /** Seconds the kernel may cache names and negative lookups (default 1). */
+  entryTimeout?: number;
   /** Called once the kernel has unmounted the filesystem (by anyone). */
   onUnmounted?: () => void;
 }
@@ -173,9 +177,9 @@ export function serveFuse(overlay: Overlay, mountpoint: string, opts: TransportO
     // and size are unchanged (auto_cache); lower files never change, so their
     // pages stay cached as with kernel_cache.
     autoCache: true,
-    entryTimeout: 1,
-    attrTimeout: 0,
-    negativeTimeout: 1,
+    entryTimeout: opts.entryTimeout ?? 1,
+    attrTimeout: opts.attrTimeout ?? 0,
+    negativeTimeout: opts.entryTimeout ?? 1,
     allowOther: opts.allowOther,
     defaultPermissions: opts.defaultPermissions,
     ro: opts.readOnly,

@@ -18,14 +18,21 @@ export interface Proxy {
   readonly host: string;
   /** "METHOD path status" for every request forwarded. */
   readonly requests: string[];
+  /** Most blob GETs/PUTs/PATCHes that were in flight at once. */
+  readonly maxBlobsInFlight: number;
   faults: ProxyFaults;
   stop(): Promise<void>;
 }
 
 export async function startProxy(targetPort: number, faults: ProxyFaults = {}): Promise<Proxy> {
   const requests: string[] = [];
-  const state = { faults, drops: 0, failed: 0 };
+  const state = { faults, drops: 0, failed: 0, inFlight: 0, maxInFlight: 0 };
   const server = http.createServer((req, res) => {
+    if (/\/blobs\/(sha256:|uploads\/.+)/.test(req.url ?? '') && req.method !== 'HEAD' && req.method !== 'POST') {
+      state.inFlight++;
+      state.maxInFlight = Math.max(state.maxInFlight, state.inFlight);
+      res.once('close', () => state.inFlight--);
+    }
     const ff = state.faults.failFirst;
     if (ff && (req.url ?? '').includes(ff.match) && state.failed < ff.times) {
       state.failed++;
@@ -86,6 +93,7 @@ export async function startProxy(targetPort: number, faults: ProxyFaults = {}): 
     port,
     host: `127.0.0.1:${port}`,
     requests,
+    get maxBlobsInFlight() { return state.maxInFlight; },
     get faults() { return state.faults; },
     set faults(f: ProxyFaults) { state.faults = f; state.failed = 0; state.drops = 0; },
     async stop() {
