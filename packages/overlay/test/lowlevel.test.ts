@@ -6,6 +6,7 @@ import test, { type ExecutionContext } from 'ava';
 import fs from 'node:fs';
 import path from 'node:path';
 import { execFileSync } from 'node:child_process';
+import { renameat2, RENAME_EXCHANGE, RENAME_NOREPLACE } from '@strata/native';
 import { chooseTransport } from '../src/fuse/select.ts';
 import { cleanup, makeStack, mountStrata, populate, type Stack } from './helpers.ts';
 import { serverStats } from './native-stats.ts';
@@ -138,4 +139,24 @@ test('big merged directories list completely, across readdir chunks, and stay ri
   const after = [...want.slice(1), 'new'].sort();
   t.deepEqual(fs.readdirSync(s.mnt).sort(), after);
   t.is(execFileSync('find', [s.mnt, '-type', 'f'], { encoding: 'utf8' }).trim().split('\n').length, 3000);
+});
+
+test('renameat2 through the mount: RENAME_NOREPLACE refuses, RENAME_EXCHANGE swaps names and keeps each inode', async (t) => {
+  const s = makeStack(1);
+  populate(s.lowers[0]!, { 'a': 'A', 'b': 'B', 'd/x': 'x' });
+  await mountNative(t, s);
+  const m = (p: string) => path.join(s.mnt, p);
+  const ia = fs.statSync(m('a')).ino;
+  const ib = fs.statSync(m('b')).ino;
+  t.throws(() => renameat2(m('a'), m('b'), RENAME_NOREPLACE), { code: 'EEXIST' });
+  renameat2(m('a'), m('c'), RENAME_NOREPLACE);
+  renameat2(m('c'), m('b'), RENAME_EXCHANGE);
+  t.is(fs.readFileSync(m('b'), 'utf8'), 'A');
+  t.is(fs.readFileSync(m('c'), 'utf8'), 'B');
+  t.is(fs.statSync(m('b')).ino, ia);
+  t.is(fs.statSync(m('c')).ino, ib);
+  renameat2(m('d'), m('b'), RENAME_EXCHANGE); // a directory and a file swap
+  t.is(fs.readFileSync(m('b/x'), 'utf8'), 'x');
+  t.is(fs.readFileSync(m('d'), 'utf8'), 'A');
+  t.deepEqual(fs.readdirSync(s.mnt).sort(), ['b', 'c', 'd']);
 });
