@@ -21,12 +21,12 @@ export type LoopCallback = (kind: ItemKind, op: number, unique: number, nodeid: 
 interface Binding {
   mount(mountpoint: string, source: string, fstype: string, mountFlags: number, extraOptions: string): number;
   start(fd: number, cb: LoopCallback, passthrough: boolean): void;
-  reply(unique: number, error: number, data?: Buffer): void;
-  backingOpen(fd: number): number;
-  backingClose(id: number): void;
-  noCaps(nodeid: number, on: boolean): void;
-  markDir(fh: number): void;
-  counts(): number[];
+  reply(fd: number, unique: number, error: number, data?: Buffer): void;
+  backingOpen(fd: number, hostFd: number): number;
+  backingClose(fd: number, id: number): void;
+  noCaps(fd: number, nodeid: number, on: boolean): void;
+  markDir(fd: number, fh: number): void;
+  counts(fd: number): number[];
 }
 
 const binding = require('./build/Release/strata_fusell.node') as Binding;
@@ -51,15 +51,17 @@ export const mount: Binding['mount'] = binding.mount;
 /**
  * Serves the session on `fd` from this thread's event loop (no other
  * thread): `cb` runs for every forwarded request, once after INIT, and once
- * at the end; the process stays alive until the session ends.
+ * at the end, after which the loop closes `fd`; the process stays alive
+ * until the session ends. A process may run several sessions; the calls
+ * below name theirs by `fd` and do nothing (or throw ENOTCONN) once it ended.
  * With `passthrough`, INIT offers FUSE_PASSTHROUGH.
  */
 export const start: Binding['start'] = binding.start;
 
-/** Answers request `unique`: `error` 0 with an optional payload, or a negative errno. */
+/** Answers request `unique` of session `fd`: `error` 0 with an optional payload, or a negative errno. */
 export const reply: Binding['reply'] = binding.reply;
 
-/** Registers host fd `fd` as a passthrough backing file; returns its id (FUSE_DEV_IOC_BACKING_OPEN). */
+/** Registers host fd `hostFd` as a passthrough backing file of session `fd`; returns its id (FUSE_DEV_IOC_BACKING_OPEN). */
 export const backingOpen: Binding['backingOpen'] = binding.backingOpen;
 
 /** Drops backing id `id`; files opened with it keep their backing file until released. */

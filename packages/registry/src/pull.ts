@@ -96,8 +96,8 @@ export async function pullImage(store: Store, ref: string | Reference, opts: Pul
     if (!Array.isArray(diffIds) || diffIds.length !== manifest.layers.length) {
       throw new InvalidInput(`${what}: config lists ${Array.isArray(diffIds) ? diffIds.length : 'no'} diff_ids for ${manifest.layers.length} layers`);
     }
-    const report = await fetchIntoStore(client, store, target.repository, manifest.layers, { concurrency: opts.concurrency, progress });
-    await storeBytes(store, configBytes, manifest.config.digest);
+    const report = await fetchIntoStore(client, store, target.repository, manifest.layers, { concurrency: opts.concurrency, progress },
+      [{ descriptor: manifest.config, bytes: configBytes }]);
     await storeBytes(store, m.bytes, m.digest);
     const descriptor: Descriptor = { mediaType: m.mediaType, digest: m.digest, size: m.bytes.length };
     let name: string | undefined;

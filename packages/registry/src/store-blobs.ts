@@ -25,6 +25,12 @@ export interface TransferOptions {
   chunkSize?: number;
 }
 
+/** A small blob already in memory (a config), committed with a fetched set. */
+export interface InlineBlob {
+  descriptor: Descriptor;
+  bytes: Buffer;
+}
+
 const short = (d: Digest) => d.slice(7, 19);
 
 /** What happened to each blob of a transfer. */
@@ -43,12 +49,12 @@ function uniq(blobs: Descriptor[]): Descriptor[] {
 }
 
 /**
- * Fetches the blobs the store lacks from `repo`, verifies every one, and
- * keeps them only if all verified. On any failure every ingest is aborted,
+ * Fetches the blobs the store lacks from `repo`, verifies every one (and
+ * the `inline` ones), and keeps them only if all verified. On any failure every ingest is aborted,
  * blobs committed by this call are deleted, and the first error (e.g.
  * DigestMismatch naming the blob and repository) is thrown.
  */
-export async function fetchIntoStore(client: RegistryClient, store: Store, repo: string, blobs: Descriptor[], opts: TransferOptions): Promise<TransferReport> {
+export async function fetchIntoStore(client: RegistryClient, store: Store, repo: string, blobs: Descriptor[], opts: TransferOptions, inline: InlineBlob[] = []): Promise<TransferReport> {
   const report: TransferReport = { transferred: [], present: [], mounted: [] };
   const open: Array<{ w: BlobWriter; d: Descriptor }> = [];
   try {
@@ -71,6 +77,13 @@ export async function fetchIntoStore(client: RegistryClient, store: Store, repo:
       opts.progress.finish(id, 'downloaded');
       report.transferred.push(d.digest);
     });
+    // In-memory blobs join the same all-or-nothing commit (one fsync round fewer than storing them after).
+    for (const { descriptor: d, bytes } of inline) {
+      if (await store.content.has(d.digest)) continue;
+      const w = await store.content.writer();
+      open.push({ w, d });
+      await new Promise<void>((resolve, reject) => w.write(bytes, (err) => (err ? reject(err) : resolve())));
+    }
   } catch (err) {
     await Promise.all(open.map(({ w }) => w.abort().catch(() => undefined)));
     throw err;

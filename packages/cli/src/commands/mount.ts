@@ -17,7 +17,9 @@ the merged view over FUSE with overlay2 semantics (kernel overlayfs rules).
 Options:
   -o OPTIONS        lowerdir=A:B:C[,upperdir=U,workdir=W] (leftmost lowerdir on top,
                     "\\:" escapes a colon; lowerdir alone gives a read-only mount),
-                    and ro, rw, dev, suid, allow_other, default_permissions, noatime
+                    and ro, rw, dev, suid, allow_other, default_permissions, noatime;
+                    transport=native|fuse-native picks the FUSE transport (default:
+                    $STRATA_FUSE_TRANSPORT, else native for root, fuse-native otherwise)
   -f, --foreground  serve in this process until unmounted (no daemon)
   --whiteout FMT    format deletions write: overlay (char device 0/0, default) or aufs (.wh.NAME)
   --stats           print per-operation counts and latencies of the server at MOUNTPOINT`;

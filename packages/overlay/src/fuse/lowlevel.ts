@@ -14,6 +14,7 @@
 // are cached by the kernel for long.
 import fs from 'node:fs';
 import * as ll from '@strata/native/fusell';
+import { StrataError } from '@strata/common';
 import { toErrno } from '../core/errno.ts';
 import type { Caller, DirEntry, Overlay, StatArray } from '../core/overlay.ts';
 import { ROOT_INO } from '../core/inodes.ts';
@@ -32,7 +33,7 @@ const OP = {
 } as const;
 const OP_NAMES = new Map<number, string>(Object.entries(OP).map(([k, v]) => [v, k.toLowerCase()]));
 
-/** How long the kernel may trust entries and attributes (s): nothing changes behind its back. */
+/** How long the kernel may trust entries and attributes by default (s): nothing changes behind its back. */
 const TTL = 86400;
 const FOPEN_DIRECT_IO = 1;
 const FOPEN_KEEP_CACHE = 2;
@@ -41,7 +42,6 @@ const FUSE_GETATTR_FH = 1;
 const FATTR = { MODE: 1, UID: 2, GID: 4, SIZE: 8, ATIME: 16, MTIME: 32, FH: 64, ATIME_NOW: 128, MTIME_NOW: 256 };
 const UTIME_NOW = (1 << 30) - 1;
 const UTIME_OMIT = (1 << 30) - 2;
-const RENAME_NOREPLACE = 1;
 const FUSE_UNKNOWN_INO = 0xffffffff;
 const ENTRY_OUT = 128;
 const ATTR_OUT = 104;
@@ -113,14 +113,25 @@ function writeAttr(b: Buffer, off: number, st: StatArray): void {
   b.writeUInt32LE(0, off + 84);
 }
 
+/** Seconds the kernel may cache names (and negative lookups) and attributes. */
+interface Timeouts {
+  entry: number;
+  attr: number;
+}
+
+/** The nanoseconds part of a timeout in seconds. */
+function nsec(seconds: number): number {
+  return Math.min(999999999, Math.round((seconds - Math.floor(seconds)) * 1e9));
+}
+
 /** fuse_entry_out (128 bytes) at `off`; nodeid 0 with no attributes is a cacheable "no such entry". */
-function writeEntry(b: Buffer, off: number, nodeid: number, st: StatArray | null): void {
+function writeEntry(b: Buffer, off: number, nodeid: number, st: StatArray | null, ttl: Timeouts): void {
   w64(b, off, nodeid);
   w64(b, off + 8, 0);
-  w64(b, off + 16, TTL);
-  w64(b, off + 24, st ? TTL : 0);
-  b.writeUInt32LE(0, off + 32);
-  b.writeUInt32LE(0, off + 36);
+  w64(b, off + 16, Math.floor(ttl.entry));
+  w64(b, off + 24, st ? Math.floor(ttl.attr) : 0);
+  b.writeUInt32LE(nsec(ttl.entry), off + 32);
+  b.writeUInt32LE(st ? nsec(ttl.attr) : 0, off + 36);
   if (st) writeAttr(b, off + 40, st);
   else b.fill(0, off + 40, off + 128);
 }
@@ -139,9 +150,19 @@ function direntType(mode: number): number {
   return (mode & S_IFMT) >>> 12;
 }
 
+/**
+ * The flags the host file is opened with: a write-only open is made
+ * read-write, so its fd can back later readers of the same inode too (the
+ * kernel still enforces the caller's access mode on its own file).
+ */
+function hostFlags(flags: number): number {
+  return (flags & O_ACCMODE) === fs.constants.O_WRONLY ? (flags & ~O_ACCMODE) | fs.constants.O_RDWR : flags;
+}
+
 /** Mounts `overlay` at `mountpoint` through /dev/fuse; resolves once the kernel's INIT is answered. */
 export function serveLowLevel(overlay: Overlay, mountpoint: string, opts: TransportOptions & { passthrough?: boolean }): Promise<FuseServer> {
   const stats = new OpStats();
+  const ttl: Timeouts = { entry: opts.entryTimeout ?? TTL, attr: opts.attrTimeout ?? TTL };
   const inodes = new Map<number, Inode>([[ROOT_INO, { node: overlay.tree.root, nlookup: 1 }]]);
   const files = new Map<number, OpenFile>();
   const backings = new Map<number, Backing>();
@@ -151,6 +172,8 @@ export function serveLowLevel(overlay: Overlay, mountpoint: string, opts: Transp
   /** Directories whose files the kernel looked up one by one: READDIRPLUS includes their files' attributes. */
   const fileAttrDirs = new Set<number>();
   let passthrough = false;
+  /** The session's /dev/fuse fd: names the session in every call to the loop. */
+  let dev = -1;
   const scratch = Buffer.alloc(ENTRY_OUT + 16);
 
   const inodeOf = (nodeid: number): Inode => {
@@ -213,7 +236,7 @@ export function serveLowLevel(overlay: Overlay, mountpoint: string, opts: Transp
     if (e.nlookup <= 0) {
       inodes.delete(nodeid);
       fileAttrDirs.delete(nodeid);
-      ll.noCaps(nodeid, false); // the number may come back as another file
+      ll.noCaps(dev, nodeid, false); // the number may come back as another file
     }
   };
 
@@ -224,18 +247,18 @@ export function serveLowLevel(overlay: Overlay, mountpoint: string, opts: Transp
     const child = overlay.tree.children(dir).get(name);
     if (!child) {
       if (Buffer.byteLength(name) > 255) throw new Errno(-36);
-      writeEntry(scratch, 0, 0, null);
+      writeEntry(scratch, 0, 0, null, ttl);
       return scratch.subarray(0, ENTRY_OUT);
     }
     const st = overlay.getattr(child.path);
-    writeEntry(scratch, 0, remember(child, st), st);
+    writeEntry(scratch, 0, remember(child, st), st, ttl);
     return scratch.subarray(0, ENTRY_OUT);
   };
 
   const attrReply = (st: StatArray): Buffer => {
     const b = Buffer.allocUnsafe(ATTR_OUT);
-    w64(b, 0, TTL);
-    b.writeUInt32LE(0, 8);
+    w64(b, 0, Math.floor(ttl.attr));
+    b.writeUInt32LE(nsec(ttl.attr), 8);
     b.writeUInt32LE(0, 12);
     writeAttr(b, 16, st);
     return b;
@@ -313,7 +336,7 @@ export function serveLowLevel(overlay: Overlay, mountpoint: string, opts: Transp
     }
     if (acc === fs.constants.O_WRONLY && !rw) return undefined;
     try {
-      return { id: ll.backingOpen(use), refs: 1, key, rw, ownFd };
+      return { id: ll.backingOpen(dev, use), refs: 1, key, rw, ownFd };
     } catch {
       if (ownFd !== undefined) fs.closeSync(ownFd);
       return undefined;
@@ -334,7 +357,7 @@ export function serveLowLevel(overlay: Overlay, mountpoint: string, opts: Transp
     if (bk && --bk.refs === 0) {
       backings.delete(f.nodeid);
       try {
-        ll.backingClose(bk.id);
+        ll.backingClose(dev, bk.id);
       } catch {
         // the session is gone
       }
@@ -354,7 +377,7 @@ export function serveLowLevel(overlay: Overlay, mountpoint: string, opts: Transp
     if (!dh) {
       dh = { nodeid, entries: overlay.readdir(pathOf(nodeid)) };
       dirs.set(fh, dh);
-      ll.markDir(fh);
+      ll.markDir(dev, fh);
     }
     const dir = inodeOf(dh.nodeid).node;
     const withFiles = fileAttrDirs.has(dh.nodeid);
@@ -384,7 +407,7 @@ export function serveLowLevel(overlay: Overlay, mountpoint: string, opts: Transp
             }
           }
         }
-        if (st) writeEntry(out, pos, nodeid, st);
+        if (st) writeEntry(out, pos, nodeid, st, ttl);
         else out.fill(0, pos, pos + ENTRY_OUT);
         pos += ENTRY_OUT;
       }
@@ -453,10 +476,7 @@ export function serveLowLevel(overlay: Overlay, mountpoint: string, opts: Transp
         const flags = op === OP.RENAME2 ? b.readUInt32LE(8) : 0;
         const [from, next] = cstr(b, op === OP.RENAME2 ? 16 : 8);
         const [to] = cstr(b, next);
-        const toPath = childPath(newdir, to);
-        if (flags & ~RENAME_NOREPLACE) throw new Errno(-22); // exchange and whiteout are not offered
-        if (flags & RENAME_NOREPLACE && overlay.tree.children(inodeOf(newdir).node).has(to)) throw new Errno(-17);
-        overlay.rename(childPath(nodeid, from), toPath);
+        overlay.rename(childPath(nodeid, from), childPath(newdir, to), flags); // the engine checks NOREPLACE/EXCHANGE
         return undefined;
       }
       case OP.LINK: {
@@ -467,11 +487,11 @@ export function serveLowLevel(overlay: Overlay, mountpoint: string, opts: Transp
       }
       case OP.OPEN: {
         const flags = b.readUInt32LE(0);
-        const fh = overlay.open(pathOf(nodeid), flags);
+        const fh = overlay.open(pathOf(nodeid), hostFlags(flags));
         if ((flags & O_ACCMODE) !== fs.constants.O_RDONLY || flags & fs.constants.O_TRUNC) copyUpNames(nodeid);
         const out = Buffer.allocUnsafe(16);
         try {
-          openReply(nodeid, fh, flags, out, 0);
+          openReply(nodeid, fh, hostFlags(flags), out, 0);
         } catch (err) {
           overlay.release(fh);
           throw err;
@@ -482,11 +502,11 @@ export function serveLowLevel(overlay: Overlay, mountpoint: string, opts: Transp
         const flags = b.readUInt32LE(0);
         const mode = b.readUInt32LE(4);
         const [name] = cstr(b, 16);
-        const fh = overlay.create(childPath(nodeid, name), mode, flags, caller);
+        const fh = overlay.create(childPath(nodeid, name), mode, hostFlags(flags), caller);
         const out = Buffer.allocUnsafe(ENTRY_OUT + 16);
         try {
           entryFor(nodeid, name).copy(out, 0);
-          openReply(out.readUInt32LE(0) + out.readUInt32LE(4) * 4294967296, fh, flags, out, ENTRY_OUT);
+          openReply(out.readUInt32LE(0) + out.readUInt32LE(4) * 4294967296, fh, hostFlags(flags), out, ENTRY_OUT);
         } catch (err) {
           overlay.release(fh);
           throw err;
@@ -513,7 +533,7 @@ export function serveLowLevel(overlay: Overlay, mountpoint: string, opts: Transp
         const size = b.readUInt32LE(0);
         const flags = b.readUInt32LE(4);
         const [name, next] = cstr(b, 8);
-        ll.noCaps(nodeid, false);
+        ll.noCaps(dev, nodeid, false);
         overlay.setxattr(pathOf(nodeid), name, Buffer.from(b.subarray(next, next + size)), flags);
         copyUpNames(nodeid);
         return undefined;
@@ -524,7 +544,7 @@ export function serveLowLevel(overlay: Overlay, mountpoint: string, opts: Transp
         const v = overlay.getxattr(pathOf(nodeid), name);
         if (v === null) {
           // The kernel asks this before every write: let the loop answer it from now on.
-          if (name === 'security.capability') ll.noCaps(nodeid, true);
+          if (name === 'security.capability') ll.noCaps(dev, nodeid, true);
           throw new Errno(-61); // ENODATA
         }
         return sized(v, size);
@@ -535,7 +555,7 @@ export function serveLowLevel(overlay: Overlay, mountpoint: string, opts: Transp
         return sized(Buffer.from(names.map((n) => n + '\0').join('')), size);
       }
       case OP.REMOVEXATTR:
-        ll.noCaps(nodeid, false);
+        ll.noCaps(dev, nodeid, false);
         overlay.removexattr(pathOf(nodeid), cstr(b, 0)[0]);
         copyUpNames(nodeid);
         return undefined;
@@ -594,7 +614,6 @@ export function serveLowLevel(overlay: Overlay, mountpoint: string, opts: Transp
   };
 
   return new Promise((resolve, reject) => {
-    let fd: number;
     let flags = 0;
     if (!opts.suid) flags |= ll.MS_NOSUID;
     if (!opts.dev) flags |= ll.MS_NODEV;
@@ -602,20 +621,23 @@ export function serveLowLevel(overlay: Overlay, mountpoint: string, opts: Transp
     if (opts.noatime) flags |= ll.MS_NOATIME;
     const extra = [...(opts.allowOther ? ['allow_other'] : []), ...(opts.defaultPermissions ? ['default_permissions'] : [])].join(',');
     try {
-      fd = ll.mount(mountpoint, 'strata', 'fuse.strata', flags, extra);
+      dev = ll.mount(mountpoint, 'strata', 'fuse.strata', flags, extra);
     } catch (err) {
-      reject(err);
+      const code = (err as NodeJS.ErrnoException).code;
+      if (code === 'EPERM' || code === 'EACCES') {
+        reject(new StrataError(`transport=native mounts with mount(2), which needs root (CAP_SYS_ADMIN): ${(err as Error).message}; use transport=fuse-native`));
+      } else reject(err);
       return;
     }
     let ready = false;
     ll.start(
-      fd,
+      dev,
       (kind, op, unique, nodeid, uid, gid, _pid, data) => {
         if (kind === ll.ItemKind.Init) {
           passthrough = (Math.floor((data as number) / ll.FUSE_PASSTHROUGH) & 1) === 1;
           ready = true;
           resolve({
-            stats: withKernelCounts(stats, passthrough),
+            stats: withKernelCounts(stats, dev, passthrough),
             unmount: () => unmountPath(mountpoint),
           });
           return;
@@ -629,10 +651,10 @@ export function serveLowLevel(overlay: Overlay, mountpoint: string, opts: Transp
         let failed = false;
         try {
           const out = handle(op, nodeid, { uid, gid }, data as Buffer);
-          if (out !== null) ll.reply(unique, 0, out);
+          if (out !== null) ll.reply(dev, unique, 0, out);
         } catch (err) {
           failed = true;
-          ll.reply(unique, err instanceof Errno ? err.errno : toErrno(err));
+          ll.reply(dev, unique, err instanceof Errno ? err.errno : toErrno(err));
         }
         stats.record(OP_NAMES.get(op) ?? `op${op}`, t0, failed);
       },
@@ -641,15 +663,22 @@ export function serveLowLevel(overlay: Overlay, mountpoint: string, opts: Transp
   });
 }
 
-/** The server's stats, plus what the kernel sent that the native loop answered without JavaScript. */
-function withKernelCounts(stats: OpStats, passthrough: boolean): OpStats {
+/**
+ * The server's stats, plus what the kernel sent: `requests` counts every
+ * request by op, and ops the loop answered in C alone (read, write, flush,
+ * opendir...) appear in `ops` with their counts and no timings.
+ */
+function withKernelCounts(stats: OpStats, dev: number, passthrough: boolean): OpStats {
   const base = stats.toJSON.bind(stats);
   stats.toJSON = () => {
-    const counts = ll.counts();
+    const counts = ll.counts(dev);
     const requests: Record<string, number> = {};
     for (const [op, name] of OP_NAMES) if (counts[op]) requests[name] = counts[op]!;
-    return Object.assign(base(), { transport: 'native', passthrough, requests });
+    const json = base();
+    for (const [name, count] of Object.entries(requests)) {
+      json.ops[name] ??= { count, errors: 0, totalUs: 0, maxUs: 0, avgUs: 0 };
+    }
+    return Object.assign(json, { transport: 'native', passthrough, requests });
   };
   return stats;
 }
-

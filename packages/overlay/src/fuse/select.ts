@@ -1,7 +1,9 @@
 // Which FUSE transport serves a mount: `-o transport=...` wins, then the
 // STRATA_FUSE_TRANSPORT environment variable, then the default. Both carry
 // the same engine; "native" is strata's own /dev/fuse loop with passthrough
-// (root only), "fuse-native" the portable libfuse 2 binding.
+// (it mounts with mount(2), so root only), "fuse-native" the portable
+// libfuse 2 binding (fusermount, any user). The default is native for root,
+// where it passes the same tests and is faster, and fuse-native otherwise.
 import { UsageError } from '@strata/common';
 import type { Overlay } from '../core/overlay.ts';
 import { serveLowLevel } from './lowlevel.ts';
@@ -11,12 +13,14 @@ export type TransportName = 'native' | 'fuse-native';
 
 export const TRANSPORTS: readonly TransportName[] = ['native', 'fuse-native'];
 
-/** The default when neither the option nor the environment names one. */
-export const DEFAULT_TRANSPORT: TransportName = 'fuse-native';
+/** The default when neither the option nor the environment names one: native for root. */
+export function defaultTransport(uid: number | undefined = process.geteuid?.()): TransportName {
+  return uid === 0 ? 'native' : 'fuse-native';
+}
 
-/** Resolves the transport name; throws UsageError naming the bad value. */
-export function chooseTransport(option?: string, env: string | undefined = process.env.STRATA_FUSE_TRANSPORT): TransportName {
-  const v = option ?? (env || undefined) ?? DEFAULT_TRANSPORT;
+/** Resolves the transport name (`env` empty or undefined: unset); throws UsageError naming the bad value. */
+export function chooseTransport(option?: string, env: string | undefined = process.env.STRATA_FUSE_TRANSPORT, uid: number | undefined = process.geteuid?.()): TransportName {
+  const v = option ?? (env || undefined) ?? defaultTransport(uid);
   if (!(TRANSPORTS as readonly string[]).includes(v)) {
     const from = option !== undefined ? 'mount option transport' : 'STRATA_FUSE_TRANSPORT';
     throw new UsageError(`${from}=${v}: expected ${TRANSPORTS.join(' or ')}`);
