@@ -7,6 +7,7 @@ import path from 'node:path';
 import { UsageError } from '@strata/common';
 import { DRIVER_NAMES, type DriverName } from './types.ts';
 import { drivers as allDrivers, isDriverName } from './drivers/index.ts';
+import { strataDriver } from './drivers/strata.ts';
 import { selectWorkloads } from './workloads/index.ts';
 import { FULL_SIZES, QUICK_SIZES } from './sizes.ts';
 import { runWorkloads } from './runner.ts';
@@ -29,6 +30,8 @@ export interface BenchOptions {
   outDir: string;
   /** Where the layer data goes (default: the OS temp dir). */
   dataParent?: string;
+  /** strata's FUSE transport; absent: strata's own default, as `strata mount` uses. */
+  strataTransport?: string;
   /** The command line to record in the report. */
   command?: string;
   progress?: NodeJS.WritableStream;
@@ -65,7 +68,9 @@ export async function runBench(opts: BenchOptions): Promise<BenchOutput> {
   const startedAt = new Date().toISOString();
   const machine = await machineInfo(opts.dataParent ?? os.tmpdir());
 
-  const driverList = (names as DriverName[]).map((n) => allDrivers[n]);
+  const t = opts.strataTransport;
+  if (t !== undefined && t !== 'native' && t !== 'fuse-native') throw new UsageError(`strata bench: --strata-transport must be native or fuse-native, not ${JSON.stringify(t)}`);
+  const driverList = (names as DriverName[]).map((n) => (n === 'strata' && t ? strataDriver(t) : allDrivers[n]));
   const res = await runWorkloads({ drivers: driverList, workloads: selected, sizes, runs, dataParent: opts.dataParent, progress, tty: opts.tty });
   const builder = withBuilder ? await runBuilderBench({ runs, quick, progress, tty: opts.tty }) : undefined;
 

@@ -15,10 +15,10 @@ import { randomBytes } from 'node:crypto';
 import { InvalidInput, NotFound, ProcessFailed, StrataError, chainIds, sha256, type Digest } from '@strata/common';
 import type { ContainerConfig, Compression, Descriptor, HistoryEntry, ImageConfig, Store } from '@strata/store';
 import { BuildCache, cacheKey, type CacheRecord, type LayerRecord } from './cache.ts';
-import { MOUNT_POINTS, runContainer, type Isolation } from './container.ts';
+import { MOUNT_POINTS, haveRunc, runContainer, type Isolation } from './container.ts';
 import { copyInto } from './copy.ts';
 import { loadIgnore } from './dockerignore.ts';
-import { closeMountWorker, defaultDriver, mountRootfs, type MountDriver } from './mount.ts';
+import { closeMountWorker, defaultDriver, mountRootfs, warmMountWorker, type MountDriver } from './mount.ts';
 import { at, parseDockerfile, parseInstruction, parseJsonForm, type Instruction } from './parse.ts';
 import { argPairs, findStage, hostPlatform, makePlan, type Plan, type Stage } from './plan.ts';
 import { makeProgress, type Progress, type ProgressMode, type Step } from './progress.ts';
@@ -148,8 +148,10 @@ class Builder {
   private readonly results = new Map<number, Promise<ImageState>>();
   private readonly buildArgs: Map<string, string>;
   private driver!: MountDriver;
+  private isolation!: Isolation;
   private executed = 0;
   private cachedSteps = 0;
+  private warmed = false;
   private readonly records: CacheRecord[] = [];
   private readonly pulled = new Map<string, Promise<string | null>>();
 
@@ -177,6 +179,8 @@ class Builder {
     this.plan = makePlan(parsed, this.buildArgs, this.opts.target);
     this.context = new ContextView(this.opts.contextDir, await loadIgnore(this.opts.contextDir));
     this.driver = this.opts.mountDriver ?? defaultDriver();
+    this.isolation = this.opts.isolation ?? ((await haveRunc()) ? 'oci' : 'chroot');
+    if (!this.opts.isolation && this.isolation === 'chroot') this.progress.note('runc not found: RUN uses --isolation chroot');
     await this.checkStageRefs();
 
     // Start every needed stage; each awaits the stages it depends on.
@@ -236,9 +240,15 @@ class Builder {
 
   private async buildStage(stage: Stage): Promise<ImageState> {
     const label = stage.name ?? `stage-${stage.index}`;
-    const sr: StageRun = { stage, label, img: undefined as unknown as ImageState, args: new Map(), cmdSet: false, total: stage.instructions.length + 1, pos: 1 };
+    const sr: StageRun = { stage, label, img: undefined as unknown as ImageState, args: new Map(), cmdSet: false, total: stage.instructions.filter((i) => i.keyword !== 'ARG').length + 1, pos: 1 };
     const step = this.progress.step(`[${label} 1/${sr.total}] FROM ${stage.base}`);
     try {
+      const plat = stage.from.flags.get('platform');
+      if (plat !== undefined) {
+        const want = expandWord(plat, this.plan.globalArgValues, { escape: stage.from.escape });
+        const host = this.plan.globalArgValues.get('BUILDPLATFORM')!;
+        if (want !== host && want !== host.replace(/\/v8$/, '')) throw new InvalidInput(`${at(stage.from)}: FROM --platform=${want}: strata builds only for this machine's platform (${host})`);
+      }
       sr.img = await this.baseImage(stage);
       step.done();
     } catch (err) {
@@ -249,7 +259,7 @@ class Builder {
     const triggers = cc(sr.img).OnBuild ?? [];
     if (triggers.length) {
       cc(sr.img).OnBuild = null;
-      sr.total += triggers.length;
+      sr.total += triggers.filter((t) => !/^\s*arg\s/i.test(t)).length;
       for (const t of triggers) {
         const ins = parseInstruction(t, `${stage.base} ONBUILD`, stage.from.line);
         if (['ONBUILD', 'FROM', 'MAINTAINER'].includes(ins.keyword)) throw new InvalidInput(`${at(stage.from)}: ${ins.keyword} is not allowed as an ONBUILD trigger`);
@@ -353,6 +363,12 @@ class Builder {
         return;
       }
     }
+    // The first step that must run means RUNs will likely follow: start the
+    // mount worker now so its start-up overlaps this step.
+    if (exec && !this.warmed && this.driver === 'fuse' && this.plan.stages.some((s) => s.instructions.some((i) => i.keyword === 'RUN'))) {
+      this.warmed = true;
+      warmMountWorker();
+    }
     let layer: LayerRecord | undefined;
     try {
       layer = exec ? await exec() : undefined;
@@ -391,11 +407,11 @@ class Builder {
         if (v === undefined) v = value !== undefined ? this.word(sr, ins, value) : this.plan.globalArgValues.get(name);
         sr.args.set(name, v);
       }
-      sr.total--;
       return;
     }
+    this.checkFlags(ins);
     sr.pos++;
-    const title = `[${sr.label} ${sr.pos}/${sr.total}] ${ins.keyword} ${ins.args}`.slice(0, 200).replace(/\n/g, ' ');
+    const title = `[${sr.label} ${sr.pos}/${sr.total}] ${ins.text}`.replace(/\s+/g, ' ').slice(0, 200);
     const step = this.progress.step(title);
     try {
       await this.dispatch(sr, ins, step);
@@ -405,6 +421,24 @@ class Builder {
         e.message = `${at(ins)}: ${ins.keyword}: ${e.message}`;
       }
       throw err;
+    }
+  }
+
+  /** Flags the parser accepts (they are valid Dockerfile) but strata cannot honour fail clearly. */
+  private checkFlags(ins: Instruction): void {
+    const f = ins.flags;
+    const no = (flag: string, why: string): never => {
+      throw new InvalidInput(`${at(ins)}: ${ins.keyword} --${flag} is not supported by strata build: ${why}`);
+    };
+    if (ins.keyword === 'RUN') {
+      if (f.has('mount')) no('mount', 'cache, secret, ssh and bind mounts are not implemented');
+      if (f.has('security') && f.get('security') !== 'sandbox') no('security', 'RUN always runs sandboxed');
+      if (f.has('network') && !['none', 'default'].includes(f.get('network')!)) no('network', 'builds have no network');
+    }
+    if (ins.keyword === 'COPY' || ins.keyword === 'ADD') {
+      if (f.has('parents')) no('parents', 'not implemented');
+      if (f.has('exclude')) no('exclude', 'not implemented');
+      if (f.has('checksum')) no('checksum', 'only meaningful for remote sources, which need network');
     }
   }
 
@@ -598,11 +632,16 @@ class Builder {
     const c = cc(sr.img);
     const json = parseJsonForm(ins.args);
     let args: string[];
+    let heredocScript: string | undefined;
     if (json) {
       args = json;
     } else if (ins.heredocs.length === 1 && /^<<-?["']?\w+["']?$/.test(ins.args.trim())) {
-      // RUN <<EOF: the body is the script.
-      args = [...this.shell(c), ins.heredocs[0]!.content];
+      // RUN <<EOF: the body is the script; with a #! line it is run as an executable file.
+      const body = ins.heredocs[0]!.content;
+      args = body.startsWith('#!')
+        ? [...this.shell(c), 'f=/dev/.strata-heredoc; printf "%s" "$STRATA_HEREDOC" > $f && unset STRATA_HEREDOC && chmod 0755 $f && exec $f']
+        : [...this.shell(c), body];
+      if (body.startsWith('#!')) heredocScript = body;
     } else if (ins.heredocs.length > 0) {
       // Heredocs feeding a command: the shell reads them from the script text.
       const bodies = ins.heredocs.map((h) => `${h.content}${h.name}\n`).join('');
@@ -616,6 +655,7 @@ class Builder {
     for (const [k, v] of envMap(c.Env)) env.set(k, v);
     if (!env.has('PATH')) env.set('PATH', DEFAULT_PATH.slice(5));
     const envList = [...env].map(([k, v]) => `${k}=${v}`);
+    if (heredocScript !== undefined) envList.push(`STRATA_HEREDOC=${heredocScript}`);
     const cwd = c.WorkingDir || '/';
     const user = c.User || '';
     const argsUsed = [...sr.args].filter(([, v]) => v !== undefined).map(([k, v]) => `${k}=${v}`);
@@ -633,7 +673,7 @@ class Builder {
         let code: number;
         try {
           code = await runContainer(mnt.mountpoint, { args, env: envList, cwd, uid: ids.uid, gid: ids.gid, additionalGids: ids.additionalGids }, {
-            isolation: this.opts.isolation ?? 'oci',
+            isolation: this.isolation,
             onOutput: (b) => step.output(b),
           });
         } finally {

@@ -10,7 +10,7 @@ import path from 'node:path';
 import readline from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { StrataError, run } from '@strata/common';
-import { unmountPath, type OverlayOptions } from '@strata/overlay';
+import type { OverlayOptions } from '@strata/overlay';
 import { llistxattr, lremovexattr } from '@strata/native';
 
 export type MountDriver = 'fuse' | 'kernel';
@@ -48,7 +48,10 @@ export async function mountRootfs(driver: MountDriver, lowerDirs: string[], uppe
       return {
         mountpoint,
         unmount: async () => {
-          await unmountPath(mountpoint);
+          // fusermount, as the overlay's own unmount does; importing @strata/overlay
+          // here would load the FUSE server into every build process for one call.
+          const r = await run('fusermount', ['-u', mountpoint], { allowFailure: true });
+          if (r.code !== 0) await run('umount', [mountpoint]);
           await exited;
           await cleanup();
         },
@@ -65,6 +68,10 @@ export async function mountRootfs(driver: MountDriver, lowerDirs: string[], uppe
       },
     };
   } catch (err) {
+    // A server that failed after the mount(2) leaves a dead mount behind: detach it.
+    if ((await fs.readFile('/proc/self/mounts', 'utf8')).split('\n').some((l) => l.split(' ')[1] === mountpoint)) {
+      await run('fusermount', ['-uz', mountpoint], { allowFailure: true });
+    }
     await cleanup();
     throw err;
   }
@@ -89,70 +96,87 @@ async function stripOverlayXattrs(dir: string): Promise<void> {
 const WORKER = fileURLToPath(new URL('../bin/mount-worker.js', import.meta.url));
 
 /**
- * Client of bin/mount-worker.js: one server process for all of a build's
- * FUSE mounts (the overlay's own runServer), started on first use, so a RUN
- * costs a mount, not a node start-up.
+ * One bin/mount-worker.js process serving one mount with the overlay's own
+ * runServer. One mount per process, because a FUSE transport may serve one
+ * session per process (the native /dev/fuse loop does).
  */
-class MountWorker {
-  private child: ChildProcess | undefined;
-  private next = 1;
+class WorkerProcess {
+  private readonly child: ChildProcess;
   private stderr = '';
-  private readonly pending = new Map<number, { ready: (r: { exited: Promise<void> }) => void; fail: (e: Error) => void; exited: () => void }>();
+  private ready?: (r: { exited: Promise<void> }) => void;
+  private fail?: (e: Error) => void;
+  private exited?: () => void;
 
-  private start(): ChildProcess {
-    if (this.child && this.child.exitCode === null) return this.child;
-    const child = spawn(process.execPath, [WORKER], { stdio: ['pipe', 'pipe', 'pipe'] });
-    this.stderr = '';
-    child.stderr!.on('data', (b: Buffer) => (this.stderr = (this.stderr + b.toString()).slice(-4000)));
-    readline.createInterface({ input: child.stdout! }).on('line', (line) => {
-      const msg = JSON.parse(line) as { id: number; ready?: boolean; error?: string; exited?: number };
-      const p = this.pending.get(msg.id);
-      if (!p) return;
-      if (msg.ready) {
-        p.ready({ exited: new Promise<void>((resolve) => (p.exited = resolve)) });
-      } else if (msg.error !== undefined) {
-        this.pending.delete(msg.id);
-        p.fail(new StrataError(`strata FUSE mount failed: ${msg.error}${this.stderr ? `: ${this.stderr.trim()}` : ''}`));
-      } else {
-        this.pending.delete(msg.id);
-        p.exited();
-      }
+  constructor() {
+    this.child = spawn(process.execPath, [WORKER], { stdio: ['pipe', 'pipe', 'pipe'] });
+    this.child.stderr!.on('data', (b: Buffer) => (this.stderr = (this.stderr + b.toString()).slice(-4000)));
+    readline.createInterface({ input: this.child.stdout! }).on('line', (line) => {
+      const msg = JSON.parse(line) as { ready?: boolean; error?: string; exited?: number };
+      if (msg.ready) this.ready?.({ exited: new Promise<void>((resolve) => (this.exited = resolve)) });
+      else if (msg.error !== undefined) this.fail?.(new StrataError(`strata FUSE mount failed: ${msg.error}${this.stderr ? `: ${this.stderr.trim()}` : ''}`));
+      else this.exited?.();
     });
-    child.on('exit', () => {
-      for (const [id, p] of this.pending) {
-        this.pending.delete(id);
-        p.fail(new StrataError(`the mount worker exited${this.stderr ? `: ${this.stderr.trim()}` : ''}`));
-        p.exited();
-      }
-      this.child = undefined;
+    this.child.on('exit', () => {
+      this.fail?.(new StrataError(`the mount worker exited before mounting${this.stderr ? `: ${this.stderr.trim()}` : ''}`));
+      this.exited?.();
     });
-    this.child = child;
-    return child;
   }
 
   /** Mounts; resolves once the mount answers, with a promise of the server's end (wrapped: a promise resolved with a promise would wait for it). */
   mount(mountpoint: string, opts: OverlayOptions): Promise<{ exited: Promise<void> }> {
-    const child = this.start();
-    const id = this.next++;
     return new Promise((ready, fail) => {
-      this.pending.set(id, { ready, fail, exited: () => {} });
-      child.stdin!.write(JSON.stringify({ id, mountpoint, opts }) + '\n');
+      this.ready = ready;
+      this.fail = fail;
+      // One request, then end of input: the worker exits once this mount is unmounted.
+      this.child.stdin!.end(JSON.stringify({ id: 1, mountpoint, opts }) + '\n');
     });
   }
 
-  /** Lets the worker exit once its mounts are gone. */
+  /** Ends an unused worker. */
   close(): void {
-    this.child?.stdin?.end();
+    this.child.stdin?.end();
   }
 }
 
-let theWorker: MountWorker | undefined;
-function worker(): MountWorker {
-  return (theWorker ??= new MountWorker());
+/**
+ * Hands out mount workers, keeping one spare started ahead of need, so a
+ * RUN costs a mount (~10ms) rather than a node start-up (~1s).
+ */
+class WorkerPool {
+  private spare: WorkerProcess | undefined;
+  private closed = false;
+
+  warm(): void {
+    if (!this.closed) this.spare ??= new WorkerProcess();
+  }
+
+  async mount(mountpoint: string, opts: OverlayOptions): Promise<{ exited: Promise<void> }> {
+    const w = this.spare ?? new WorkerProcess();
+    this.spare = undefined;
+    // Start the next one while this mount is in use.
+    this.warm();
+    return w.mount(mountpoint, opts);
+  }
+
+  close(): void {
+    this.closed = true;
+    this.spare?.close();
+    this.spare = undefined;
+  }
 }
 
-/** Ends the mount worker (it exits when its last mount is unmounted). */
+let pool: WorkerPool | undefined;
+function worker(): WorkerPool {
+  return (pool ??= new WorkerPool());
+}
+
+/** Starts a FUSE mount worker ahead of the first RUN that needs it. */
+export function warmMountWorker(): void {
+  worker().warm();
+}
+
+/** Ends the spare mount worker (workers with a mount exit when it is unmounted). */
 export function closeMountWorker(): void {
-  theWorker?.close();
-  theWorker = undefined;
+  pool?.close();
+  pool = undefined;
 }

@@ -126,6 +126,8 @@ test.serial('error cases name the file and line', async (t) => {
     [{ Dockerfile: 'FROM localhost/busybox AS a\n' }, { target: 'zzz' }, /target stage "zzz" could not be found/, NotFound],
     [{ Dockerfile: 'FROM localhost/busybox\nCOPY secret /\n', secret: 's', '.dockerignore': 'secret\n' }, {}, /secret: not found: excluded by \.dockerignore/, NotFound],
     [{ Dockerfile: 'FROM localhost/busybox\nADD https://example.com/x /\n' }, {}, /Dockerfile:2: ADD: https:\/\/example.com\/x: remote sources are not supported/, InvalidInput],
+    [{ Dockerfile: 'FROM localhost/busybox\nRUN --mount=type=cache,target=/c true\n' }, {}, /Dockerfile:2: RUN --mount is not supported/, InvalidInput],
+    [{ Dockerfile: 'FROM --platform=linux/s390x localhost/busybox\n' }, {}, /Dockerfile:1: FROM --platform=linux\/s390x: strata builds only for this machine/, InvalidInput],
   ];
   let i = 0;
   for (const [files, opts, re, cls] of cases) {
@@ -217,4 +219,35 @@ test.serial('COPY: symlink sources followed, symlinks inside dirs kept, hardlink
   t.is(await readIn(v, '/real/fsym'), 'target-contents');
   // A dangling symlink destination gets its target directory made.
   t.is(await readIn(v, '/gone/fsym'), 'target-contents');
+});
+
+test.serial('--isolation chroot runs RUN without runc; --no-cache executes every step; json progress', async (t) => {
+  const ctx = await context('chroot', { Dockerfile: 'FROM localhost/busybox\nUSER nobody\nRUN id -u > /tmp/who && echo $$ > /tmp/pid\n' });
+  const r = await doBuild({ contextDir: ctx, isolation: 'chroot', tags: ['localhost/chroot:t'], progress: 'json' });
+  const v = await rootfs('localhost/chroot:t');
+  t.is(await readIn(v, '/tmp/who'), '65534\n');
+  const events = r.log.trim().split('\n').map((l) => JSON.parse(l) as { type: string });
+  t.true(events.some((e) => e.type === 'done'));
+  const again = await doBuild({ contextDir: ctx, isolation: 'chroot', noCache: true });
+  t.is(again.executed, 1);
+  t.is(again.cached, 0);
+});
+
+test.serial('strata gc keeps the build cache of untagged builds; gc --prune-cache drops it', async (t) => {
+  const { gc } = await import('@strata/store');
+  const own = await openStore(path.join(tmp, 'gc-store'));
+  await importArchive(own, path.join(repo, 'fixtures/out/busybox-rootfs.tar'), 'localhost/busybox:latest');
+  const ctx = await context('gc', { Dockerfile: 'FROM localhost/busybox\nCOPY f /f\nRUN cat /f > /g\n', f: 'gc\n' });
+  const sink = new Writable({ write(_c, _e, cb) { cb(); } });
+  const first = await build(own, { contextDir: ctx, progress: 'plain', progressOut: sink });
+  t.is(first.executed, 2);
+  // The image is not tagged: only the cache's gc roots keep its layers.
+  await gc(own);
+  const again = await build(own, { contextDir: ctx, progress: 'plain', progressOut: sink });
+  t.is(again.cached, 2);
+  const pruned = await gc(own, { pruneCache: true });
+  t.true(pruned.prunedRoots.length >= 2);
+  t.true(pruned.removedBlobs.length >= 2);
+  const cold = await build(own, { contextDir: ctx, progress: 'plain', progressOut: sink });
+  t.is(cold.executed, 2);
 });

@@ -1,10 +1,32 @@
 // The `strata` command: global options, dispatch to a subcommand, and the
 // mapping of StrataError classes to exit codes and one-line messages.
 import { ExitCode, StrataError, UsageError } from '@strata/common';
-import { commands } from './commands/index.ts';
-import { bool, defaultRoot, parseFor, str, type Context } from './command.ts';
+import { bool, defaultRoot, parseFor, str, type Command, type Context } from './command.ts';
 
-function topUsage(): string {
+/** Every command (imports every package: only for listings and unknown names). */
+async function allCommands(): Promise<Command[]> {
+  return (await import('./commands/index.ts')).commands;
+}
+
+/**
+ * The command called `name`. Start-up cost matters (a no-change `strata
+ * build` is mostly start-up), so commands/NAME.ts is tried first and only
+ * that module is loaded; the full list is the fallback.
+ */
+async function findCommand(name: string): Promise<Command | undefined> {
+  if (/^[a-z][a-z0-9-]*$/.test(name)) {
+    try {
+      const mod = (await import(`./commands/${name}.ts`)) as Record<string, unknown>;
+      const hit = Object.values(mod).find((v): v is Command => typeof v === 'object' && v !== null && (v as Command).name === name && typeof (v as Command).run === 'function');
+      if (hit) return hit;
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'ERR_MODULE_NOT_FOUND') throw err;
+    }
+  }
+  return (await allCommands()).find((c) => c.name === name);
+}
+
+function topUsage(commands: Command[]): string {
   const w = Math.max(...commands.map((c) => c.name.length));
   return [
     'Usage: strata [--root DIR] [--json] COMMAND [ARGS...]',
@@ -36,17 +58,17 @@ export async function main(argv: string[]): Promise<number> {
   const name = argv[i];
   if (name === undefined) {
     const out = pre.some((a) => a === '-h' || a === '--help') ? process.stdout : process.stderr;
-    out.write(topUsage() + '\n');
+    out.write(topUsage(await allCommands()) + '\n');
     return out === process.stdout ? ExitCode.ok : ExitCode.usage;
   }
   if (name === 'help') {
-    const cmd = commands.find((c) => c.name === argv[i + 1]);
-    process.stdout.write((cmd ? cmd.usage : topUsage()) + '\n');
+    const cmd = argv[i + 1] ? await findCommand(argv[i + 1]!) : undefined;
+    process.stdout.write((cmd ? cmd.usage : topUsage(await allCommands())) + '\n');
     return ExitCode.ok;
   }
-  const cmd = commands.find((c) => c.name === name);
+  const cmd = await findCommand(name);
   if (!cmd) {
-    process.stderr.write(`strata: unknown command '${name}'\n\n${topUsage()}\n`);
+    process.stderr.write(`strata: unknown command '${name}'\n\n${topUsage(await allCommands())}\n`);
     return ExitCode.usage;
   }
   try {

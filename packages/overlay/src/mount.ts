@@ -83,7 +83,11 @@ export function mountOverlay(mountpoint: string, opts: OverlayOptions & ParsedMo
         resolve(makeHandle(mp, pid));
       } else {
         const m = /^ERROR (\d+) (.*)$/s.exec(msg);
-        reject(m ? errorFor(Number(m[1]), m[2]!) : new StrataError(`strata server: ${msg}`));
+        // libfuse explains a failed mount on stderr (in the log): say it too.
+        const tail = logTail();
+        fs.rmSync(logFile, { force: true });
+        const text = m ? m[2]! + (tail ? ` (${tail.replace(/\n/g, '; ')})` : '') : `strata server: ${msg}`;
+        reject(m ? errorFor(Number(m[1]), text) : new StrataError(text));
       }
     });
     child.on('exit', (code, signal) => {

@@ -79,7 +79,9 @@ export async function runServer(mountpoint: string, opts: ParsedMountOptions, so
     });
   } catch (err) {
     const code = err instanceof StrataError ? err.exitCode : 1;
-    const msg = err instanceof Error ? err.message : String(err);
+    let msg = err instanceof Error ? err.message : String(err);
+    // libfuse has said why on stderr (the starter shows it); name the mount here.
+    if (/^fuse_(mount|new) failed/.test(msg)) msg = `cannot mount ${mp} with FUSE`;
     if (sopts.readyFd !== undefined) report(sopts.readyFd, `ERROR ${code} ${msg.replace(/\n/g, ' ')}`);
     else process.stderr.write(`strata: ${msg}\n`);
     return code;

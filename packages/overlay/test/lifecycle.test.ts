@@ -16,9 +16,13 @@ test.afterEach.always(async (t) => cleanup(t));
 
 test('strata mount daemonises, returns once usable; strata umount waits for the server to exit', async (t) => {
   const s = makeStack(2);
+  // a layer whose path has a colon: escaped as \: in lowerdir=
+  const colon = path.join(s.dir, 'base:layer');
+  fs.renameSync(s.lowers[1]!, colon);
+  s.lowers[1] = colon;
   populate(s.lowers[0]!, { 'top': 't' });
   populate(s.lowers[1]!, { 'bottom': 'b' });
-  const o = `lowerdir=${s.lowers[0]}:${s.lowers[1]},upperdir=${s.upper},workdir=${s.work}`;
+  const o = `lowerdir=${s.lowers[0]}:${s.lowers[1]!.replace(':', '\\:')},upperdir=${s.upper},workdir=${s.work}`;
   try {
     const r = await strata(['mount', '-o', o, s.mnt]);
     t.is(r.code, 0, r.stderr);

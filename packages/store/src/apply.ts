@@ -48,7 +48,14 @@ function setMeta(abs: string, h: TarHeader, isLink: boolean): void {
   if (!isLink) fs.chmodSync(abs, h.mode);
   for (const [k, v] of h.xattrs) {
     if (isOverlayXattr(k)) continue;
-    lsetxattr(abs, k, v, 0);
+    try {
+      lsetxattr(abs, k, v, 0);
+    } catch (err) {
+      // SELinux labels from another host are meaningless here (and refused
+      // where SELinux is off); every other xattr must land.
+      if (k === 'security.selinux') continue;
+      throw err;
+    }
   }
 }
 
@@ -84,7 +91,9 @@ export async function applyLayer(input: AsyncIterable<Buffer>, dir: string, file
         if (base === '.wh..wh..opq') {
           lsetxattr(tree.abs(parentRel), 'trusted.overlay.opaque', Buffer.from('y'), 0);
         } else if (!base.startsWith('.wh..wh.')) {
-          const victim = (parentRel ? parentRel + '/' : '') + base.slice(4);
+          const hidden = base.slice(4);
+          if (hidden === '' || hidden === '.' || hidden === '..') throw new InvalidInput('whiteout of an empty, . or .. name refused');
+          const victim = (parentRel ? parentRel + '/' : '') + hidden;
           const abs = tree.abs(victim);
           removeAny(abs, tree, victim);
           mkWhiteout(abs);

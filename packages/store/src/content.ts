@@ -16,7 +16,8 @@ import type { BlobInfo, BlobWriter, ContentStore, Descriptor } from './types.ts'
 /** Bytes between background writeback kicks. */
 const FLUSH_EVERY = 32 << 20;
 
-class IngestWriter extends Writable implements BlobWriter {
+/** The content store's BlobWriter. */
+export class IngestWriter extends Writable implements BlobWriter {
   private readonly hash = newHash();
   private written = 0;
   private fdClosed = false;
@@ -35,6 +36,19 @@ class IngestWriter extends Writable implements BlobWriter {
     this.hash.update(chunk);
     this.written += chunk.length;
     fs.write(this.fd, chunk, 0, chunk.length, null, (err) => { this.flushBehind(); cb(err); });
+  }
+
+  /**
+   * Appends `chunk` synchronously, bypassing the stream (for callers that
+   * reuse their buffers: the bytes are written and hashed before this
+   * returns). Don't mix with write() on the same writer.
+   */
+  appendSync(chunk: Buffer): void {
+    this.hash.update(chunk);
+    let off = 0;
+    while (off < chunk.length) off += fs.writeSync(this.fd, chunk, off, chunk.length - off);
+    this.written += chunk.length;
+    this.flushBehind();
   }
 
   /**
@@ -176,7 +190,7 @@ export class FsContentStore implements ContentStore {
     return data;
   }
 
-  async writer(): Promise<BlobWriter> {
+  async writer(): Promise<IngestWriter> {
     // A random name, not the pid: one process may ingest many blobs at once.
     const tmp = path.join(this.ingestDir, `${process.pid}-${randomBytes(8).toString('hex')}`);
     const fd = fs.openSync(tmp, 'wx', 0o644);

@@ -12,7 +12,8 @@ import { pipeline } from 'node:stream/promises';
 import {
   DigestMismatch, InvalidInput, StrataError, UsageError, chainIds, isErrno, type Digest,
 } from '@strata/common';
-import { readTar } from './tar-read.ts';
+import { readFileChunks, readTar } from './tar-read.ts';
+import type { IngestWriter } from './content.ts';
 import { BLOCK, decodeBlock, decodePax, padding } from './tar-header.ts';
 import { decompressor, layerMediaType, sniffCompression } from './compression.ts';
 import { applyHashed } from './layers.ts';
@@ -61,6 +62,18 @@ function firstBytes(file: string, n: number): Buffer {
 
 const TOP_MARKERS = new Set(['oci-layout', 'manifest.json', 'index.json']);
 
+/**
+ * True for an entry no image archive (OCI layout, docker save) has: a
+ * nested path outside blobs/ and the <hex>/ layer dirs, like bin/sh. Seeing
+ * one settles that the tar is a root filesystem without reading further.
+ */
+function rootfsOnlyName(name: string): boolean {
+  const slash = name.indexOf('/');
+  if (slash === -1 || slash === name.length - 1) return false;
+  const first = name.slice(0, slash);
+  return first !== 'blobs' && !/^[0-9a-f]{64}$/.test(first);
+}
+
 function topName(name: string): string {
   return name.replace(/^(\.\/)+/, '').replace(/^\/+/, '');
 }
@@ -91,6 +104,7 @@ function scanKindSeekable(file: string): ArchiveKind {
         const name = topName(pax?.get('path')?.toString() ?? raw.name);
         pax = null;
         if (TOP_MARKERS.has(name)) names.add(name);
+        if (rootfsOnlyName(name)) return 'rootfs';
         const sizeField = raw.flag === '0' || raw.flag === '\0' || raw.flag === '7' ? raw.size : 0;
         off += sizeField + padding(sizeField);
         continue;
@@ -119,6 +133,7 @@ async function scanKindStream(file: string, c: Compression): Promise<ArchiveKind
     for await (const e of readTar(dec, file)) {
       const n = topName(e.header.name);
       if (TOP_MARKERS.has(n)) names.add(n);
+      if (rootfsOnlyName(n)) { names.clear(); break; }
     }
   } catch {
     src.destroy();
@@ -134,6 +149,14 @@ async function scanKindStream(file: string, c: Compression): Promise<ArchiveKind
 async function* teeInto(src: AsyncIterable<Buffer>, w: BlobWriter): AsyncGenerator<Buffer> {
   for await (const c of src) {
     if (!w.write(c)) await new Promise<void>((r) => w.once('drain', r));
+    yield c;
+  }
+}
+
+/** Appends `src` to the blob synchronously while passing it on (for reused buffers). */
+async function* appendInto(src: AsyncIterable<Buffer>, w: IngestWriter): AsyncGenerator<Buffer> {
+  for await (const c of src) {
+    w.appendSync(c);
     yield c;
   }
 }
@@ -161,24 +184,28 @@ async function importRootfs(store: FsStore, file: string, name: string, compress
   const w = await store.content.writer();
   const tmp = store.snapshots.tempDir();
   undo.tmpDirs.push(tmp);
-  const src = fs.createReadStream(file, { highWaterMark: CHUNK });
+  let src: fs.ReadStream | null = null;
   let res;
   try {
-    const raw = teeInto(src, w);
     if (compression === 'none') {
       // The blob is the uncompressed layer: the writer's hash is the diffID,
-      // so the bytes are hashed once, not twice.
+      // so the bytes are hashed once, not twice; and the file is read into
+      // reused buffers, written to the blob synchronously.
+      const raw = appendInto(readFileChunks(file), w);
       res = { ...(await applyLayer(raw, tmp, file)), diffId: null };
+      for await (const _ of raw) { /* the whole file is the blob */ }
     } else {
+      src = fs.createReadStream(file, { highWaterMark: CHUNK });
+      const raw = teeInto(src, w);
       const dec = decompressor(compression);
       const done = pipeline(Readable.from(raw), dec);
       done.catch(() => undefined);
       res = await applyHashed(dec, tmp, file);
       await done;
+      for await (const _ of raw) { /* the whole file is the blob */ }
     }
-    for await (const _ of raw) { /* the whole file is the blob */ }
   } catch (err) {
-    src.destroy();
+    src?.destroy();
     await w.abort();
     throw err;
   }
@@ -216,12 +243,14 @@ interface ArchiveBlobs {
 /** Streams an image archive, storing every file as a verified blob. */
 async function ingestArchive(store: FsStore, file: string, compression: Compression, undo: Undo): Promise<ArchiveBlobs> {
   const out: ArchiveBlobs = { byEntry: new Map(), meta: new Map(), links: new Map() };
-  const src = fs.createReadStream(file, { highWaterMark: CHUNK });
-  const dec = decompressor(compression);
-  const done = pipeline(src, dec);
+  // Uncompressed archives are read into reused buffers (see readFileChunks):
+  // every chunk is consumed (copied or written synchronously) before the next.
+  const src = compression === 'none' ? null : fs.createReadStream(file, { highWaterMark: CHUNK });
+  const dec = src ? decompressor(compression) : null;
+  const done = src && dec ? pipeline(src, dec) : Promise.resolve();
   done.catch(() => undefined);
   try {
-    for await (const e of readTar(dec, file)) {
+    for await (const e of readTar(dec ?? readFileChunks(file), file)) {
       const name = topName(e.header.name);
       if (e.header.type === 'symlink') {
         const target = path.posix.normalize(path.posix.join(path.posix.dirname(name), e.header.linkname));
@@ -236,7 +265,7 @@ async function ingestArchive(store: FsStore, file: string, compression: Compress
       if (name === 'index.json' || name === 'oci-layout' || name === 'manifest.json' || name === 'repositories') {
         if (e.header.size > 16 << 20) throw new InvalidInput(`${file}: entry ${JSON.stringify(name)}: too large`);
         const parts: Buffer[] = [];
-        for await (const c of e.body()) parts.push(c);
+        for await (const c of e.body()) parts.push(Buffer.from(c));
         out.meta.set(name, Buffer.concat(parts));
         continue;
       }
@@ -244,9 +273,7 @@ async function ingestArchive(store: FsStore, file: string, compression: Compress
       const expected = m ? (`sha256:${m[1]}` as Digest) : undefined;
       const w = await store.content.writer();
       try {
-        for await (const c of e.body()) {
-          if (!w.write(c)) await new Promise<void>((r) => w.once('drain', r));
-        }
+        for await (const c of e.body()) w.appendSync(c);
         const info = await commitTracked(undo, w, e.header.size, expected);
         out.byEntry.set(name, info);
       } catch (err) {
@@ -257,8 +284,8 @@ async function ingestArchive(store: FsStore, file: string, compression: Compress
     }
     await done;
   } catch (err) {
-    src.destroy();
-    dec.destroy();
+    src?.destroy();
+    dec?.destroy();
     throw err;
   }
   return out;
@@ -378,6 +405,17 @@ export async function importArchive(store: FsStore, file: string, name?: string)
     const res = kind === 'oci' ? await importOci(store, file, full, blobs, undo) : await importDocker(store, file, full, blobs, undo);
     // Blobs of the archive no image uses (e.g. other platforms) stay until gc.
     for (const im of res.images) await store.tag(im.name, im.descriptor);
+    // Archive files no imported image uses (docker save's per-layer json and
+    // VERSION files, other platforms' blobs) are not kept.
+    const used = new Set<string>();
+    for (const im of res.images) {
+      used.add(im.descriptor.digest);
+      const r = await store.resolveDescriptor(im.descriptor);
+      used.add(r.manifestDescriptor.digest);
+      used.add(r.configDescriptor.digest);
+      for (const l of r.manifest.layers) used.add(l.digest);
+    }
+    for (const d of undo.blobs) if (!used.has(d)) await store.content.delete(d).catch(() => undefined);
     return res;
   } catch (err) {
     await undo.run(store);

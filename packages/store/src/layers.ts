@@ -8,6 +8,7 @@ import { Transform, type Readable } from 'node:stream';
 import type { Hash } from 'node:crypto';
 import { DigestMismatch, newHash, type Digest } from '@strata/common';
 import { applyLayer, type ApplyResult } from './apply.ts';
+import { readFileChunks } from './tar-read.ts';
 import { compressionOf, compressor, decompressor, layerMediaType, sniffCompression } from './compression.ts';
 import { diffDir } from './diff.ts';
 import type { FsContentStore } from './content.ts';
@@ -79,17 +80,16 @@ export async function unpackLayer(
     let res;
     try {
       if (actual === 'none') {
-        // Uncompressed: the verifying reader already hashes these very bytes
-        // (diffID = blob digest), so don't hash them a second time.
-        const gen = dec[Symbol.asyncIterator]() as AsyncIterator<Buffer>;
-        const iterable = { [Symbol.asyncIterator]: () => gen };
-        await applyLayer(iterable, tmp, file);
-        for await (const _ of iterable) { /* drain: the reader verifies at the end */ }
-        res = { diffId: desc.digest };
+        // Uncompressed: blob digest and diffID hash the same bytes, so they
+        // are hashed once, read into reused buffers (see readFileChunks).
+        src.destroy();
+        dec.destroy();
+        res = await applyHashed(readFileChunks(content.blobPath(desc.digest)), tmp, file);
+        if (res.diffId !== desc.digest) throw new DigestMismatch(`blob ${content.blobPath(desc.digest)}`, desc.digest, res.diffId);
       } else {
         res = await applyHashed(dec, tmp, file);
       }
-      await done;
+      if (actual !== 'none') await done;
     } catch (err) {
       src.destroy();
       dec.destroy();

@@ -3,6 +3,7 @@
 // The consumer must finish (or skip) an entry's body before asking for the
 // next; that ordering is what gives backpressure for free.
 import { CHUNK } from './chunk.ts';
+import fs from 'node:fs';
 import type { Readable } from 'node:stream';
 import { BLOCK, badEntry, decodeBlock, decodePax, finishHeader, padding, type TarHeader } from './tar-header.ts';
 
@@ -24,7 +25,13 @@ class ByteQueue {
       const r = await this.src.next();
       if (r.done) { this.done = true; break; }
       const b = Buffer.isBuffer(r.value) ? r.value : Buffer.from(r.value);
-      if (b.length) { this.chunks.push(b); this.have += b.length; }
+      if (!b.length) continue;
+      // Sources may reuse their buffers once the next chunk is pulled (see
+      // readFileChunks), so what is still queued is copied first. It is
+      // small in practice: the start of a header or padding split across chunks.
+      for (let i = 0; i < this.chunks.length; i++) this.chunks[i] = Buffer.from(this.chunks[i]!);
+      this.chunks.push(b);
+      this.have += b.length;
     }
     return this.have >= n;
   }
@@ -68,6 +75,27 @@ class ByteQueue {
  * A truncated archive, a bad checksum or a malformed PAX record throws
  * InvalidInput naming the archive and the entry.
  */
+/**
+ * The bytes of `file` in CHUNK-sized views of a small ring of reused
+ * buffers: an import of a large layer then allocates nothing per chunk, so
+ * its memory stays flat instead of growing until the GC catches up. A chunk
+ * is valid only until the consumer pulls the next one (readTar's queue
+ * copies what it keeps; blob writes must be synchronous, see appendSync).
+ */
+export async function* readFileChunks(file: string): AsyncGenerator<Buffer> {
+  const fd = fs.openSync(file, 'r');
+  const ring = [Buffer.allocUnsafeSlow(CHUNK), Buffer.allocUnsafeSlow(CHUNK)];
+  try {
+    for (let i = 0; ; i ^= 1) {
+      const n = fs.readSync(fd, ring[i]!, 0, CHUNK, null);
+      if (n === 0) return;
+      yield ring[i]!.subarray(0, n);
+    }
+  } finally {
+    fs.closeSync(fd);
+  }
+}
+
 export async function* readTar(input: Readable | AsyncIterable<Buffer>, file: string): AsyncGenerator<TarEntry> {
   const q = new ByteQueue((input as AsyncIterable<Buffer>)[Symbol.asyncIterator]());
   let pax: Map<string, Buffer> | null = null;

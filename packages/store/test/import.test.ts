@@ -67,6 +67,22 @@ test('OCI and docker archives round-trip through export and import, and through 
   t.is(fs.readdirSync(path.join(other.root, 'snapshots')).length, 1);
 });
 
+test('a gzip-compressed root filesystem tar imports as a gzip layer with the same diffID', async (t) => {
+  const store = await storeWithBusybox(t);
+  const tmp = tmpDir(t);
+  const gz = path.join(tmp, 'rootfs.tar.gz');
+  await run('sh', ['-c', `gzip -c < ${busybox} > ${gz}`]);
+  const res = await importArchive(store, gz);
+  t.is(res.kind, 'rootfs');
+  t.is(res.images[0]!.name, 'localhost/rootfs:latest');
+  const a = await store.resolve('busybox');
+  const b = await store.resolve('rootfs');
+  t.is(b.manifest.layers[0]!.mediaType, 'application/vnd.oci.image.layer.v1.tar+gzip');
+  t.is(b.manifest.layers[0]!.size, fs.statSync(gz).size);
+  t.deepEqual(b.config.rootfs.diff_ids, a.config.rootfs.diff_ids);
+  t.is(fs.readdirSync(path.join(store.root, 'snapshots')).length, 1, 'same chain, same snapshot');
+});
+
 test('importing a docker save from podman keeps its RepoTags', async (t) => {
   const store = await storeWithBusybox(t);
   const tmp = tmpDir(t);
@@ -83,6 +99,9 @@ test('importing a docker save from podman keeps its RepoTags', async (t) => {
   t.is(res.kind, 'docker');
   t.deepEqual(res.images.map((i) => i.name), ['localhost/again:2']);
   const r = await other.resolve('again:2');
+  t.deepEqual(fs.readdirSync(path.join(other.root, 'blobs', 'sha256')).sort(),
+    [r.manifestDescriptor.digest, r.configDescriptor.digest, ...r.manifest.layers.map((l) => l.digest)].map((d) => d.slice(7)).sort(),
+    'only the blobs the image uses are kept');
   t.is(r.config.rootfs.diff_ids[0], (await store.resolve('busybox')).config.rootfs.diff_ids[0]);
 });
 

@@ -48,6 +48,12 @@ test('refuses hard links that point out of the layer', async (t) => {
   await refuse(t, [{ name: 'h', type: 'link', linkname: 'missing' }], /does not exist in the layer/);
 });
 
+test('refuses whiteouts of empty, . and .. names (they would hide the layer root)', async (t) => {
+  for (const name of ['.wh.', 'd/.wh..', 'd/.wh...']) {
+    await refuse(t, [{ name: 'd/', type: 'dir' }, { name }], /whiteout of an empty, \. or \.\. name refused/);
+  }
+});
+
 test('truncated and corrupt archives name the entry', async (t) => {
   const good = makeTar([{ name: 'a', data: 'x'.repeat(5000) }, { name: 'b', data: 'y' }]);
   await refuse(t, good.subarray(0, 2000), /entry "a": truncated archive/);

@@ -10,7 +10,7 @@ import { unmount } from './mounts.ts';
 
 interface OverlayModule {
   statsFileFor?: (mountpoint: string) => string;
-  mountOverlay?: (mountpoint: string, opts: { lowerDirs: string[]; upperDir?: string; workDir?: string; noSync?: boolean }) =>
+  mountOverlay?: (mountpoint: string, opts: { lowerDirs: string[]; upperDir?: string; workDir?: string; noSync?: boolean; transport?: string }) =>
     Promise<{ mountpoint: string; pid: number; unmount(): Promise<void> }>;
 }
 
@@ -53,33 +53,47 @@ async function serverStats(pid: number, file: string): Promise<unknown> {
   return undefined;
 }
 
-export const strata: Driver = {
-  name: 'strata',
-  async probe(): Promise<DriverProbe> {
-    const m = await load();
-    if (m instanceof Error) {
-      const missing = (m as NodeJS.ErrnoException).code === 'ERR_MODULE_NOT_FOUND' && /overlay\/src\/index\.ts/.test(m.message);
-      return { available: false, reason: missing ? '@strata/overlay has no entry point yet (packages/overlay/src/index.ts)' : `@strata/overlay failed to load: ${m.message.split('\n')[0]}` };
-    }
-    if (typeof m.mountOverlay !== 'function') return { available: false, reason: '@strata/overlay does not export mountOverlay yet' };
-    return { available: true, version: `strata ${overlayVersion()}`, options: OPTIONS };
-  },
-  async mount(spec: MountSpec): Promise<MountedFs> {
-    const m = await load();
-    if (m instanceof Error || typeof m.mountOverlay !== 'function') throw new Error('strata: overlay not available');
-    const handle = await m.mountOverlay(spec.mountpoint, { lowerDirs: spec.lowerDirs, upperDir: spec.upperDir, workDir: spec.workDir, noSync: true });
-    return {
-      root: spec.mountpoint,
-      async diagnostics() {
-        return m.statsFileFor ? serverStats(handle.pid, m.statsFileFor(spec.mountpoint)) : undefined;
-      },
-      async unmount() {
-        try {
-          await handle.unmount();
-        } finally {
-          await unmount(spec.mountpoint);
-        }
-      },
-    };
-  },
-};
+/** strata's FUSE transports (packages/overlay/src/fuse/select.ts). */
+export type StrataTransport = 'native' | 'fuse-native';
+
+/**
+ * The strata driver. `transport` picks the FUSE transport; absent, strata's
+ * own choice applies ($STRATA_FUSE_TRANSPORT, else its default), as for `strata mount`.
+ */
+export function strataDriver(transport?: StrataTransport): Driver {
+  const transportText = transport ?? (process.env.STRATA_FUSE_TRANSPORT ? `${process.env.STRATA_FUSE_TRANSPORT} (from STRATA_FUSE_TRANSPORT)` : 'the default');
+  return {
+    name: 'strata',
+    async probe(): Promise<DriverProbe> {
+      const m = await load();
+      if (m instanceof Error) {
+        const missing = (m as NodeJS.ErrnoException).code === 'ERR_MODULE_NOT_FOUND' && /overlay\/src\/index\.ts/.test(m.message);
+        return { available: false, reason: missing ? '@strata/overlay has no entry point yet (packages/overlay/src/index.ts)' : `@strata/overlay failed to load: ${m.message.split('\n')[0]}` };
+      }
+      if (typeof m.mountOverlay !== 'function') return { available: false, reason: '@strata/overlay does not export mountOverlay yet' };
+      return { available: true, version: `strata ${overlayVersion()}, FUSE transport: ${transportText}`, options: OPTIONS };
+    },
+    async mount(spec: MountSpec): Promise<MountedFs> {
+      const m = await load();
+      if (m instanceof Error || typeof m.mountOverlay !== 'function') throw new Error('strata: overlay not available');
+      const handle = await m.mountOverlay(spec.mountpoint, {
+        lowerDirs: spec.lowerDirs, upperDir: spec.upperDir, workDir: spec.workDir, noSync: true, ...(transport ? { transport } : {}),
+      });
+      return {
+        root: spec.mountpoint,
+        async diagnostics() {
+          return m.statsFileFor ? serverStats(handle.pid, m.statsFileFor(spec.mountpoint)) : undefined;
+        },
+        async unmount() {
+          try {
+            await handle.unmount();
+          } finally {
+            await unmount(spec.mountpoint);
+          }
+        },
+      };
+    },
+  };
+}
+
+export const strata: Driver = strataDriver();

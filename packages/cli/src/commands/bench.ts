@@ -13,7 +13,7 @@ export const bench: Command = {
   name: 'bench',
   summary: 'Benchmark strata against kernel overlayfs, fuse-overlayfs, unionfs-fuse and a plain directory',
   usage: [
-    'Usage: strata bench [--drivers LIST] [--workloads LIST] [--quick] [--runs N] [--out DIR] [--data-dir DIR]',
+    'Usage: strata bench [--drivers LIST] [--workloads LIST] [--quick] [--runs N] [--out DIR] [--data-dir DIR] [--strata-transport T]',
     '',
     'Runs each workload in a fresh mount of each driver over identical layer',
     'directories, N times, and reports median, min and max. Needs root (mounts,',
@@ -27,6 +27,7 @@ export const bench: Command = {
     '  --runs N           runs per figure (default 5; 1 with --quick)',
     '  --out DIR          where bench.json, bench.md and the SVG charts go (default: .bench)',
     '  --data-dir DIR     where the layer data is made (default: the OS temp dir)',
+    '  --strata-transport T   strata\'s FUSE transport: native or fuse-native (default: strata\'s own default)',
   ].join('\n'),
   options: {
     drivers: { type: 'string' },
@@ -35,6 +36,7 @@ export const bench: Command = {
     runs: { type: 'string' },
     out: { type: 'string' },
     'data-dir': { type: 'string' },
+    'strata-transport': { type: 'string' },
   },
   async run(args, ctx) {
     const runsText = str(args, 'runs');
@@ -47,6 +49,7 @@ export const bench: Command = {
       runs,
       outDir: str(args, 'out') ?? '.bench',
       dataParent: str(args, 'data-dir'),
+      strataTransport: str(args, 'strata-transport'),
       command: ['strata', 'bench', ...process.argv.slice(3)].join(' '),
       progress: ctx.stderr,
     });

@@ -1,7 +1,7 @@
 import path from 'node:path';
 import { UsageError } from '@strata/common';
-import { openStore, type Compression } from '@strata/store';
-import { build, exportOciLayout, type Isolation, type MountDriver, type ProgressMode } from '@strata/builder';
+import type { Compression } from '@strata/store';
+import type { Isolation, MountDriver, ProgressMode } from '@strata/builder';
 import { parseReference } from '@strata/registry';
 import { bool, positionals, str, strs, type Command } from '../command.ts';
 import { clientOptions, registryOptions, registryUsage } from '../registry-options.ts';
@@ -80,6 +80,9 @@ export const buildCmd: Command = {
     // Bad references fail before any work is done.
     for (const r of [...cacheFrom, ...(cacheTo ? [cacheTo] : [])]) parseReference(r);
     const registry = clientOptions(args);
+    // Loaded here, not at the top: every `strata` command would pay for them otherwise.
+    const { openStore } = await import('@strata/store');
+    const { build, exportOciLayout } = await import('@strata/builder');
     const store = await openStore(ctx.root);
     const res = await build(store, {
       pullImage: registryPuller(store, registry, quiet || ctx.json ? null : ctx.stderr),

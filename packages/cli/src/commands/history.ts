@@ -1,5 +1,3 @@
-import { openStore } from '@strata/store';
-import { BuildCache } from '@strata/builder';
 import { positionals, printTable, bool, type Command } from '../command.ts';
 
 function human(n: number): string {
@@ -27,6 +25,8 @@ export const history: Command = {
   options: { 'no-trunc': { type: 'boolean' } },
   async run(args, ctx) {
     const [ref] = positionals(history, args, 1);
+    const { openStore } = await import('@strata/store');
+    const { BuildCache } = await import('@strata/builder');
     const store = await openStore(ctx.root);
     const img = await store.resolve(ref!);
     const info = await new BuildCache(store).buildInfo(img.manifestDescriptor.digest);

@@ -1,8 +1,7 @@
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { randomBytes } from 'node:crypto';
-import { openStore } from '@strata/store';
-import { LayerView, mountRootfs, runContainer, resolveUser, defaultDriver, closeMountWorker, type Isolation } from '@strata/builder';
+import type { Isolation } from '@strata/builder';
 import { UsageError } from '@strata/common';
 import { bool, str, type Command } from '../command.ts';
 
@@ -29,6 +28,8 @@ export const runCmd: Command = {
     if (!ref) throw new UsageError(`strata run: an IMAGE is required\n\n${runCmd.usage}`);
     const isolation = (str(args, 'isolation') ?? 'oci') as Isolation;
     if (isolation !== 'oci' && isolation !== 'chroot') throw new UsageError('strata run: --isolation must be oci or chroot');
+    const { openStore } = await import('@strata/store');
+    const { LayerView, mountRootfs, runContainer, resolveUser, defaultDriver, closeMountWorker } = await import('@strata/builder');
     const store = await openStore(ctx.root);
     const img = await store.resolve(ref);
     const c = img.config.config ?? {};

@@ -10,11 +10,12 @@ import path from 'node:path';
 import { fstatArray, lgetxattr, llistxattr, lstatArray, lremovexattr, lsetxattr, lutimesNs, mknod, mkWhiteout, renameat2, RENAME_EXCHANGE, RENAME_NOREPLACE, RENAME_WHITEOUT } from '@strata/native';
 import { fail } from './errno.ts';
 import { HardLinks } from './hardlinks.ts';
+import { exchangeEntries, renameEntry, type RenameEnv } from './rename.ts';
 import { Inodes, ROOT_INO } from './inodes.ts';
 import { Layers } from './layers.ts';
 import { copyUp, type CopyUpEnv } from './copyup.ts';
 import { NAME_MAX, Node, S_IFDIR, S_IFLNK, S_IFMT, S_IFREG, Tree } from './tree.ts';
-import { AUFS_PREFIX, isPrivateXattr, isWhiteoutStat, makeOpaque, REDIRECT_XATTR, writeWhiteout, type WhiteoutFormat } from './whiteout.ts';
+import { AUFS_PREFIX, isPrivateXattr, isWhiteoutStat, makeOpaque, writeWhiteout, type WhiteoutFormat } from './whiteout.ts';
 
 export interface EngineOptions {
   lowerDirs: string[];
@@ -75,12 +76,15 @@ export class Overlay {
   private tmpSeq = 0;
   private readonly copyEnv: CopyUpEnv;
   private readonly links: HardLinks;
+  private readonly renameEnv: RenameEnv;
 
   constructor(readonly opts: EngineOptions) {
     this.layers = new Layers(opts.lowerDirs, opts.upperDir, opts.workDir);
     this.tree = new Tree(this.layers);
     this.tree.root.ino = ROOT_INO;
-    this.format = opts.whiteout ?? 'overlay';
+    // Overlay whiteouts are device nodes: a server without CAP_MKNOD (not
+    // root) writes the aufs format unless told otherwise.
+    this.format = opts.whiteout ?? (IS_ROOT ? 'overlay' : 'aufs');
     this.readOnly = !opts.upperDir;
     const workDir = this.layers.workDir ?? '';
     this.links = new HardLinks(opts.upperDir ? opts.indexDir : undefined);
@@ -97,6 +101,7 @@ export class Overlay {
       },
       linkedCopy: (st) => this.links.copyOf(st),
     };
+    this.renameEnv = { tree: this.tree, copyEnv: this.copyEnv, format: this.format, redirectDir: opts.redirectDir !== false };
   }
 
   /** A fresh path inside workdir for building an entry before it is renamed into place. */
@@ -448,89 +453,8 @@ export class Overlay {
     if (Buffer.byteLength(name) > NAME_MAX) fail('ENAMETOOLONG', to);
     const dst = this.tree.children(dstParent).get(name);
     if (flags & RENAME_NOREPLACE && dst) fail('EEXIST', to);
-    if (flags & RENAME_EXCHANGE) return this.exchange(src, dstParent, name, dst, to);
-    if (dst === src) return;
-    if (src.isDir) {
-      for (let n: Node | null = dstParent; n; n = n.parent) if (n === src) fail('EINVAL', to);
-    }
-    if (dst) {
-      if (src.isDir && !dst.isDir) fail('ENOTDIR', to);
-      if (!src.isDir && dst.isDir) fail('EISDIR', to);
-      if (dst.isDir && this.tree.children(dst).size > 0) fail('ENOTEMPTY', to);
-    }
-    if (src.isDir && src.lowerDirs.length > 0 && this.opts.redirectDir === false) fail('EXDEV', from);
-    const srcParent = src.parent!;
-    copyUp(this.copyEnv, srcParent);
-    copyUp(this.copyEnv, dstParent);
-    this.tree.children(srcParent);
-    this.tree.children(dstParent);
-    copyUp(this.copyEnv, src);
-    const srcUpper = this.tree.upperPath(src);
-    const dstUpperDir = this.tree.upperPath(dstParent);
-    const dstUpper = dstUpperDir + '/' + name;
-    const dstWhitedOut = dstParent.upperWhiteouts!.has(name);
-
-    if (src.isDir) {
-      if (src.lowerDirs.length > 0) {
-        // A directory with lower parts moves as the kernel's redirect_dir does:
-        // the upper directory moves and records where its lower parts are.
-        lsetxattr(srcUpper, REDIRECT_XATTR, Buffer.from(src.lowerDirs[0]!.rel), 0);
-      } else if (dst?.lowerVisible || dstWhitedOut) {
-        // A pure upper directory landing on a name that lower layers have must hide them.
-        makeOpaque(srcUpper, this.format);
-      }
-      if (dst?.upper) fs.rmSync(dstUpper, { recursive: true, force: true }); // empty in the merged view: only whiteouts
-      else if (dstWhitedOut) removeWhiteoutFile(dstUpperDir, name);
-    }
-    if (src.lowerVisible && this.format === 'overlay') {
-      try {
-        renameat2(srcUpper, dstUpper, RENAME_WHITEOUT);
-      } catch (err) {
-        if ((err as NodeJS.ErrnoException).code !== 'EINVAL') throw err;
-        fs.renameSync(srcUpper, dstUpper);
-        mkWhiteout(srcUpper);
-      }
-    } else {
-      fs.renameSync(srcUpper, dstUpper);
-      if (src.lowerVisible) writeWhiteout(path.dirname(srcUpper), src.name, this.format);
-    }
-    if (dstWhitedOut && !src.isDir && this.format === 'aufs') fs.rmSync(dstUpperDir + '/' + AUFS_PREFIX + name, { force: true });
-
-    srcParent.children!.delete(src.name);
-    if (src.lowerVisible) srcParent.upperWhiteouts!.add(src.name);
-    if (dst) dst.removed = true;
-    dstParent.children!.set(name, src);
-    dstParent.upperWhiteouts!.delete(name);
-    src.lowerVisible = (dst?.lowerVisible ?? false) || dstWhitedOut;
-    src.parent = dstParent;
-    src.name = name;
-  }
-
-  /** RENAME_EXCHANGE: both names exist and swap what they point to, atomically in the upper layer. */
-  private exchange(a: Node, bParent: Node, bName: string, b: Node | undefined, to: string): void {
-    if (!b) fail('ENOENT', to);
-    if (a === b) return;
-    for (let n: Node | null = bParent; n; n = n.parent) if (n === a) fail('EINVAL', to);
-    for (let n: Node | null = a.parent; n; n = n.parent) if (n === b) fail('EINVAL', to);
-    for (const n of [a, b]) if (n.isDir && n.lowerDirs.length > 0 && this.opts.redirectDir === false) fail('EXDEV', to);
-    const aParent = a.parent!;
-    for (const n of [aParent, bParent, a, b]) copyUp(this.copyEnv, n);
-    this.tree.children(aParent);
-    this.tree.children(bParent);
-    // Each directory lands on the other's name: it keeps its lower parts by
-    // redirect, or hides the lower entries of its new name by being opaque.
-    for (const [n, landing] of [[a, b], [b, a]] as const) {
-      if (!n.isDir) continue;
-      if (n.lowerDirs.length > 0) lsetxattr(this.tree.upperPath(n), REDIRECT_XATTR, Buffer.from(n.lowerDirs[0]!.rel), 0);
-      else if (landing.lowerVisible) makeOpaque(this.tree.upperPath(n), this.format);
-    }
-    renameat2(this.tree.upperPath(a), this.tree.upperPath(b), RENAME_EXCHANGE);
-    const aName = a.name;
-    aParent.children!.set(aName, b);
-    bParent.children!.set(bName, a);
-    [a.name, b.name] = [bName, aName];
-    [a.parent, b.parent] = [bParent, aParent];
-    [a.lowerVisible, b.lowerVisible] = [b.lowerVisible, a.lowerVisible];
+    if (flags & RENAME_EXCHANGE) return exchangeEntries(this.renameEnv, src, dstParent, name, dst, to);
+    renameEntry(this.renameEnv, src, dstParent, name, dst, from, to);
   }
 
   /** Tells the hard-link index that a lower-only name of a multi-link file went away. */
@@ -555,8 +479,3 @@ function isOverlayWhiteoutAt(p: string): boolean {
   }
 }
 
-/** Removes a whiteout for `name` in upper dir `dir`, whichever format it has. */
-function removeWhiteoutFile(dir: string, name: string): void {
-  if (isOverlayWhiteoutAt(dir + '/' + name)) fs.unlinkSync(dir + '/' + name);
-  fs.rmSync(dir + '/' + AUFS_PREFIX + name, { force: true });
-}

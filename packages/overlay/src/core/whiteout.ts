@@ -12,6 +12,7 @@ export const AUFS_OPAQUE = '.wh..wh..opq';
 export const OPAQUE_XATTR = 'trusted.overlay.opaque';
 export const USER_OPAQUE_XATTR = 'user.overlay.opaque';
 export const REDIRECT_XATTR = 'trusted.overlay.redirect';
+export const USER_REDIRECT_XATTR = 'user.overlay.redirect';
 
 /** True for an overlay whiteout: a character device with device number 0/0. */
 export function isWhiteoutStat(st: fs.Stats): boolean {
@@ -54,30 +55,61 @@ export function isOpaqueDir(dir: string): boolean {
   }
 }
 
+/** Errors that mean "not allowed to use trusted.* xattrs or mknod here" (an unprivileged server). */
+function unprivileged(err: unknown): boolean {
+  const code = (err as NodeJS.ErrnoException).code;
+  return code === 'EPERM' || code === 'EOPNOTSUPP';
+}
+
+/**
+ * Sets an overlay xattr on an upper entry: trusted.overlay.* as the kernel
+ * writes it, or user.overlay.* (the kernel's userxattr form) when this
+ * process may not write trusted.* (not root).
+ */
+export function setOverlayXattr(p: string, trustedName: string, value: Buffer): void {
+  try {
+    lsetxattr(p, trustedName, value, 0);
+  } catch (err) {
+    if (!unprivileged(err)) throw err;
+    lsetxattr(p, trustedName.replace(/^trusted\./, 'user.'), value, 0);
+  }
+}
+
 /** Marks the (upper) directory `dir` opaque in `format`. */
 export function makeOpaque(dir: string, format: WhiteoutFormat): void {
   if (format === 'aufs') fs.writeFileSync(path.join(dir, AUFS_OPAQUE), '');
-  else lsetxattr(dir, OPAQUE_XATTR, Buffer.from('y'), 0);
+  else setOverlayXattr(dir, OPAQUE_XATTR, Buffer.from('y'));
 }
 
 /**
  * Writes a whiteout for `name` in the upper directory `dir`. The overlay
  * format is made in place (callers that replace an entry use rename);
- * aufs writes an empty .wh.NAME beside it.
+ * aufs writes an empty .wh.NAME beside it, and so does the overlay format
+ * when this process may not make device nodes (not root).
  */
 export function writeWhiteout(dir: string, name: string, format: WhiteoutFormat): void {
-  if (format === 'aufs') fs.writeFileSync(path.join(dir, AUFS_PREFIX + name), '');
-  else mkWhiteout(path.join(dir, name));
+  if (format === 'overlay') {
+    try {
+      mkWhiteout(path.join(dir, name));
+      return;
+    } catch (err) {
+      if (!unprivileged(err)) throw err;
+    }
+  }
+  fs.writeFileSync(path.join(dir, AUFS_PREFIX + name), '');
 }
 
-/** The redirect xattr of an upper directory (kernel redirect_dir), or null. */
+/** The redirect xattr of an upper directory (kernel redirect_dir, trusted or user form), or null. */
 export function readRedirect(dir: string): string | null {
-  try {
-    const v = lgetxattr(dir, REDIRECT_XATTR);
-    return v ? v.toString() : null;
-  } catch {
-    return null;
+  for (const name of [REDIRECT_XATTR, USER_REDIRECT_XATTR]) {
+    try {
+      const v = lgetxattr(dir, name);
+      if (v) return v.toString();
+    } catch {
+      // no xattrs here
+    }
   }
+  return null;
 }
 
 /** xattr names that belong to the overlay itself and never show through the mount. */
