@@ -16,7 +16,7 @@ export interface ParsedMountOptions extends OverlayOptions {
   /** Which FUSE transport serves the mount (see fuse/select.ts); absent: $STRATA_FUSE_TRANSPORT, else the default. */
   transport?: 'native' | 'fuse-native';
   /** Rename directories that have lower parts (default true); false gives EXDEV as kernel redirect_dir=off does. */
-  redirectDir?: boolean;
+  redirectDir?: boolean | 'copy';
 }
 
 /** Splits `s` on `sep` where it is not escaped with a backslash, then unescapes. */
@@ -124,8 +124,10 @@ export function parseMountOptions(strings: string[]): ParsedMountOptions {
         case 'redirect_dir':
           // on (default): directories with lower parts rename like the kernel's
           // redirect_dir; off/follow/nofollow: such renames fail with EXDEV.
-          if (!['on', 'off', 'follow', 'nofollow'].includes(value)) throw new UsageError(`mount option redirect_dir=${value}: expected on, off, follow or nofollow`);
-          o.redirectDir = value === 'on';
+          // copy: such a directory is copied up whole instead, so the upper
+          // directory is a self-contained diff (what a layer builder needs).
+          if (!['on', 'off', 'follow', 'nofollow', 'copy'].includes(value)) throw new UsageError(`mount option redirect_dir=${value}: expected on, off, follow, nofollow or copy`);
+          o.redirectDir = value === 'copy' ? 'copy' : value === 'on';
           break;
         case 'timeout':
         case 'attr_timeout':
@@ -167,6 +169,8 @@ export function formatMountOptions(opts: OverlayOptions): string {
   if (opts.defaultPermissions) parts.push('default_permissions');
   if (opts.whiteout) parts.push(`whiteout=${opts.whiteout}`);
   if (opts.noSync) parts.push('nosync');
-  if ((opts as ParsedMountOptions).redirectDir === false) parts.push('redirect_dir=off');
+  const rd = (opts as ParsedMountOptions).redirectDir;
+  if (rd === false) parts.push('redirect_dir=off');
+  if (rd === 'copy') parts.push('redirect_dir=copy');
   return parts.join(',');
 }

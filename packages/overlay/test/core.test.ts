@@ -130,3 +130,45 @@ test('private overlay xattrs never show and cannot be set; errors carry errno co
   t.throws(() => o.mkdir('/d/f/x', 0o755, root), { code: 'ENOTDIR' });
   t.throws(() => o.unlink('/d'), { code: 'EISDIR' });
 });
+
+test('redirect_dir=copy: a renamed lower directory is copied up whole; the upper layer is a self-contained diff', (t) => {
+  const s = makeStack(1);
+  populate(s.lowers[0]!, { 'dir/a': 'A', 'dir/sub/b': 'B', 'dir/gone': 'G', 'other/': null });
+  const o = engine(s, { redirectDir: 'copy' });
+  o.unlink('/dir/gone');
+  o.rename('/dir', '/other/moved');
+  t.deepEqual(names(o, '/other/moved'), ['a', 'sub']);
+  const up = path.join(s.upper, 'other/moved');
+  t.is(lgetxattr(up, 'trusted.overlay.redirect'), null);
+  t.is(lgetxattr(up, 'trusted.overlay.opaque')?.toString(), 'y');
+  t.is(fs.readFileSync(path.join(up, 'sub/b'), 'utf8'), 'B');
+  t.is(fs.readFileSync(path.join(up, 'a'), 'utf8'), 'A');
+  t.true(fs.lstatSync(path.join(s.upper, 'dir')).isCharacterDevice());
+  // the upper layer alone, stacked on nothing, shows the moved tree in full
+  const alone = new Overlay({ lowerDirs: [s.upper] });
+  t.deepEqual(names(alone, '/other/moved'), ['a', 'sub']);
+  t.deepEqual(names(engine(s), '/other/moved'), ['a', 'sub']);
+});
+
+test('redirects in lower layers are followed: an upper with a renamed directory stacks as a lower layer', (t) => {
+  const s = makeStack(1);
+  populate(s.lowers[0]!, { 'a/dir/f': 'F', 'a/dir/sub/g': 'G' });
+  const o1 = engine(s);
+  o1.rename('/a/dir', '/a/x');
+  o1.mkdir('/a/x/new', 0o755, root);
+  // the first upper becomes a lower layer under a fresh upper (as layers rotate)
+  const s2 = makeStack(0);
+  s2.lowers.push(s.upper, s.lowers[0]!);
+  const o2 = engine(s2);
+  t.deepEqual(names(o2, '/a'), ['x']);
+  t.deepEqual(names(o2, '/a/x'), ['f', 'new', 'sub']);
+  o2.rename('/a/x', '/a/back');
+  t.deepEqual(names(o2, '/a/back'), ['f', 'new', 'sub']);
+  t.is(read(o2, '/a/back/sub/g'), 'G');
+  const s3 = makeStack(0);
+  s3.lowers.push(s2.upper, s.upper, s.lowers[0]!);
+  const o3 = engine(s3);
+  t.deepEqual(names(o3, '/a'), ['back']);
+  t.deepEqual(names(o3, '/a/back'), ['f', 'new', 'sub']);
+  t.is(read(o3, '/a/back/f'), 'F');
+});

@@ -25,7 +25,7 @@ export interface EngineOptions {
   /** Skip fsync of copied-up data (build mounts). */
   noSync?: boolean;
   /** false: renaming a directory with lower parts fails with EXDEV (kernel redirect_dir=off). */
-  redirectDir?: boolean;
+  redirectDir?: boolean | 'copy';
   /** Where copied-up hard links are indexed (inside workdir); none: tracked for this mount only. */
   indexDir?: string;
 }
@@ -101,7 +101,7 @@ export class Overlay {
       },
       linkedCopy: (st) => this.links.copyOf(st),
     };
-    this.renameEnv = { tree: this.tree, copyEnv: this.copyEnv, format: this.format, redirectDir: opts.redirectDir !== false };
+    this.renameEnv = { tree: this.tree, copyEnv: this.copyEnv, format: this.format, dirRename: opts.redirectDir === false ? 'exdev' : opts.redirectDir === 'copy' ? 'copy' : 'redirect' };
   }
 
   /** A fresh path inside workdir for building an entry before it is renamed into place. */

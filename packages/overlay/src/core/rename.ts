@@ -17,8 +17,25 @@ export interface RenameEnv {
   tree: Tree;
   copyEnv: CopyUpEnv;
   format: WhiteoutFormat;
-  /** false: a directory with lower parts cannot move (EXDEV), as kernel redirect_dir=off. */
-  redirectDir: boolean;
+  /**
+   * How a directory with lower parts moves: `redirect` (the kernel's
+   * redirect_dir: one rename plus an xattr), `copy` (its whole tree is copied
+   * up first, so the upper layer stays a self-contained diff), or `exdev`
+   * (refused, as the kernel without redirect_dir).
+   */
+  dirRename: 'redirect' | 'copy' | 'exdev';
+}
+
+/** Copies up `node` and everything below it; afterwards nothing of it lives in a lower layer. */
+function copyUpTree(env: RenameEnv, node: Node): void {
+  copyUp(env.copyEnv, node);
+  if (!node.isDir) return;
+  for (const child of env.tree.children(node).values()) copyUpTree(env, child);
+  // The upper directory now holds every entry: hide what lies below, at any name it moves to.
+  if (node.lowerDirs.length > 0) {
+    makeOpaque(env.tree.upperPath(node), env.format);
+    node.lowerDirs = [];
+  }
 }
 
 /**
@@ -35,7 +52,10 @@ export function renameEntry(env: RenameEnv, src: Node, dstParent: Node, name: st
     if (!src.isDir && dst.isDir) fail('EISDIR', to);
     if (dst.isDir && env.tree.children(dst).size > 0) fail('ENOTEMPTY', to);
   }
-  if (src.isDir && src.lowerDirs.length > 0 && !env.redirectDir) fail('EXDEV', from);
+  if (src.isDir && src.lowerDirs.length > 0) {
+    if (env.dirRename === 'exdev') fail('EXDEV', from);
+    if (env.dirRename === 'copy') copyUpTree(env, src);
+  }
   const srcParent = src.parent!;
   copyUp(env.copyEnv, srcParent);
   copyUp(env.copyEnv, dstParent);
@@ -90,7 +110,10 @@ export function exchangeEntries(env: RenameEnv, a: Node, bParent: Node, bName: s
   if (a === b) return;
   for (let n: Node | null = bParent; n; n = n.parent) if (n === a) fail('EINVAL', to);
   for (let n: Node | null = a.parent; n; n = n.parent) if (n === b) fail('EINVAL', to);
-  for (const n of [a, b]) if (n.isDir && n.lowerDirs.length > 0 && !env.redirectDir) fail('EXDEV', to);
+  for (const n of [a, b]) {
+    if (n.isDir && n.lowerDirs.length > 0 && env.dirRename === 'exdev') fail('EXDEV', to);
+  }
+  if (env.dirRename === 'copy') for (const n of [a, b]) if (n.isDir && n.lowerDirs.length > 0) copyUpTree(env, n);
   const aParent = a.parent!;
   for (const n of [aParent, bParent, a, b]) copyUp(env.copyEnv, n);
   env.tree.children(aParent);

@@ -6,7 +6,7 @@
 import fs from 'node:fs';
 import { fail } from './errno.ts';
 import { Layers, type Source } from './layers.ts';
-import { AUFS_OPAQUE, AUFS_PREFIX, isOpaqueByXattr, isOpaqueDir, isWhiteoutStat, readRedirect } from './whiteout.ts';
+import { AUFS_OPAQUE, AUFS_PREFIX, isOpaqueDir, isWhiteoutStat, overlayMarks } from './whiteout.ts';
 
 export const S_IFMT = 0o170000;
 export const S_IFDIR = 0o040000;
@@ -201,7 +201,15 @@ export class Tree {
           if (stopped.has(existing)) continue;
           if (existing.isDir && type === S_IFDIR) {
             existing.lowerDirs.push({ layer: src.layer, rel: childRel });
-            if (!isLast && isOpaqueByXattr(real + '/' + name)) stopped.add(existing);
+            if (!isLast) {
+              const marks = overlayMarks(real + '/' + name);
+              if (marks.opaque) stopped.add(existing);
+              else if (marks.redirect !== null) {
+                // A directory renamed in that layer: what lies below it is at the redirect.
+                existing.lowerDirs.push(...this.lowerDirsAt(redirectTarget(marks.redirect, src.rel), src.layer));
+                stopped.add(existing);
+              }
+            }
           } else {
             stopped.add(existing);
           }
@@ -211,17 +219,17 @@ export class Tree {
         entries.set(name, node);
         if (type === S_IFDIR) {
           const childReal = real + '/' + name;
-          if (!isLast && isOpaqueByXattr(childReal)) stopped.add(node);
-          else if (isUpper && !isLast) {
-            const redirect = readRedirect(childReal);
-            if (redirect !== null) {
+          if (!isUpper) node.lowerDirs.push({ layer: src.layer, rel: childRel });
+          if (!isLast) {
+            const marks = overlayMarks(childReal);
+            if (marks.opaque) stopped.add(node);
+            else if (marks.redirect !== null) {
               // A renamed directory (kernel redirect_dir): its lower part lives elsewhere.
-              node.lowerDirs = this.lowerDirsAt(redirect.startsWith('/') ? redirect : joinRel(dir.path, redirect), dir);
+              node.lowerDirs.push(...this.lowerDirsAt(redirectTarget(marks.redirect, src.rel), src.layer));
+              if (isUpper) node.lower = node.lowerDirs[0] ?? null;
               stopped.add(node);
-              node.lower = node.lowerDirs[0] ?? null;
             }
           }
-          if (!isUpper) node.lowerDirs.push({ layer: src.layer, rel: childRel });
         } else {
           stopped.add(node);
         }
@@ -240,35 +248,65 @@ export class Tree {
   }
 
   /**
-   * The lower directories that merge at lower path `p` (a redirect target):
-   * the lower layers alone, looked up from the root with their whiteouts
-   * and opaque markers.
+   * The lower directories that merge at path `p` in the layers below layer
+   * `below` (a redirect target): each layer is looked up from its root, with
+   * its whiteouts, opaque directories and, in turn, its own redirects.
    */
-  lowerDirsAt(p: string, _from: Node): Source[] {
-    let dirs = this.root.lowerDirs;
-    const parts = p.split('/').filter(Boolean);
-    for (const name of parts) {
-      const next: Source[] = [];
-      for (let i = 0; i < dirs.length; i++) {
-        const src = dirs[i]!;
-        const rel = src.rel === '/' ? '/' + name : src.rel + '/' + name;
-        const real = this.layers.real({ layer: src.layer, rel });
+  lowerDirsAt(p: string, below: number): Source[] {
+    const out: Source[] = [];
+    const comps = p.split('/').filter(Boolean);
+    const full = '/' + comps.join('/');
+    const last = this.layers.roots.length - 1;
+    for (let L = Math.max(below + 1, this.layers.firstLower); L <= last; L++) {
+      let rel = '';
+      let present = true;
+      let stopAfter = L < last && isOpaqueDir(this.layers.roots[L]!);
+      let blocked = false;
+      for (let i = 0; i < comps.length; i++) {
+        const parentReal = this.layers.real({ layer: L, rel: rel || '/' });
+        rel += '/' + comps[i];
         let st: fs.Stats;
         try {
-          st = fs.lstatSync(real);
+          st = fs.lstatSync(parentReal + '/' + comps[i]);
         } catch {
-          if (whitedOutIn(this.layers.real(src), name)) break;
-          continue;
+          present = false;
+          if (whitedOutIn(parentReal, comps[i]!)) blocked = true;
+          break;
         }
-        if (!st.isDirectory()) break;
-        next.push({ layer: src.layer, rel });
-        if (i < dirs.length - 1 && isOpaqueDir(real)) break;
+        if (!st.isDirectory()) {
+          present = false;
+          blocked = true; // a file or a whiteout hides the path from the layers below
+          break;
+        }
+        if (i < comps.length - 1 && L < last && isOpaqueDir(parentReal + '/' + comps[i])) stopAfter = true;
       }
-      dirs = next;
-      if (dirs.length === 0) break;
+      if (blocked) break;
+      if (present) {
+        out.push({ layer: L, rel: full });
+        if (L < last) {
+          const real = this.layers.real({ layer: L, rel: full });
+          const marks = overlayMarks(real);
+          if (marks.opaque || isOpaqueDir(real)) break;
+          if (marks.redirect !== null) {
+            out.push(...this.lowerDirsAt(redirectTarget(marks.redirect, parentOf(full)), L));
+            break;
+          }
+        }
+      }
+      if (stopAfter) break;
     }
-    return dirs;
+    return out;
   }
+}
+
+/** A redirect xattr's target: absolute, or a name relative to the directory's parent `parentRel`. */
+function redirectTarget(redirect: string, parentRel: string): string {
+  return redirect.startsWith('/') ? redirect : joinRel(parentRel, redirect);
+}
+
+function parentOf(p: string): string {
+  const i = p.lastIndexOf('/');
+  return i <= 0 ? '/' : p.slice(0, i);
 }
 
 function whitedOutIn(dir: string, name: string): boolean {

@@ -44,6 +44,30 @@ export function isOpaqueByXattr(dir: string): boolean {
   return false;
 }
 
+/**
+ * A directory's overlay xattrs in one llistxattr (most directories have
+ * none): opaque (trusted or user form) and redirect (kernel redirect_dir).
+ */
+export function overlayMarks(dir: string): { opaque: boolean; redirect: string | null } {
+  const marks = { opaque: false, redirect: null as string | null };
+  let names: string[];
+  try {
+    names = llistxattr(dir);
+  } catch {
+    return marks;
+  }
+  for (const name of names) {
+    if (name === OPAQUE_XATTR || name === USER_OPAQUE_XATTR) {
+      const v = lgetxattr(dir, name);
+      if (v && v.length === 1 && v[0] === 0x79 /* y */) marks.opaque = true;
+    } else if (name === REDIRECT_XATTR || name === USER_REDIRECT_XATTR) {
+      const v = lgetxattr(dir, name);
+      if (v) marks.redirect = v.toString();
+    }
+  }
+  return marks;
+}
+
 /** True if the directory at `dir` hides everything below it (either format). */
 export function isOpaqueDir(dir: string): boolean {
   if (isOpaqueByXattr(dir)) return true;
