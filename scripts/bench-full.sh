@@ -11,9 +11,10 @@ extra=("$@")
 bash scripts/setup.sh >/dev/null
 out=docs/bench
 mkdir -p "$out"
-rm -f "$out"/*.svg
+[ -n "${BENCH_PAGE_ONLY:-}" ] || rm -f "$out"/*.svg
 # A failed run is in the report ("Skipped and failed"); still write the page.
-node packages/cli/bin/strata.js bench --runs "$runs" --out "$out" "${extra[@]}" >/dev/null || echo "bench-full: some runs failed; see BENCHMARKS.md" >&2
+# BENCH_PAGE_ONLY=1 only rewrites BENCHMARKS.md from docs/bench/ (e.g. after editing docs/bench/NOTES.md).
+[ -n "${BENCH_PAGE_ONLY:-}" ] || node packages/cli/bin/strata.js bench --runs "$runs" --out "$out" "${extra[@]}" >/dev/null || echo "bench-full: some runs failed; see BENCHMARKS.md" >&2
 {
   echo '# strata benchmarks'
   echo
@@ -24,12 +25,15 @@ node packages/cli/bin/strata.js bench --runs "$runs" --out "$out" "${extra[@]}" 
   echo 'The machine is shared (2 cores, other work running at the same time), so the'
   echo 'figures are noisy: compare drivers within one run, not across runs.'
   echo
+  # Hand-written reading of this run (what the figures mean, which targets are met).
   if [ -f docs/bench/NOTES.md ]; then cat docs/bench/NOTES.md; echo; fi
   echo '## Results'
   echo
   # Headings one level down; chart links relative to the repository root.
   sed -e 's/^### /### /' "$out/bench.md"
   echo
+  # Hand-written notes on a supplementary run, if any.
+  if [ -f docs/bench/APPENDIX.md ]; then cat docs/bench/APPENDIX.md; echo; fi
   echo '## Charts'
   echo
   for f in "$out"/*.svg; do echo "![$(basename "$f" .svg)]($f)"; echo; done

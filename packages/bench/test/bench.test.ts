@@ -2,7 +2,7 @@
 // workload really runs (real mounts, real fio), and the outputs have the
 // promised structure. Nothing here asserts a speed.
 import test from 'ava';
-import { mkdtemp, readFile, readdir, rm } from 'node:fs/promises';
+import { mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { PassThrough } from 'node:stream';
@@ -15,8 +15,37 @@ let tmp: string;
 let out: BenchOutput;
 let progressText = '';
 
+const PREFIX = 'strata-bench-test-';
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+/**
+ * A run of this test that was SIGKILLed (a CI timeout) never reached its
+ * after.always hook; its mounts would stay forever. Each run records its pid,
+ * and the next one unmounts and removes what a dead run left behind.
+ */
+async function reapDeadRuns(): Promise<void> {
+  for (const name of await readdir(os.tmpdir())) {
+    if (!name.startsWith(PREFIX)) continue;
+    const dir = path.join(os.tmpdir(), name);
+    const pid = Number(await readFile(path.join(dir, 'owner.pid'), 'utf8').catch(() => ''));
+    if (!pid || alive(pid)) continue;
+    for (const m of await mountpoints()) if (m.startsWith(dir + '/')) await unmount(m).catch(() => undefined);
+    await rm(dir, { recursive: true, force: true }).catch(() => undefined);
+  }
+}
+
 test.before(async () => {
-  tmp = await mkdtemp(path.join(os.tmpdir(), 'strata-bench-test-'));
+  await reapDeadRuns();
+  tmp = await mkdtemp(path.join(os.tmpdir(), PREFIX));
+  await writeFile(path.join(tmp, 'owner.pid'), String(process.pid));
   const progress = new PassThrough();
   progress.on('data', (b: Buffer) => { progressText += b.toString(); });
   out = await runBench({ quick: true, outDir: path.join(tmp, 'out'), dataParent: tmp, progress, tty: false });
