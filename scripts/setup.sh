@@ -10,7 +10,7 @@ apt_packages=(
   fuse-overlayfs unionfs-fuse fio                       # benchmark peers
   skopeo umoci buildah podman docker-registry           # interop partners
   busybox-static                                        # the base image's binaries
-  attr zstd xz-utils bzip2 gzip tar apache2-utils       # test tools (getfattr, htpasswd)
+  attr zstd xz-utils bzip2 gzip tar apache2-utils time  # test tools (getfattr, htpasswd, /usr/bin/time for the import bench)
   openssl ca-certificates                               # registry tests: TLS and token-signing certs; system CAs
   python3 make g++ git                                  # native addon build, conformance comparator
 )

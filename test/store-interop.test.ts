@@ -49,6 +49,14 @@ test('CLI: import, images --json, inspect, tag, rmi, gc, fsck; errors exit non-z
   t.regex(badImp.stderr, new RegExp(`^strata: ${bad}: entry "\\./bin/busybox": truncated archive`));
   t.is((await strata(root, 'import')).code, 2, 'usage error');
 
+  // Export is deterministic, to a file or to stdout.
+  const f1 = path.join(d, 'a.tar');
+  t.is((await strata(root, 'export', 'bb:v2', '-o', f1)).code, 0);
+  const piped = await run('sh', ['-c', `"${process.execPath}" "${cli}" --root "${root}" export bb:v2 -o - > "${path.join(d, 'b.tar')}"`]);
+  t.is(piped.code, 0);
+  t.true(fs.readFileSync(f1).equals(fs.readFileSync(path.join(d, 'b.tar'))));
+  t.is(JSON.parse((await run('skopeo', ['inspect', `oci-archive:${f1}`])).stdout).Digest, insp.digest);
+
   t.is((await strata(root, 'rmi', 'bb:v2', 'quay.io/me/bb')).code, 0);
   t.is((await strata(root, 'rmi', 'bb:v2')).code, 3);
   const gc1 = JSON.parse((await strata(root, '--json', 'gc')).stdout);

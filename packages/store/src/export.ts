@@ -9,7 +9,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import type { Readable, Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { DigestMismatch, hexOf, newHash, type Digest } from '@strata/common';
+import { DigestMismatch, StrataError, hexOf, newHash, type Digest } from '@strata/common';
 import { encodeHeader, padding, type TarHeader } from './tar-header.ts';
 import { decompressor, compressionOf } from './compression.ts';
 import { REF_NAME } from './layout.ts';
@@ -25,9 +25,16 @@ function header(name: string, type: 'file' | 'dir', size: number): TarHeader {
   };
 }
 
-/** Writes `chunks` to `out` with backpressure. */
+/** Writes `chunk` to `out` with backpressure; rejects if `out` failed (e.g. EPIPE on a closed pipe). */
 async function write(out: Writable, chunk: Buffer): Promise<void> {
-  if (!out.write(chunk)) await new Promise<void>((r) => out.once('drain', r));
+  if (out.errored) throw new StrataError(`cannot write the archive: ${out.errored.message}`);
+  if (out.write(chunk)) return;
+  await new Promise<void>((resolve, reject) => {
+    const onDrain = () => { out.off('error', onError); resolve(); };
+    const onError = (e: Error) => { out.off('drain', onDrain); reject(new StrataError(`cannot write the archive: ${e.message}`)); };
+    out.once('drain', onDrain);
+    out.once('error', onError);
+  });
 }
 
 async function uncompressedSize(store: FsStore, d: Descriptor): Promise<{ size: number; diffId: Digest }> {
@@ -44,9 +51,13 @@ async function uncompressedSize(store: FsStore, d: Descriptor): Promise<{ size: 
 export async function exportImage(store: FsStore, ref: string, outFile: string, format: ExportFormat): Promise<{ name: string; manifest: Digest }> {
   const img = await store.resolve(ref);
   const name = img.ref.startsWith('sha256:') ? null : img.ref;
-  const tmp = path.join(path.dirname(path.resolve(outFile)), `.${path.basename(outFile)}.tmp-${process.pid}`);
-  const out = fs.createWriteStream(tmp, { highWaterMark: CHUNK });
-  const closed = new Promise<void>((res, rej) => { out.on('close', res); out.on('error', rej); });
+  // "-" streams to stdout (for `strata export IMG -o - | podman load`); a
+  // file is written beside its final name and renamed into place.
+  const toStdout = outFile === '-';
+  const tmp = toStdout ? '' : path.join(path.dirname(path.resolve(outFile)), `.${path.basename(outFile)}.tmp-${process.pid}`);
+  const out: Writable = toStdout ? process.stdout : fs.createWriteStream(tmp, { highWaterMark: CHUNK });
+  if (toStdout) out.on('error', () => { /* surfaced by write() */ });
+  const closed = toStdout ? Promise.resolve() : new Promise<void>((res, rej) => { out.on('close', res); out.on('error', rej); });
   try {
     const addBytes = async (n: string, data: Buffer) => {
       await write(out, encodeHeader(header(n, 'file', data.length)));
@@ -116,12 +127,16 @@ export async function exportImage(store: FsStore, ref: string, outFile: string, 
       }
     }
     await write(out, Buffer.alloc(1024));
-    out.end();
-    await closed;
-    fs.renameSync(tmp, outFile);
+    if (!toStdout) {
+      out.end();
+      await closed;
+      fs.renameSync(tmp, outFile);
+    }
   } catch (err) {
-    out.destroy();
-    fs.rmSync(tmp, { force: true });
+    if (!toStdout) {
+      out.destroy();
+      fs.rmSync(tmp, { force: true });
+    }
     throw err;
   }
   return { name: name ?? img.manifestDescriptor.digest, manifest: img.manifestDescriptor.digest };

@@ -8,7 +8,7 @@ export const exportCmd: Command = {
   usage: [
     'Usage: strata export IMAGE -o FILE [--format oci|docker]',
     '',
-    '  -o, --output FILE   the archive to write (replaced atomically)',
+    '  -o, --output FILE   the archive to write (replaced atomically; - for stdout)',
     '  --format oci        OCI image layout tar (default; skopeo copy oci-archive:FILE ...)',
     '  --format docker     docker save tar (podman load -i FILE, docker load -i FILE)',
   ].join('\n'),
@@ -21,6 +21,7 @@ export const exportCmd: Command = {
     if (format !== 'oci' && format !== 'docker') throw new UsageError(`strata export: --format must be oci or docker, not ${format}`);
     const store = await openStore(ctx.root);
     const res = await exportImage(store, image!, out, format);
+    if (out === '-') return; // stdout carries the archive
     if (ctx.json) ctx.stdout.write(JSON.stringify({ name: res.name, digest: res.manifest, file: out, format }) + '\n');
     else ctx.stdout.write(`exported ${res.name} ${res.manifest} to ${out} (${format})\n`);
   },
