@@ -138,6 +138,18 @@ export async function bundle(name) {
   }
   const rel = `./${path.relative(path.dirname(target), main)}`;
   writeAtomic(target, `${MARK}${JSON.stringify(inputs)}\nexport * from ${JSON.stringify(rel)};\n`);
+  // Chunks of earlier bundles: gone once an hour old (a process started on
+  // an earlier bundle may still import one of its lazily loaded chunks).
+  const keep = new Set(res.outputFiles.map((f) => path.basename(f.path)));
+  for (const n of fs.readdirSync(chunkDir)) {
+    if (keep.has(n)) continue;
+    const p = path.join(chunkDir, n);
+    try {
+      if (Date.now() - fs.statSync(p).mtimeMs > 3600_000) fs.rmSync(p, { force: true });
+    } catch {
+      // removed by a concurrent bundler
+    }
+  }
   return target;
 }
 
