@@ -68,4 +68,8 @@ if [ "$(id -u)" = 0 ]; then
 fi
 
 bash fixtures/make-busybox-rootfs.sh >/dev/null
+
+# Plain-JS bundles of the CLI, mount worker and overlay server (start-up
+# without tsx); the bins use them only while they match the sources.
+node scripts/bundle.mjs >/dev/null
 echo "setup: done"

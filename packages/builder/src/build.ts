@@ -25,6 +25,7 @@ import { makeProgress, type Progress, type ProgressMode, type Step } from './pro
 import { ContextView, LayerView, components, type SourceView } from './rootfs-view.ts';
 import { expandWord, expandWords, splitWords, type VarEnv } from './shell-lex.ts';
 import { checksumSources, selectSources } from './sources.ts';
+import { FileSums } from './file-sums.ts';
 import { UpperWriter, lstatOrNull } from './upper-writer.ts';
 import { parseChmod, resolveChown, resolveUser } from './users.ts';
 
@@ -141,6 +142,7 @@ export async function build(store: Store, opts: BuildOptions): Promise<BuildResu
 
 class Builder {
   private readonly cache: BuildCache;
+  private readonly sums: FileSums;
   private readonly progress: Progress;
   private plan!: Plan;
   private dockerfileName = 'Dockerfile';
@@ -160,11 +162,20 @@ class Builder {
     private readonly opts: BuildOptions,
   ) {
     this.cache = new BuildCache(store);
+    this.sums = new FileSums(store.root);
     this.progress = makeProgress(opts.progress ?? 'auto', (opts.progressOut ?? process.stderr) as NodeJS.WritableStream & { isTTY?: boolean });
     this.buildArgs = new Map(Object.entries(opts.buildArgs ?? {}));
   }
 
   async run(): Promise<BuildResult> {
+    try {
+      return await this.build();
+    } finally {
+      this.sums.save();
+    }
+  }
+
+  private async build(): Promise<BuildResult> {
     const ctxStat = await lstatOrNull(this.opts.contextDir);
     if (!ctxStat?.isDirectory()) throw new NotFound(`build context ${this.opts.contextDir}: not a directory`);
     const dfPath = this.opts.dockerfile ?? path.join(this.opts.contextDir, 'Dockerfile');
@@ -743,7 +754,7 @@ class Builder {
     const chown = await resolveChown(destView, flag('chown'), what);
     const chmod = parseChmod(flag('chmod'), what);
     const selected = fileSrcs.length ? await selectSources(view, fileSrcs, `${what} ${fileSrcs.join(' ')}`, where) : [];
-    const sum = selected.length ? await checksumSources(view, selected) : null;
+    const sum = selected.length ? await checksumSources(view, selected, this.sums) : null;
     const createdBy = `${ins.keyword} ${[...ins.flags].map(([k, v]) => `--${k}=${v}`).join(' ')}${ins.flags.size ? ' ' : ''}${srcWords.join(' ')} ${destWord} # buildkit`;
     const key = this.stepKey(sr, [ins.keyword, fromKey, sum, heredocSrcs, dest, chown, chmod, ins.flags.get('link')]);
     return this.cached(sr, step, key, createdBy, () =>

@@ -4,6 +4,7 @@
 // /dev/mqueue and a read-only /sys as a container has them; no host path
 // bind-mounted), or, where runc is unavailable, `unshare` + `chroot`.
 // Output is streamed to `onOutput`; the exit code is returned, not thrown.
+import { constants as fsConstants } from 'node:fs';
 import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -88,7 +89,11 @@ async function runOci(rootfs: string, proc: ContainerProcess, opts: RunOptions):
     if (r.code === null) return 128 + (r.signal ? os.constants.signals[r.signal] ?? 0 : 0);
     return r.code;
   } finally {
-    await run('runc', ['--root', state, 'delete', '--force', id], { allowFailure: true });
+    // `runc run` deletes the container when its process exits; only one it
+    // left behind (runc killed, say) needs a delete, which is another runc start.
+    if (await fs.access(path.join(state, id)).then(() => true, () => false)) {
+      await run('runc', ['--root', state, 'delete', '--force', id], { allowFailure: true });
+    }
     await fs.rm(bundle, { recursive: true, force: true });
   }
 }
@@ -127,8 +132,22 @@ async function runChroot(rootfs: string, proc: ContainerProcess, opts: RunOption
   return r.code ?? 128;
 }
 
-/** True if runc can be found. */
+/**
+ * True if an executable runc is on PATH. Looked up, not run: every build asks,
+ * and starting runc (a Go binary) costs a no-change rebuild ~50 ms.
+ */
 export async function haveRunc(): Promise<boolean> {
-  const r = await run('runc', ['--version'], { allowFailure: true }).catch(() => null);
-  return r?.code === 0;
+  for (const dir of (process.env.PATH ?? '').split(':')) {
+    if (!dir) continue;
+    try {
+      const p = path.join(dir, 'runc');
+      if ((await fs.stat(p)).isFile()) {
+        await fs.access(p, fsConstants.X_OK);
+        return true;
+      }
+    } catch {
+      // not in this directory
+    }
+  }
+  return false;
 }

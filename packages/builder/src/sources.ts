@@ -7,6 +7,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { NotFound, newHash, type Digest } from '@strata/common';
+import type { FileSums } from './file-sums.ts';
 import { hasWildcard, matchComponent } from './dockerignore.ts';
 import { components, type Found, type SourceView } from './rootfs-view.ts';
 
@@ -84,19 +85,14 @@ export async function walk(view: SourceView, dir: string, visit: (p: string, f: 
   }
 }
 
-function hashFile(hostPath: string): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const h = newHash();
-    fs.createReadStream(hostPath).on('data', (b) => h.update(b)).on('error', reject).on('end', () => resolve(h.digest('hex')));
-  });
-}
 
 /**
  * The cache checksum of the selected sources: for every entry copied, its
  * path relative to the source, type, mode, uid/gid, content hash and link
  * target. mtimes are left out on purpose: touching a file changes nothing.
+ * File contents are hashed through `sums` (unchanged files are not re-read).
  */
-export async function checksumSources(view: SourceView, selected: readonly Selected[]): Promise<Digest> {
+export async function checksumSources(view: SourceView, selected: readonly Selected[], sums: FileSums): Promise<Digest> {
   const h = newHash();
   // Hardlinked sources are copied as hardlinks: the grouping is part of the result.
   const inodes = new Map<string, string>();
@@ -105,7 +101,7 @@ export async function checksumSources(view: SourceView, selected: readonly Selec
     let extra = '';
     const ino = `${st.dev}:${st.ino}`;
     if (st.nlink > 1 && !st.isDirectory() && inodes.has(ino)) extra = `link ${inodes.get(ino)}`;
-    else if (st.isFile()) extra = await hashFile(f.hostPath);
+    else if (st.isFile()) extra = await sums.hash(f.hostPath, st);
     else if (st.isSymbolicLink()) extra = fs.readlinkSync(f.hostPath);
     else if (st.isCharacterDevice() || st.isBlockDevice()) extra = String(st.rdev);
     if (st.nlink > 1 && !st.isDirectory() && !inodes.has(ino)) inodes.set(ino, rel);

@@ -1,8 +1,16 @@
 #!/usr/bin/env node
-// strata's entry point: registers tsx so the TypeScript sources run as they
-// are (no build step to forget), then hands over to src/main.ts.
-import { register } from 'tsx/esm/api';
+// strata's entry point: runs the esbuild bundle of src/main.ts when it is up
+// to date with the sources (start-up is most of a no-change `strata build`),
+// otherwise registers tsx and runs the TypeScript sources as they are.
+import { freshBundle } from '../../common/bin/fresh-bundle.js';
 
-register();
-const { main } = await import('../src/main.ts');
+const bundled = await freshBundle('cli');
+let main;
+if (bundled) {
+  ({ main } = await import(bundled));
+} else {
+  const { register } = await import('tsx/esm/api');
+  register();
+  ({ main } = await import('../src/main.ts'));
+}
 process.exitCode = await main(process.argv.slice(2));

@@ -2,10 +2,18 @@
 // The FUSE server process that mountOverlay() and `strata mount` start:
 // argv = MOUNTPOINT OPTIONS_JSON; readiness goes to fd 3 if it is open.
 import fs from 'node:fs';
-import { register } from 'tsx/esm/api';
+import { freshBundle } from '../../common/bin/fresh-bundle.js';
 
-register();
-const { runServer } = await import('../src/server.ts');
+// The esbuild bundle when it is fresh (faster start-up), else the sources through tsx.
+const bundled = await freshBundle('overlay-server');
+let runServer;
+if (bundled) {
+  ({ runServer } = await import(bundled));
+} else {
+  const { register } = await import('tsx/esm/api');
+  register();
+  ({ runServer } = await import('../src/server.ts'));
+}
 let readyFd;
 try {
   fs.fstatSync(3);

@@ -4,9 +4,16 @@
 import { CHUNK } from './chunk.ts';
 import { PassThrough, type Transform } from 'node:stream';
 import zlib from 'node:zlib';
-import { CompressStream, DecompressStream } from 'zstd-napi';
+import { createRequire } from 'node:module';
 import { InvalidInput } from '@strata/common';
 import { MediaType, type Compression } from './types.ts';
+
+type Zstd = typeof import('zstd-napi');
+let zstdModule: Zstd | undefined;
+/** zstd-napi, loaded on first use: most commands (a no-change build) never touch zstd, and its addon costs start-up. */
+function zstd(): Zstd {
+  return (zstdModule ??= createRequire(import.meta.url)('zstd-napi') as Zstd);
+}
 
 /** The compression a layer media type implies. */
 export function compressionOf(mediaType: string): Compression {
@@ -31,13 +38,13 @@ export function sniffCompression(head: Buffer): Compression {
 /** A transform that decompresses `c`. */
 export function decompressor(c: Compression): Transform {
   if (c === 'gzip') return zlib.createGunzip({ chunkSize: 256 << 10 });
-  if (c === 'zstd') return new DecompressStream();
+  if (c === 'zstd') return new (zstd().DecompressStream)();
   return new PassThrough({ highWaterMark: CHUNK });
 }
 
 /** A transform that compresses with `c` (gzip level 6 like docker/podman; zstd level 3). */
 export function compressor(c: Compression): Transform {
   if (c === 'gzip') return zlib.createGzip({ level: 6, chunkSize: 256 << 10 });
-  if (c === 'zstd') return new CompressStream({ compressionLevel: 3 });
+  if (c === 'zstd') return new (zstd().CompressStream)({ compressionLevel: 3 });
   return new PassThrough({ highWaterMark: CHUNK });
 }
