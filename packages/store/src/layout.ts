@@ -20,16 +20,19 @@ export function initLayout(root: string): void {
   if (!fs.existsSync(layout)) atomicWrite(layout, JSON.stringify({ imageLayoutVersion: '1.0.0' }));
   const index = path.join(root, 'index.json');
   if (!fs.existsSync(index)) {
+    // A temp name of this process's own: with a shared name, a second process
+    // opening the same new store removed the first one's file under it.
+    const tmp = `${index}.init-${process.pid}-${Math.random().toString(36).slice(2)}`;
     try {
-      const fd = fs.openSync(index + '.init', 'wx');
+      const fd = fs.openSync(tmp, 'wx');
       fs.writeSync(fd, JSON.stringify({ schemaVersion: 2, mediaType: MediaType.ociIndex, manifests: [] }));
       fs.fsyncSync(fd);
       fs.closeSync(fd);
-      fs.linkSync(index + '.init', index); // link, not rename: never replaces an index another process made
+      fs.linkSync(tmp, index); // link, not rename: never replaces an index another process made
     } catch (err) {
       if (!isErrno(err, 'EEXIST')) throw err;
     } finally {
-      fs.rmSync(index + '.init', { force: true });
+      fs.rmSync(tmp, { force: true });
     }
   }
 }
