@@ -43,7 +43,8 @@ export async function mountRootfs(driver: MountDriver, lowerDirs: string[], uppe
   try {
     if (driver === 'fuse') {
       // allow_other: RUN may execute as any user; dev/suid: images carry device nodes and setuid binaries.
-      const opts: OverlayOptions & { dev: boolean; suid: boolean } = { lowerDirs: lowers, upperDir, workDir, allowOther: true, defaultPermissions: true, noSync: true, dev: true, suid: true };
+      // redirect_dir=copy: a renamed lower directory is copied up whole, so the upper dir (the layer) is self-contained.
+      const opts: OverlayOptions & { dev: boolean; suid: boolean; redirectDir: 'copy' } = { lowerDirs: lowers, upperDir, workDir, allowOther: true, defaultPermissions: true, noSync: true, dev: true, suid: true, redirectDir: 'copy' };
       const { exited } = await worker().mount(mountpoint, opts);
       return {
         mountpoint,
