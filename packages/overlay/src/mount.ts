@@ -53,7 +53,9 @@ export function mountOverlay(mountpoint: string, opts: OverlayOptions & ParsedMo
   fs.mkdirSync(runDir(), { recursive: true, mode: 0o700 });
   const logFile = logFileFor(mp);
   const logFd = fs.openSync(logFile, 'a');
-  const child = spawn(process.execPath, [SERVER_ENTRY, mp, JSON.stringify(resolved)], {
+  // STRATA_SERVER_NODE_ARGS: extra node flags for the server (profiling: "--cpu-prof --cpu-prof-dir=DIR").
+  const nodeArgs = (process.env.STRATA_SERVER_NODE_ARGS ?? '').split(/\s+/).filter(Boolean);
+  const child = spawn(process.execPath, [...nodeArgs, SERVER_ENTRY, mp, JSON.stringify(resolved)], {
     stdio: ['ignore', logFd, logFd, 'pipe'],
     detached: spawnOpts.detached ?? true,
     // A daemon must not keep its starter's directory (maybe on a filesystem to be unmounted) busy.

@@ -16,10 +16,9 @@ interface OverlayModule {
 
 let loaded: Promise<OverlayModule | Error> | undefined;
 function load(): Promise<OverlayModule | Error> {
-  // A variable specifier: the overlay package may not have its entry point yet, and that must
-  // make this driver "skipped", not the benchmark fail to typecheck or load.
-  const specifier = '@strata/overlay';
-  loaded ??= import(specifier).then((m) => m as OverlayModule, (e: unknown) => (e instanceof Error ? e : new Error(String(e))));
+  // A literal specifier, so that the CLI's esbuild bundle carries the overlay
+  // (a computed one left it to Node, which cannot load the .ts sources).
+  loaded ??= import('@strata/overlay').then((m) => m as OverlayModule, (e: unknown) => (e instanceof Error ? e : new Error(String(e))));
   return loaded;
 }
 
@@ -67,8 +66,7 @@ export function strataDriver(transport?: StrataTransport): Driver {
     async probe(): Promise<DriverProbe> {
       const m = await load();
       if (m instanceof Error) {
-        const missing = (m as NodeJS.ErrnoException).code === 'ERR_MODULE_NOT_FOUND' && /overlay\/src\/index\.ts/.test(m.message);
-        return { available: false, reason: missing ? '@strata/overlay has no entry point yet (packages/overlay/src/index.ts)' : `@strata/overlay failed to load: ${m.message.split('\n')[0]}` };
+        return { available: false, reason: `@strata/overlay failed to load: ${m.message.split('\n')[0]}` };
       }
       if (typeof m.mountOverlay !== 'function') return { available: false, reason: '@strata/overlay does not export mountOverlay yet' };
       return { available: true, version: `strata ${overlayVersion()}, FUSE transport: ${transportText}`, options: OPTIONS };
