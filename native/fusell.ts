@@ -25,7 +25,6 @@ interface Binding {
   backingOpen(fd: number, hostFd: number): number;
   backingClose(fd: number, id: number): void;
   noCaps(fd: number, nodeid: number, on: boolean): void;
-  markDir(fd: number, fh: number): void;
   counts(fd: number): number[];
 }
 
@@ -78,7 +77,6 @@ export const noCaps: Binding['noCaps'] = binding.noCaps;
  * listings) and RELEASEDIR too, unless JavaScript marked the handle because
  * it holds a listing snapshot for it: then RELEASEDIR is forwarded.
  */
-export const markDir: Binding['markDir'] = binding.markDir;
 
 /** Requests received so far per opcode (index = FUSE opcode), including those the loop answered itself. */
 export const counts: Binding['counts'] = binding.counts;

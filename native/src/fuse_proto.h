@@ -33,6 +33,7 @@ enum fuse_opcode {
 #define FUSE_PARALLEL_DIROPS (1ULL << 18)
 #define FUSE_MAX_PAGES (1ULL << 22)
 #define FUSE_CACHE_SYMLINKS (1ULL << 23)
+#define FUSE_NO_OPENDIR_SUPPORT (1ULL << 24)
 #define FUSE_INIT_EXT (1ULL << 30)
 #define FUSE_DIRECT_IO_ALLOW_MMAP (1ULL << 36)
 #define FUSE_PASSTHROUGH (1ULL << 37)

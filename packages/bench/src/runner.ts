@@ -96,7 +96,7 @@ export async function runWorkloads(opts: RunnerOptions): Promise<RunnerResult> {
           progress.begin({ workload: w.id, driver: d.name, run: r, runs: opts.runs });
           if (failed.has(d.name)) { progress.end(); continue; }
           try {
-            const got = await measureOnce(d, w, lowerDirs, prepDir, dirs, opts.sizes, (diag) => {
+            const got = await measureOnce(d, w, lowerDirs, prepDir, dirs, opts.sizes, noDrop, (diag) => {
               (diagnostics[w.id] ??= {})[d.name] = diag;
             });
             for (const [metric, v] of Object.entries(got)) {
@@ -142,7 +142,7 @@ function applies(w: Workload, d: DriverName): boolean {
 
 async function measureOnce(
   d: Driver, w: Workload, lowerDirs: string[], prepDir: string,
-  dirs: { upper: string; work: string; mnt: string; scratch: string }, sizes: Sizes,
+  dirs: { upper: string; work: string; mnt: string; scratch: string }, sizes: Sizes, noDropCaches: string | null,
   onDiagnostics: (d: unknown) => void,
 ): Promise<Record<string, number>> {
   for (const p of Object.values(dirs)) {
@@ -150,8 +150,16 @@ async function measureOnce(
     await rm(p, { recursive: true, force: true });
     await mkdir(p, { recursive: true });
   }
-  // Earlier runs' dirty data must not be written back during this one.
-  await run('sync', []);
+  // Earlier runs' dirty data must not be written back during this one; and
+  // every run starts from cold caches. Not only for fairness between runs:
+  // ext4 skips inodes freed in the last minute(s) when it allocates new ones
+  // (recently_deleted()), checking each one in the cached inode table, so
+  // right after an earlier run's tree was removed, creating files cost up to
+  // 10x (perf: 60% of create time in recently_deleted). With the inode table
+  // out of the cache that check is skipped. Workloads that want their lower
+  // data warm read it themselves, straight from the layer.
+  if (noDropCaches === null) await dropCaches();
+  else await run('sync', []);
   const mounted = await d.mount({ lowerDirs, upperDir: dirs.upper, workDir: dirs.work, mountpoint: dirs.mnt });
   try {
     const got = await w.measure({ root: mounted.root, driver: d.name, sizes, lowerDirs, scratch: dirs.scratch, prepDir, dropCaches });

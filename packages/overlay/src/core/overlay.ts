@@ -14,7 +14,7 @@ import { exchangeEntries, renameEntry, type RenameEnv } from './rename.ts';
 import { Inodes, ROOT_INO } from './inodes.ts';
 import { Layers } from './layers.ts';
 import { copyUp, type CopyUpEnv } from './copyup.ts';
-import { NAME_MAX, Node, S_IFDIR, S_IFLNK, S_IFMT, S_IFREG, Tree } from './tree.ts';
+import { addChild, NAME_MAX, Node, removeChild, S_IFDIR, S_IFLNK, S_IFMT, S_IFREG, Tree } from './tree.ts';
 import { AUFS_PREFIX, isPrivateXattr, isWhiteoutStat, makeOpaque, writeWhiteout, type WhiteoutFormat } from './whiteout.ts';
 
 export interface EngineOptions {
@@ -125,7 +125,8 @@ export class Overlay {
     return this.tree.realPath(node);
   }
 
-  private statNode(node: Node): StatArray {
+  /** Stat of a node of the tree (what getattr(node.path) gives, without resolving the path again). */
+  statNode(node: Node): StatArray {
     const d = new Float64Array(16);
     lstatArray(this.servePath(node), d);
     if (!node.ino) node.ino = this.inodes.of(d[4]!, d[6]!);
@@ -345,7 +346,7 @@ export class Overlay {
       parent.upperWhiteouts!.delete(name);
     }
     const node = new Node(name, parent, type, true, null, whitedOut);
-    children.set(name, node);
+    addChild(parent, name, node);
     return node;
   }
 
@@ -433,7 +434,7 @@ export class Overlay {
       writeWhiteout(path.dirname(target), node.name, this.format);
       this.lowerNameGone(node);
     }
-    parent.children!.delete(node.name);
+    removeChild(parent, node.name);
     if (node.lowerVisible) parent.upperWhiteouts!.add(node.name);
     node.removed = true;
   }

@@ -10,7 +10,7 @@ import path from 'node:path';
 import { mkWhiteout, renameat2, RENAME_EXCHANGE, RENAME_WHITEOUT } from '@strata/native';
 import { copyUp, type CopyUpEnv } from './copyup.ts';
 import { fail } from './errno.ts';
-import type { Node, Tree } from './tree.ts';
+import { addChild, removeChild, replaceChild, type Node, type Tree } from './tree.ts';
 import { AUFS_PREFIX, isWhiteoutStat, makeOpaque, REDIRECT_XATTR, setOverlayXattr, writeWhiteout, type WhiteoutFormat } from './whiteout.ts';
 
 export interface RenameEnv {
@@ -94,10 +94,10 @@ export function renameEntry(env: RenameEnv, src: Node, dstParent: Node, name: st
   }
   if (dstWhitedOut && !src.isDir && env.format === 'aufs') fs.rmSync(dstUpperDir + '/' + AUFS_PREFIX + name, { force: true });
 
-  srcParent.children!.delete(src.name);
+  removeChild(srcParent, src.name);
   if (src.lowerVisible) srcParent.upperWhiteouts!.add(src.name);
   if (dst) dst.removed = true;
-  dstParent.children!.set(name, src);
+  addChild(dstParent, name, src);
   dstParent.upperWhiteouts!.delete(name);
   src.lowerVisible = (dst?.lowerVisible ?? false) || dstWhitedOut;
   src.parent = dstParent;
@@ -127,8 +127,9 @@ export function exchangeEntries(env: RenameEnv, a: Node, bParent: Node, bName: s
   }
   renameat2(env.tree.upperPath(a), env.tree.upperPath(b), RENAME_EXCHANGE);
   const aName = a.name;
-  aParent.children!.set(aName, b);
-  bParent.children!.set(bName, a);
+  const [aCookie, bCookie] = [a.cookie, b.cookie];
+  replaceChild(aParent, aName, b, aCookie);
+  replaceChild(bParent, bName, a, bCookie);
   [a.name, b.name] = [bName, aName];
   [a.parent, b.parent] = [bParent, aParent];
   [a.lowerVisible, b.lowerVisible] = [b.lowerVisible, a.lowerVisible];

@@ -50,6 +50,17 @@ export class Node {
   ino = 0;
   /** Open handles and lookups may keep a node after it was removed. */
   removed = false;
+  /**
+   * Readdir offset of this entry in its parent: increasing in the order of
+   * the parent's children map (1 and 2 are "." and ".."), kept while the
+   * entry stays, so a listing resumed at an offset after changes neither
+   * skips nor repeats the entries that stayed.
+   */
+  cookie = 0;
+  /** Directories: the last cookie given out. */
+  cookieSeq = 2;
+  /** Directories: counts changes to `children`, so listings built from it know when they are stale. */
+  version = 0;
 
   constructor(
     public name: string,
@@ -76,6 +87,27 @@ export class Node {
     for (let n: Node | null = this; n && n.parent; n = n.parent) parts.push(n.name);
     return '/' + parts.reverse().join('/');
   }
+}
+
+/** Adds (or replaces) entry `name` of a read directory: it goes to the end, with the next cookie. */
+export function addChild(dir: Node, name: string, node: Node): void {
+  const children = dir.children!;
+  children.delete(name);
+  node.cookie = ++dir.cookieSeq;
+  children.set(name, node);
+  dir.version++;
+}
+
+/** Removes entry `name` of a read directory. */
+export function removeChild(dir: Node, name: string): void {
+  if (dir.children!.delete(name)) dir.version++;
+}
+
+/** Entry `name` of `dir` now names `node`, in the place (and with the cookie) of what it named before. */
+export function replaceChild(dir: Node, name: string, node: Node, cookie: number): void {
+  dir.children!.set(name, node);
+  node.cookie = cookie;
+  dir.version++;
 }
 
 /** Resolves merged paths to nodes and reads directories' merged indexes. */
@@ -241,7 +273,13 @@ export class Tree {
         break;
       }
     }
-    for (const [name, node] of entries) node.lowerVisible = lowerSeen.has(name);
+    let cookie = 2;
+    for (const [name, node] of entries) {
+      node.lowerVisible = lowerSeen.has(name);
+      node.cookie = ++cookie;
+    }
+    dir.cookieSeq = cookie;
+    dir.version++;
     dir.children = entries;
     dir.upperWhiteouts = upperWhiteouts;
     return entries;

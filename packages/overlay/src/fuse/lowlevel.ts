@@ -16,7 +16,7 @@ import fs from 'node:fs';
 import * as ll from '@strata/native/fusell';
 import { StrataError } from '@strata/common';
 import { toErrno } from '../core/errno.ts';
-import type { Caller, DirEntry, Overlay, StatArray } from '../core/overlay.ts';
+import type { Caller, Overlay, StatArray } from '../core/overlay.ts';
 import { ROOT_INO } from '../core/inodes.ts';
 import { S_IFDIR, S_IFMT, S_IFREG, type Node } from '../core/tree.ts';
 import { unmountPath } from '../unmount.ts';
@@ -77,9 +77,11 @@ interface OpenFile {
   cached: boolean;
 }
 
-interface DirHandle {
-  nodeid: number;
-  entries: DirEntry[];
+/** A directory's entries in cookie order, as of one version of the directory. */
+interface Listing {
+  dir: Node;
+  version: number;
+  nodes: Node[];
 }
 
 class Errno extends Error {
@@ -168,7 +170,8 @@ export function serveLowLevel(overlay: Overlay, mountpoint: string, opts: Transp
   const backings = new Map<number, Backing>();
   /** Node id -> how many of its opens are page cached (they rule out passthrough for it). */
   const cachedOpens = new Map<number, number>();
-  const dirs = new Map<number, DirHandle>();
+  /** Directory node id -> its last listing (rebuilt when the directory changed). */
+  const listings = new Map<number, Listing>();
   /** Directories whose files the kernel looked up one by one: READDIRPLUS includes their files' attributes. */
   const fileAttrDirs = new Set<number>();
   let passthrough = false;
@@ -181,7 +184,8 @@ export function serveLowLevel(overlay: Overlay, mountpoint: string, opts: Transp
     if (!e) throw new Errno(-116); // ESTALE: the kernel asked about a node id it was never given
     return e;
   };
-  const pathOf = (nodeid: number): string => {
+  /** The live node of a node id (another name of a hard link if this one went). */
+  const nodeOf = (nodeid: number): Node => {
     const e = inodeOf(nodeid);
     if (e.node.removed && e.names) {
       for (const n of e.names) {
@@ -192,8 +196,9 @@ export function serveLowLevel(overlay: Overlay, mountpoint: string, opts: Transp
       }
     }
     if (e.node.removed) throw new Errno(-2);
-    return e.node.path;
+    return e.node;
   };
+  const pathOf = (nodeid: number): string => nodeOf(nodeid).path;
 
   /**
    * Before an inode with several names is changed: the kernel does not say
@@ -236,6 +241,7 @@ export function serveLowLevel(overlay: Overlay, mountpoint: string, opts: Transp
     if (e.nlookup <= 0) {
       inodes.delete(nodeid);
       fileAttrDirs.delete(nodeid);
+      listings.delete(nodeid);
       ll.noCaps(dev, nodeid, false); // the number may come back as another file
     }
   };
@@ -250,7 +256,7 @@ export function serveLowLevel(overlay: Overlay, mountpoint: string, opts: Transp
       writeEntry(scratch, 0, 0, null, ttl);
       return scratch.subarray(0, ENTRY_OUT);
     }
-    const st = overlay.getattr(child.path);
+    const st = overlay.statNode(child);
     writeEntry(scratch, 0, remember(child, st), st, ttl);
     return scratch.subarray(0, ENTRY_OUT);
   };
@@ -269,14 +275,14 @@ export function serveLowLevel(overlay: Overlay, mountpoint: string, opts: Transp
     const e = inodeOf(nodeid);
     const f = fh !== undefined ? files.get(fh) : undefined;
     if (f) return overlay.fgetattr(f.fh, e.node.path);
-    let p: string;
+    let node: Node;
     try {
-      p = pathOf(nodeid); // another live name of a hard link if this one went
+      node = nodeOf(nodeid); // another live name of a hard link if this one went
     } catch (err) {
       for (const of of files.values()) if (of.nodeid === nodeid) return overlay.fgetattr(of.fh, '');
       throw err;
     }
-    return overlay.getattr(p);
+    return overlay.statNode(node);
   };
 
   /**
@@ -366,56 +372,69 @@ export function serveLowLevel(overlay: Overlay, mountpoint: string, opts: Transp
   };
 
   /**
-   * READDIR / READDIRPLUS of directory handle `fh` (opened by the loop in
-   * C): the listing is snapshotted at the first call, so offsets stay
-   * stable while the directory changes. READDIRPLUS gives attributes of
-   * subdirectories (a walk descends into them) but, to spare a host stat per
-   * file, of files only in directories whose files were looked up before.
+   * READDIR / READDIRPLUS of directory `nodeid` from offset `offset`. The
+   * kernel opens directories without asking (no OPENDIR: fewer round trips
+   * in a walk) and caches their listings; offsets are the entries' cookies,
+   * which stay with an entry while it stays, so a listing resumed after
+   * changes neither skips nor repeats what did not change. READDIRPLUS gives
+   * attributes of subdirectories (a walk descends into them) but, to spare
+   * a host stat per file, of files only in directories whose files were
+   * looked up before.
    */
-  const readdir = (nodeid: number, fh: number, offset: number, size: number, plus: boolean): Buffer => {
-    let dh = dirs.get(fh);
-    if (!dh) {
-      dh = { nodeid, entries: overlay.readdir(pathOf(nodeid)) };
-      dirs.set(fh, dh);
-      ll.markDir(dev, fh);
+  const readdir = (nodeid: number, offset: number, size: number, plus: boolean): Buffer => {
+    const dir = nodeOf(nodeid);
+    if (!dir.isDir) throw new Errno(-20);
+    const children = overlay.tree.children(dir);
+    let listing = listings.get(nodeid);
+    if (!listing || listing.dir !== dir || listing.version !== dir.version) {
+      listing = { dir, version: dir.version, nodes: [...children.values()] };
+      listings.set(nodeid, listing);
     }
-    const dir = inodeOf(dh.nodeid).node;
-    const withFiles = fileAttrDirs.has(dh.nodeid);
+    const nodes = listing.nodes;
+    // The first entry after `offset`: cookies increase along `nodes`.
+    let lo = 0;
+    let hi = nodes.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      if (nodes[mid]!.cookie <= offset) lo = mid + 1;
+      else hi = mid;
+    }
+    const withFiles = fileAttrDirs.has(nodeid);
     const out = Buffer.allocUnsafe(size);
     let pos = 0;
-    for (let i = offset; i < dh.entries.length; i++) {
-      const e = dh.entries[i]!;
-      const nameLen = Buffer.byteLength(e.name);
+    // "." and ".." (cookies 1 and 2), then the entries.
+    for (let i = offset < 2 ? offset - 2 : lo; i < nodes.length; i++) {
+      const node = i < 0 ? null : nodes[i]!;
+      const name = node ? node.name : i === -2 ? '.' : '..';
+      const cookie = node ? node.cookie : i + 3;
+      const nameLen = Buffer.byteLength(name);
       const dirent = (24 + nameLen + 7) & ~7;
       const rec = plus ? ENTRY_OUT + dirent : dirent;
       if (pos + rec > size) break;
-      let ino = e.ino || FUSE_UNKNOWN_INO;
-      let type = direntType(e.type);
+      let ino = node ? node.ino || FUSE_UNKNOWN_INO : i === -2 ? dir.ino : dir.parent?.ino ?? ROOT_INO;
+      let type = node ? direntType(node.type) : direntType(S_IFDIR);
       if (plus) {
         let st: StatArray | null = null;
-        let nodeid = 0;
-        if (e.name !== '.' && e.name !== '..' && (withFiles || e.type === S_IFDIR)) {
-          const child = overlay.tree.children(dir).get(e.name);
-          if (child) {
-            try {
-              st = overlay.getattr(child.path);
-              nodeid = remember(child, st);
-              ino = st[6]!;
-              type = direntType(st[0]!);
-            } catch {
-              st = null;
-            }
+        let childId = 0;
+        if (node && !node.removed && (withFiles || node.type === S_IFDIR)) {
+          try {
+            st = overlay.statNode(node);
+            childId = remember(node, st);
+            ino = st[6]!;
+            type = direntType(st[0]!);
+          } catch {
+            st = null;
           }
         }
-        if (st) writeEntry(out, pos, nodeid, st, ttl);
+        if (st) writeEntry(out, pos, childId, st, ttl);
         else out.fill(0, pos, pos + ENTRY_OUT);
         pos += ENTRY_OUT;
       }
       w64(out, pos, ino);
-      w64(out, pos + 8, i + 1);
+      w64(out, pos + 8, cookie);
       out.writeUInt32LE(nameLen, pos + 16);
       out.writeUInt32LE(type, pos + 20);
-      out.write(e.name, pos + 24, 'utf8');
+      out.write(name, pos + 24, 'utf8');
       out.fill(0, pos + 24 + nameLen, pos + dirent);
       pos += dirent;
     }
@@ -506,7 +525,10 @@ export function serveLowLevel(overlay: Overlay, mountpoint: string, opts: Transp
         const out = Buffer.allocUnsafe(ENTRY_OUT + 16);
         try {
           entryFor(nodeid, name).copy(out, 0);
-          openReply(out.readUInt32LE(0) + out.readUInt32LE(4) * 4294967296, fh, hostFlags(flags), out, ENTRY_OUT);
+          const id = out.readUInt32LE(0) + out.readUInt32LE(4) * 4294967296;
+          // A new file has no security.capability: the loop answers the kernel's per-write query itself.
+          ll.noCaps(dev, id, true);
+          openReply(id, fh, hostFlags(flags), out, ENTRY_OUT);
         } catch (err) {
           overlay.release(fh);
           throw err;
@@ -561,13 +583,9 @@ export function serveLowLevel(overlay: Overlay, mountpoint: string, opts: Transp
         return undefined;
       case OP.READDIR:
       case OP.READDIRPLUS: {
-        const fh = b.readUInt32LE(0) + b.readUInt32LE(4) * 4294967296;
         const offset = b.readUInt32LE(8) + b.readUInt32LE(12) * 4294967296;
-        return readdir(nodeid, fh, offset, b.readUInt32LE(16), op === OP.READDIRPLUS);
+        return readdir(nodeid, offset, b.readUInt32LE(16), op === OP.READDIRPLUS);
       }
-      case OP.RELEASEDIR:
-        dirs.delete(b.readUInt32LE(0) + b.readUInt32LE(4) * 4294967296);
-        return undefined;
       default:
         throw new Errno(-38); // ENOSYS
     }
