@@ -336,6 +336,8 @@ static napi_value js_fstat_array(napi_env env, napi_callback_info info) {
   return undef(env);
 }
 
+napi_value js_prefetch_dirs(napi_env env, napi_callback_info info); // prefetch.c
+
 static napi_value init(napi_env env, napi_value exports) {
   napi_property_descriptor props[] = {
     {"mknod", NULL, js_mknod, NULL, NULL, NULL, napi_default, NULL},
@@ -348,6 +350,7 @@ static napi_value init(napi_env env, napi_value exports) {
     {"lutimesNs", NULL, js_lutimes_ns, NULL, NULL, NULL, napi_default, NULL},
     {"lstatArray", NULL, js_lstat_array, NULL, NULL, NULL, napi_default, NULL},
     {"fstatArray", NULL, js_fstat_array, NULL, NULL, NULL, napi_default, NULL},
+    {"prefetchDirs", NULL, js_prefetch_dirs, NULL, NULL, NULL, napi_default, NULL},
   };
   napi_define_properties(env, exports, sizeof props / sizeof props[0], props);
   return exports;

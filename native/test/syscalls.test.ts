@@ -107,3 +107,17 @@ test('lstatArray and fstatArray fill the stat layout with nanosecond times', (t)
   t.throws(() => native.lstatArray(path.join(d, 'missing'), out), { code: 'ENOENT' });
   t.throws(() => native.lstatArray(f, new Float64Array(3)), { instanceOf: TypeError });
 });
+
+test('prefetchDirs reads ahead on background threads and ignores what it cannot read', async (t) => {
+  const d = tmp();
+  fs.mkdirSync(path.join(d, 'a', 'b'), { recursive: true });
+  fs.writeFileSync(path.join(d, 'file'), 'x');
+  const threads = () => fs.readdirSync('/proc/self/task').length;
+  const before = threads();
+  // A missing path, a file, a directory: a hint never throws.
+  t.notThrows(() => native.prefetchDirs([path.join(d, 'missing'), path.join(d, 'file'), d, path.join(d, 'a')]));
+  t.notThrows(() => native.prefetchDirs([]));
+  t.true(threads() >= before, 'the readers run in this process');
+  await new Promise((r) => setTimeout(r, 50));
+  t.deepEqual(fs.readdirSync(d).sort(), ['a', 'file'], 'nothing was changed');
+});

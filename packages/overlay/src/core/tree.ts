@@ -4,6 +4,7 @@
 // read from the layers once and then kept up to date by the operations
 // themselves; lookups and readdir cost the same whatever the layer count.
 import fs from 'node:fs';
+import { prefetchDirs } from '@strata/native';
 import { fail } from './errno.ts';
 import { Layers, type Source } from './layers.ts';
 import { AUFS_OPAQUE, AUFS_PREFIX, isOpaqueDir, isWhiteoutStat, overlayMarks } from './whiteout.ts';
@@ -113,6 +114,8 @@ export function replaceChild(dir: Node, name: string, node: Node, cookie: number
 /** Resolves merged paths to nodes and reads directories' merged indexes. */
 export class Tree {
   readonly root: Node;
+  /** Whether listing a directory reads its subdirectories' layer copies ahead (native/src/prefetch.c). */
+  readAhead = true;
 
   constructor(readonly layers: Layers) {
     const lowers: Source[] = [];
@@ -274,10 +277,14 @@ export class Tree {
       }
     }
     let cookie = 2;
+    const ahead: string[] = [];
     for (const [name, node] of entries) {
       node.lowerVisible = lowerSeen.has(name);
       node.cookie = ++cookie;
+      if (this.readAhead && node.isDir) for (const src of node.lowerDirs) ahead.push(this.layers.real(src));
     }
+    // A walk reads these next: let the disk fetch them all at once meanwhile.
+    if (ahead.length) prefetchDirs(ahead);
     dir.cookieSeq = cookie;
     dir.version++;
     dir.children = entries;

@@ -1,0 +1,113 @@
+// Directory read-ahead for the overlay's cold walks. Merging a directory
+// reads that directory in every lower layer, one after another on the
+// server's thread; on a cold cache each read waits for the disk. When the
+// server lists a directory it knows the subdirectories a walk will want next
+// (in every layer), so it hands their host paths here: a few threads read
+// them (the directory's blocks, and the inodes of its subdirectories, which
+// the merge stats and reads xattrs of) so that the disk works on several at
+// once and the server's own reads find them cached. Only caches are
+// touched: nothing here changes anything or reports back. A full queue drops
+// new paths (read-ahead is a hint).
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE
+#endif
+#include <node_api.h>
+#include <dirent.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#define THREADS 8
+#define QUEUE 16384
+
+static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t more = PTHREAD_COND_INITIALIZER;
+static char *queue[QUEUE];
+static unsigned head, count;
+static int started;
+
+struct linux_dirent64 {
+  uint64_t d_ino;
+  int64_t d_off;
+  unsigned short d_reclen;
+  unsigned char d_type;
+  char d_name[];
+};
+
+static void read_ahead(const char *path) {
+  int fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOATIME);
+  if (fd < 0) fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (fd < 0) return;
+  char buf[32768];
+  for (;;) {
+    long n = syscall(SYS_getdents64, fd, buf, sizeof buf);
+    if (n <= 0) break;
+    for (long off = 0; off < n;) {
+      struct linux_dirent64 *d = (void *)(buf + off);
+      off += d->d_reclen;
+      if (d->d_type != DT_DIR || (d->d_name[0] == '.' && (!d->d_name[1] || (d->d_name[1] == '.' && !d->d_name[2])))) continue;
+      struct stat st;
+      fstatat(fd, d->d_name, &st, AT_SYMLINK_NOFOLLOW);
+    }
+  }
+  close(fd);
+}
+
+static void *worker(void *arg) {
+  (void)arg;
+  for (;;) {
+    pthread_mutex_lock(&lock);
+    while (!count) pthread_cond_wait(&more, &lock);
+    char *p = queue[head];
+    head = (head + 1) % QUEUE;
+    count--;
+    pthread_mutex_unlock(&lock);
+    read_ahead(p);
+    free(p);
+  }
+  return NULL;
+}
+
+static void start(void) {
+  for (int i = 0; i < THREADS; i++) {
+    pthread_t t;
+    pthread_attr_t a;
+    pthread_attr_init(&a);
+    pthread_attr_setdetachstate(&a, PTHREAD_CREATE_DETACHED);
+    pthread_attr_setstacksize(&a, 128 * 1024);
+    if (pthread_create(&t, &a, worker, NULL) == 0) started = 1;
+    pthread_attr_destroy(&a);
+  }
+}
+
+// prefetchDirs(paths: string[]): queues host directories to be read ahead.
+napi_value js_prefetch_dirs(napi_env env, napi_callback_info info) {
+  size_t argc = 1;
+  napi_value argv[1], r;
+  napi_get_undefined(env, &r);
+  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok || argc < 1) return r;
+  uint32_t n = 0;
+  if (napi_get_array_length(env, argv[0], &n) != napi_ok) return r;
+  pthread_mutex_lock(&lock);
+  if (!started) start();
+  for (uint32_t i = 0; i < n && count < QUEUE; i++) {
+    napi_value v;
+    char path[4096];
+    size_t len;
+    if (napi_get_element(env, argv[0], i, &v) != napi_ok ||
+        napi_get_value_string_utf8(env, v, path, sizeof path, &len) != napi_ok || len >= sizeof path - 1)
+      continue;
+    char *p = strdup(path);
+    if (!p) break;
+    queue[(head + count) % QUEUE] = p;
+    count++;
+  }
+  pthread_cond_broadcast(&more);
+  pthread_mutex_unlock(&lock);
+  return r;
+}
