@@ -16,7 +16,7 @@ interface Binding {
   lutimesNs(path: string, atimeSec: number, atimeNsec: number, mtimeSec: number, mtimeNsec: number): void;
   lstatArray(path: string, out: Float64Array): void;
   fstatArray(fd: number, out: Float64Array): void;
-  prefetchDirs(paths: string[]): void;
+  prefetchDirs(paths: string[], statAll?: boolean): void;
 }
 
 const binding = require('./build/Release/strata_native.node') as Binding;
@@ -63,7 +63,7 @@ export const lutimesNs: Binding['lutimesNs'] = binding.lutimesNs;
 export const lstatArray: Binding['lstatArray'] = binding.lstatArray;
 /** fstat(2) into `out`, same layout as lstatArray. */
 export const fstatArray: Binding['fstatArray'] = binding.fstatArray;
-/** Queues host directories to be read ahead by background threads (src/prefetch.c): a cache hint, never an error. */
+/** Queues absolute host directory paths to be read ahead (their subdirectories stat'ed; with statAll every entry) by background threads (src/prefetch.c): a cache hint, never an error. */
 export const prefetchDirs: Binding['prefetchDirs'] = binding.prefetchDirs;
 
 /** Makes an overlay whiteout: a character device 0/0 named `path`. */

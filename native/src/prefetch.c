@@ -39,7 +39,10 @@ struct linux_dirent64 {
   char d_name[];
 };
 
+// A queued path: '+' first means stat every entry, not only subdirectories.
 static void read_ahead(const char *path) {
+  int all = path[0] == '+';
+  if (all) path++;
   int fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOATIME);
   if (fd < 0) fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
   if (fd < 0) return;
@@ -50,7 +53,7 @@ static void read_ahead(const char *path) {
     for (long off = 0; off < n;) {
       struct linux_dirent64 *d = (void *)(buf + off);
       off += d->d_reclen;
-      if (d->d_type != DT_DIR || (d->d_name[0] == '.' && (!d->d_name[1] || (d->d_name[1] == '.' && !d->d_name[2])))) continue;
+      if ((!all && d->d_type != DT_DIR) || (d->d_name[0] == '.' && (!d->d_name[1] || (d->d_name[1] == '.' && !d->d_name[2])))) continue;
       struct stat st;
       fstatat(fd, d->d_name, &st, AT_SYMLINK_NOFOLLOW);
     }
@@ -85,24 +88,28 @@ static void start(void) {
   }
 }
 
-// prefetchDirs(paths: string[]): queues host directories to be read ahead.
+// prefetchDirs(paths: string[], statAll?: boolean): queues host directories
+// to be read ahead; with statAll, every entry's inode too (lookups follow).
 napi_value js_prefetch_dirs(napi_env env, napi_callback_info info) {
-  size_t argc = 1;
-  napi_value argv[1], r;
+  size_t argc = 2;
+  napi_value argv[2], r;
+  bool all = false;
   napi_get_undefined(env, &r);
   if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok || argc < 1) return r;
+  if (argc > 1) napi_get_value_bool(env, argv[1], &all);
   uint32_t n = 0;
   if (napi_get_array_length(env, argv[0], &n) != napi_ok) return r;
   pthread_mutex_lock(&lock);
   if (!started) start();
   for (uint32_t i = 0; i < n && count < QUEUE; i++) {
     napi_value v;
-    char path[4096];
+    char path[4097];
     size_t len;
+    path[0] = '+';
     if (napi_get_element(env, argv[0], i, &v) != napi_ok ||
-        napi_get_value_string_utf8(env, v, path, sizeof path, &len) != napi_ok || len >= sizeof path - 1)
+        napi_get_value_string_utf8(env, v, path + 1, sizeof path - 1, &len) != napi_ok || len >= sizeof path - 2 || path[1] != '/')
       continue;
-    char *p = strdup(path);
+    char *p = strdup(all ? path : path + 1);
     if (!p) break;
     queue[(head + count) % QUEUE] = p;
     count++;

@@ -293,6 +293,17 @@ export class Tree {
   }
 
   /**
+   * Lookups of files in `dir` have begun (a program stats or opens them one
+   * by one): read every entry's inode of its layer copies ahead.
+   */
+  statAhead(dir: Node): void {
+    if (!this.readAhead || !dir.isDir) return;
+    const paths = dir.lowerDirs.map((src) => this.layers.real(src));
+    if (dir.upper) paths.push(this.upperPath(dir));
+    if (paths.length) prefetchDirs(paths, true);
+  }
+
+  /**
    * The lower directories that merge at path `p` in the layers below layer
    * `below` (a redirect target): each layer is looked up from its root, with
    * its whiteouts, opaque directories and, in turn, its own redirects.

@@ -446,7 +446,11 @@ export function serveLowLevel(overlay: Overlay, mountpoint: string, opts: Transp
     switch (op) {
       case OP.LOOKUP: {
         const out = entryFor(nodeid, cstr(b, 0)[0]);
-        if (out.readUInt32LE(0) !== 0 && (out.readUInt32LE(40 + 60) & S_IFMT) !== S_IFDIR) fileAttrDirs.add(nodeid);
+        if (out.readUInt32LE(0) !== 0 && (out.readUInt32LE(40 + 60) & S_IFMT) !== S_IFDIR && !fileAttrDirs.has(nodeid)) {
+          fileAttrDirs.add(nodeid);
+          // The first file looked up here: its siblings' turn comes next.
+          overlay.tree.statAhead(inodeOf(nodeid).node);
+        }
         return out;
       }
       case OP.FORGET:
