@@ -242,6 +242,24 @@ test('a renamed lower directory keeps its contents after a remount (redirect)', 
   t.is(fs.readFileSync(path.join(s.mnt, 'renamed/sub/b'), 'utf8'), 'B');
 });
 
+test('a lower directory moved into a new parent keeps its contents when the upper becomes a lower layer', async (t) => {
+  // unionmount-testsuite --ov=3 (rename-move-dir): the redirect points outside
+  // the new parent's own merge chain, to the layer below the old upper.
+  const s = makeStack(1);
+  populate(s.lowers[0]!, { 'a/dir/f': 'F', 'a/empty/': null });
+  const h = await mountStrata(t, s);
+  fs.mkdirSync(path.join(s.mnt, 'a/empty/new'));
+  fs.renameSync(path.join(s.mnt, 'a/dir'), path.join(s.mnt, 'a/empty/new/dir'));
+  await unmount(h);
+  const rotated = { ...s, lowers: [s.upper, ...s.lowers], upper: path.join(s.dir, 'upper2'), work: path.join(s.dir, 'work2') };
+  fs.mkdirSync(rotated.upper);
+  fs.mkdirSync(rotated.work);
+  await mountStrata(t, rotated);
+  t.deepEqual(ls(path.join(s.mnt, 'a')), ['empty']);
+  t.deepEqual(ls(path.join(s.mnt, 'a/empty/new/dir')), ['f']);
+  t.is(fs.readFileSync(path.join(s.mnt, 'a/empty/new/dir/f'), 'utf8'), 'F');
+});
+
 test('redirect_dir=off: renaming a directory with lower parts is EXDEV (as the kernel); pure upper ones rename', async (t) => {
   const s = makeStack(1);
   populate(s.lowers[0]!, { 'dir/a': 'A' });

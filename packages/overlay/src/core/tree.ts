@@ -190,6 +190,10 @@ export class Tree {
       const src = sources[si]!;
       const isUpper = this.layers.hasUpper && src.layer === 0;
       const isLast = si === sources.length - 1;
+      // Opaque marks and redirects of subdirectories matter while layers lie
+      // below: a redirect can point outside this directory's own chain (a
+      // directory moved into a new parent, then the layers rotated).
+      const marksMatter = !isLast || src.layer < this.layers.roots.length - 1;
       const real = this.layers.real(src);
       let list: fs.Dirent[];
       try {
@@ -236,7 +240,7 @@ export class Tree {
           if (stopped.has(existing)) continue;
           if (existing.isDir && type === S_IFDIR) {
             existing.lowerDirs.push({ layer: src.layer, rel: childRel });
-            if (!isLast) {
+            if (marksMatter) {
               const marks = overlayMarks(real + '/' + name);
               if (marks.opaque) stopped.add(existing);
               else if (marks.redirect !== null) {
@@ -255,7 +259,7 @@ export class Tree {
         if (type === S_IFDIR) {
           const childReal = real + '/' + name;
           if (!isUpper) node.lowerDirs.push({ layer: src.layer, rel: childRel });
-          if (!isLast) {
+          if (marksMatter) {
             const marks = overlayMarks(childReal);
             if (marks.opaque) stopped.add(node);
             else if (marks.redirect !== null) {
