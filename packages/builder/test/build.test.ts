@@ -117,6 +117,20 @@ test.serial('a failing RUN stops the build with its exit code, tags nothing and 
   t.is(fixed.cached, 1);
 });
 
+test.serial('a RUN that renames a directory of an earlier layer commits a layer that stands on its own', async (t) => {
+  // On the FUSE mount the rename copies the directory up whole (redirect_dir=copy):
+  // an OCI layer has no redirects, so the moved files must be in the new layer.
+  const ctx = await context('rename-dir', {
+    Dockerfile: 'FROM localhost/busybox\nRUN mkdir -p /data/sub && echo one > /data/a && echo two > /data/sub/b\nRUN mv /data /moved && echo three > /moved/c\n',
+  });
+  await doBuild({ contextDir: ctx, tags: ['localhost/rename-dir:x'] });
+  const view = await rootfs('localhost/rename-dir:x');
+  t.is(await view.lstat('/data'), null, '/data is gone');
+  t.is(await readIn(view, '/moved/a'), 'one\n');
+  t.is(await readIn(view, '/moved/sub/b'), 'two\n');
+  t.is(await readIn(view, '/moved/c'), 'three\n');
+});
+
 test.serial('error cases name the file and line', async (t) => {
   const cases: Array<[Record<string, string>, Partial<BuildOptions>, RegExp, new (...a: never[]) => Error]> = [
     [{ Dockerfile: 'FROM localhost/busybox\nBOGUS x\n' }, {}, /Dockerfile:2: unknown instruction: BOGUS/, InvalidInput],
