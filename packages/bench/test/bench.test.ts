@@ -7,7 +7,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { PassThrough } from 'node:stream';
 import { XMLParser, XMLValidator } from 'fast-xml-parser';
-import { UsageError } from '@strata/common';
+import { run, UsageError } from '@strata/common';
 import { DRIVER_NAMES, drivers, runBench, type BenchOutput } from '../src/index.ts';
 import { mountpoints, unmount } from '../src/drivers/mounts.ts';
 
@@ -143,4 +143,16 @@ test.serial('a driver whose program is missing is skipped with the reason', asyn
 test('unknown drivers and workloads are usage errors', async (t) => {
   await t.throwsAsync(runBench({ drivers: ['zfs'], outDir: tmp }), { instanceOf: UsageError, message: /unknown driver zfs/ });
   await t.throwsAsync(runBench({ workloads: ['nope'], outDir: tmp }), { instanceOf: UsageError, message: /unknown workload nope/ });
+});
+
+test.serial('the strata CLI (its esbuild bundle) benchmarks strata itself, not a skip', async (t) => {
+  // The bundled CLI once left @strata/overlay to Node, which cannot load .ts
+  // sources, and reported the strata driver as skipped.
+  const out = path.join(tmp, 'cli-out');
+  const cli = path.resolve(import.meta.dirname, '../../cli/bin/strata.js');
+  await run(process.execPath, [cli, 'bench', '--quick', '--drivers', 'strata', '--workloads', 'stat', '--out', out, '--data-dir', tmp]);
+  const json = JSON.parse(await readFile(path.join(out, 'bench.json'), 'utf8'));
+  const strata = json.drivers.find((d: { name: string }) => d.name === 'strata');
+  t.true(strata.available, strata.reason);
+  t.true(json.results.some((r: { driver: string; metric: string }) => r.driver === 'strata' && r.metric === 'stat-cold'));
 });
