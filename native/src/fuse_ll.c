@@ -27,6 +27,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mount.h>
+#include <sched.h>
 #include <sys/uio.h>
 #include <time.h>
 #include <unistd.h>
@@ -354,7 +355,7 @@ static void on_readable(uv_poll_t *p, int status, int events) {
         uint64_t t = now_ns();
         if (!idle_since) idle_since = t;
         else if (t - idle_since >= spin_ns) break;
-        __builtin_ia32_pause();
+        sched_yield(); // a runnable thread on this CPU goes first: polling only fills idle time
         continue;
       }
       if (errno == EINTR || errno == ENOENT) continue;
