@@ -6,6 +6,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { StrataError } from '@strata/common';
 import { Overlay } from './core/overlay.ts';
+import { warmUp } from './core/warmup.ts';
 import type { FuseServer } from './fuse/transport.ts';
 import { chooseTransport, serveWith } from './fuse/select.ts';
 import type { ParsedMountOptions } from './options.ts';
@@ -41,12 +42,12 @@ export async function runServer(mountpoint: string, opts: ParsedMountOptions, so
   const mp = path.resolve(mountpoint);
   let overlay: Overlay;
   let server: FuseServer;
+  let work: string | undefined;
   let finished!: (code: number) => void;
   const done = new Promise<number>((r) => (finished = r));
   try {
     const transport = chooseTransport(opts.transport);
     validateMount(mp, opts);
-    let work: string | undefined;
     if (opts.upperDir !== undefined && opts.workDir !== undefined) {
       work = workArea(opts.workDir);
       // Whatever an earlier (killed) server left half-built is garbage: never visible, safe to drop.
@@ -104,5 +105,7 @@ export async function runServer(mountpoint: string, opts: ParsedMountOptions, so
   process.on('SIGINT', stop);
   process.on('SIGHUP', stop);
   report(sopts.readyFd, 'READY');
+  // The engine's everyday code paths, compiled before the first requests need them (core/warmup.ts).
+  if (work && process.env.STRATA_WARMUP !== '0') setImmediate(() => warmUp(work!));
   return done;
 }

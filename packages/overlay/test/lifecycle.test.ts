@@ -122,3 +122,16 @@ test('mount -t fuse.strata works through the helper script', async (t) => {
     if (isMounted(s.mnt)) await run('umount', ['-l', s.mnt], { allowFailure: true });
   }
 });
+
+test('a fresh mount leaves upper and workdir as they were (the warm-up cleans up after itself)', async (t) => {
+  const s = makeStack(1);
+  populate(s.lowers[0]!, { 'd/f': 'F' });
+  await mountStrata(t, s);
+  // The warm-up runs right after the mount is ready; give it time to finish.
+  await new Promise((r) => setTimeout(r, 500));
+  t.deepEqual(ls(s.upper), []);
+  t.deepEqual(ls(path.join(s.work, 'work')), []);
+  t.is(fs.readFileSync(path.join(s.mnt, 'd/f'), 'utf8'), 'F');
+  fs.renameSync(path.join(s.mnt, 'd'), path.join(s.mnt, 'e'));
+  t.deepEqual(ls(s.mnt), ['e']);
+});

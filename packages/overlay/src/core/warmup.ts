@@ -1,0 +1,60 @@
+// A fresh server compiles each JavaScript function the first time a request
+// needs it: a new mount's first rename took 5.7 ms against 2.9 ms for the
+// next one (mv of a 1000-file lower directory, measured by hand). So once the
+// mount is up, the server runs the engine's everyday operations once on a
+// scratch stack of its own (in the work area, removed again): the user's
+// first requests then find them compiled. Nothing of the user's is touched.
+import fs from 'node:fs';
+import path from 'node:path';
+import { Overlay } from './overlay.ts';
+
+const NOW: [number, number] = [0, (1 << 30) - 1]; // UTIME_NOW
+
+/** Exercises the engine on a throwaway stack under `parent`; never throws. */
+export function warmUp(parent: string): void {
+  let dir: string | undefined;
+  try {
+    dir = fs.mkdtempSync(path.join(parent, 'warmup-'));
+    const lower = path.join(dir, 'lower');
+    fs.mkdirSync(path.join(lower, 'd', 'sub'), { recursive: true });
+    fs.writeFileSync(path.join(lower, 'd', 'f'), 'f');
+    fs.writeFileSync(path.join(lower, 'g'), 'g');
+    fs.mkdirSync(path.join(dir, 'upper'));
+    fs.mkdirSync(path.join(dir, 'work'));
+    const ov = new Overlay({ lowerDirs: [lower], upperDir: path.join(dir, 'upper'), workDir: path.join(dir, 'work'), noSync: true });
+    const caller = { uid: 0, gid: 0 };
+    try {
+      ov.getattr('/');
+      ov.readdir('/');
+      ov.readdir('/d');
+      ov.getattr('/d/f');
+      ov.getxattr('/d/f', 'security.capability');
+      ov.release(ov.open('/d/f', fs.constants.O_RDONLY));
+      ov.release(ov.open('/g', fs.constants.O_WRONLY)); // copy-up
+      ov.release(ov.create('/n', 0o644, fs.constants.O_RDWR | fs.constants.O_CREAT | fs.constants.O_EXCL, caller));
+      ov.chmod('/n', 0o600);
+      ov.chown('/n', 0, 0);
+      ov.utimens('/n', NOW, NOW);
+      ov.truncate('/n', 1);
+      ov.listxattr('/n');
+      ov.mkdir('/m', 0o755, caller);
+      ov.symlink('n', '/m/l', caller);
+      ov.readlink('/m/l');
+      ov.link('/n', '/m/h');
+      ov.rename('/d', '/d2'); // a lower directory: one rename with a redirect
+      ov.rename('/n', '/m/n2');
+      ov.unlink('/g');
+      ov.unlink('/m/l');
+      ov.unlink('/m/h');
+      ov.unlink('/m/n2');
+      ov.rmdir('/m');
+      ov.rmdir('/d2/sub');
+    } finally {
+      ov.close();
+    }
+  } catch {
+    // Only a head start: whatever failed here is compiled on first use instead.
+  } finally {
+    if (dir) fs.rmSync(dir, { recursive: true, force: true });
+  }
+}
