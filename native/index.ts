@@ -14,6 +14,7 @@ interface Binding {
   llistxattr(path: string): string[];
   lremovexattr(path: string, name: string): void;
   lutimesNs(path: string, atimeSec: number, atimeNsec: number, mtimeSec: number, mtimeNsec: number): void;
+  futimesNs(fd: number, atimeSec: number, atimeNsec: number, mtimeSec: number, mtimeNsec: number): void;
   lstatArray(path: string, out: Float64Array): void;
   fstatArray(fd: number, out: Float64Array): void;
   prefetchDirs(paths: string[], statAll?: boolean): void;
@@ -61,6 +62,8 @@ export const lutimesNs: Binding['lutimesNs'] = binding.lutimesNs;
  * nsec) pairs: the layout a FUSE server replies with, without a Stats object.
  */
 export const lstatArray: Binding['lstatArray'] = binding.lstatArray;
+/** lutimesNs on an open file (futimens). */
+export const futimesNs: Binding['futimesNs'] = binding.futimesNs;
 /** fstat(2) into `out`, same layout as lstatArray. */
 export const fstatArray: Binding['fstatArray'] = binding.fstatArray;
 /** Queues absolute host directory paths to be read ahead (their subdirectories stat'ed; with statAll every entry) by background threads (src/prefetch.c): a cache hint, never an error. */

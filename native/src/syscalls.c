@@ -287,6 +287,19 @@ static napi_value js_lutimes_ns(napi_env env, napi_callback_info info) {
   return undef(env);
 }
 
+// futimesNs(fd, atimeSec, atimeNsec, mtimeSec, mtimeNsec): lutimesNs on an open file.
+static napi_value js_futimes_ns(napi_env env, napi_callback_info info) {
+  napi_value argv[5];
+  int64_t fd, as, an, ms, mn;
+  if (!get_args(env, info, 5, argv) || !get_i64(env, argv[0], &fd) ||
+      !get_i64(env, argv[1], &as) || !get_i64(env, argv[2], &an) ||
+      !get_i64(env, argv[3], &ms) || !get_i64(env, argv[4], &mn))
+    return NULL;
+  struct timespec ts[2] = {{as, an}, {ms, mn}};
+  if (futimens((int)fd, ts) != 0) return throw_errno(env, errno, "futimens", NULL);
+  return undef(env);
+}
+
 // The stat array a FUSE server replies with: mode, uid, gid, size, dev, nlink,
 // ino, rdev, blksize, blocks, atime sec, nsec, mtime sec, nsec, ctime sec, nsec.
 // Filled in place, so a getattr allocates no Stats object and no BigInts.
@@ -348,6 +361,7 @@ static napi_value init(napi_env env, napi_value exports) {
     {"llistxattr", NULL, js_llistxattr, NULL, NULL, NULL, napi_default, NULL},
     {"lremovexattr", NULL, js_lremovexattr, NULL, NULL, NULL, napi_default, NULL},
     {"lutimesNs", NULL, js_lutimes_ns, NULL, NULL, NULL, napi_default, NULL},
+    {"futimesNs", NULL, js_futimes_ns, NULL, NULL, NULL, napi_default, NULL},
     {"lstatArray", NULL, js_lstat_array, NULL, NULL, NULL, napi_default, NULL},
     {"fstatArray", NULL, js_fstat_array, NULL, NULL, NULL, napi_default, NULL},
     {"prefetchDirs", NULL, js_prefetch_dirs, NULL, NULL, NULL, napi_default, NULL},

@@ -260,6 +260,29 @@ test('a lower directory moved into a new parent keeps its contents when the uppe
   t.is(fs.readFileSync(path.join(s.mnt, 'a/empty/new/dir/f'), 'utf8'), 'F');
 });
 
+test('fchmod, fchown and futimens on an open file change the upper copy (as tar -x does)', async (t) => {
+  const s = makeStack(1);
+  populate(s.lowers[0]!, { 'low': 'L' });
+  await mountStrata(t, s);
+  for (const name of ['low', 'new']) {
+    const fd = fs.openSync(path.join(s.mnt, name), 'a', 0o644);
+    try {
+      fs.writeSync(fd, '+');
+      fs.futimesSync(fd, 1000, 2000.5);
+      fs.fchownSync(fd, 1000, 1001);
+      fs.fchmodSync(fd, 0o600);
+      const st = fs.fstatSync(fd);
+      t.like(st, { uid: 1000, gid: 1001, mode: 0o100600 }, name);
+      t.is(st.mtimeMs, 2000500, name);
+    } finally {
+      fs.closeSync(fd);
+    }
+    const up = fs.statSync(path.join(s.upper, name));
+    t.like(up, { uid: 1000, gid: 1001, mode: 0o100600, mtimeMs: 2000500 }, `${name} in the upper layer`);
+  }
+  t.is(fs.statSync(path.join(s.lowers[0]!, 'low')).mode & 0o777, 0o644, 'the lower file is untouched');
+});
+
 test('redirect_dir=off: renaming a directory with lower parts is EXDEV (as the kernel); pure upper ones rename', async (t) => {
   const s = makeStack(1);
   populate(s.lowers[0]!, { 'dir/a': 'A' });

@@ -7,7 +7,7 @@
 // transport calls the operations; close() releases open file descriptors.
 import fs from 'node:fs';
 import path from 'node:path';
-import { fstatArray, lgetxattr, llistxattr, lstatArray, lremovexattr, lsetxattr, lutimesNs, mknod, mkWhiteout, renameat2, RENAME_EXCHANGE, RENAME_NOREPLACE, RENAME_WHITEOUT } from '@strata/native';
+import { fstatArray, futimesNs, lgetxattr, llistxattr, lstatArray, lremovexattr, lsetxattr, lutimesNs, mknod, mkWhiteout, renameat2, RENAME_EXCHANGE, RENAME_NOREPLACE, RENAME_WHITEOUT } from '@strata/native';
 import { fail } from './errno.ts';
 import { HardLinks } from './hardlinks.ts';
 import { exchangeEntries, renameEntry, type RenameEnv } from './rename.ts';
@@ -275,6 +275,35 @@ export class Overlay {
       return;
     }
     lutimesNs(this.upperOf(p), atime[0], atime[1], mtime[0], mtime[1]);
+  }
+
+  /**
+   * The host fd of handle `fh` when it is a writable open of an upper file
+   * (its attributes can be changed through it: no path walk, no copy-up
+   * check), else undefined. Setattr through a file descriptor (fchmod,
+   * fchown, futimens: what tar does) comes with the handle.
+   */
+  private upperFd(fh: number): number | undefined {
+    const h = this.handles.get(fh);
+    return h && h.writable && h.node.upper && !this.readOnly ? h.fd : undefined;
+  }
+
+  fchmod(fh: number, p: string, mode: number): void {
+    const fd = this.upperFd(fh);
+    if (fd === undefined) return this.chmod(p, mode);
+    fs.fchmodSync(fd, mode & 0o7777);
+  }
+
+  fchown(fh: number, p: string, uid: number, gid: number): void {
+    const fd = this.upperFd(fh);
+    if (fd === undefined) return this.chown(p, uid, gid);
+    fs.fchownSync(fd, uid === 0xffffffff ? -1 : uid, gid === 0xffffffff ? -1 : gid);
+  }
+
+  futimens(fh: number, p: string, atime: [number, number], mtime: [number, number]): void {
+    const fd = this.upperFd(fh);
+    if (fd === undefined || (atime[1] === UTIME_OMIT && mtime[1] === UTIME_OMIT)) return this.utimens(p, atime, mtime);
+    futimesNs(fd, atime[0], atime[1], mtime[0], mtime[1]);
   }
 
   getxattr(p: string, name: string): Buffer | null {

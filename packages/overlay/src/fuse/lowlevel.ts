@@ -167,6 +167,8 @@ export function serveLowLevel(overlay: Overlay, mountpoint: string, opts: Transp
   const ttl: Timeouts = { entry: opts.entryTimeout ?? TTL, attr: opts.attrTimeout ?? TTL };
   const inodes = new Map<number, Inode>([[ROOT_INO, { node: overlay.tree.root, nlookup: 1 }]]);
   const files = new Map<number, OpenFile>();
+  /** Node id -> an open of it made for writing: fchmod/fchown/futimens arrive without a handle, and go through its fd. */
+  const writers = new Map<number, OpenFile>();
   const backings = new Map<number, Backing>();
   /** Node id -> how many of its opens are page cached (they rule out passthrough for it). */
   const cachedOpens = new Map<number, number>();
@@ -321,6 +323,7 @@ export function serveLowLevel(overlay: Overlay, mountpoint: string, opts: Transp
     }
     if (file.cached) cachedOpens.set(nodeid, (cachedOpens.get(nodeid) ?? 0) + 1);
     files.set(fd, file);
+    if ((flags & O_ACCMODE) !== fs.constants.O_RDONLY) writers.set(nodeid, file);
     w64(out, off, fd);
     out.writeUInt32LE(openFlags, off + 8);
     out.writeInt32LE(backingId, off + 12);
@@ -353,6 +356,7 @@ export function serveLowLevel(overlay: Overlay, mountpoint: string, opts: Transp
     const f = files.get(fd);
     if (!f) return;
     files.delete(fd);
+    if (writers.get(f.nodeid) === f) writers.delete(f.nodeid);
     overlay.release(f.fh);
     if (f.cached) {
       const n = (cachedOpens.get(f.nodeid) ?? 1) - 1;
@@ -617,9 +621,13 @@ export function serveLowLevel(overlay: Overlay, mountpoint: string, opts: Transp
       return statInode(nodeid, f.fd);
     }
     const p = pathOf(nodeid);
-    if (valid & FATTR.MODE) overlay.chmod(p, b.readUInt32LE(68));
+    // Through an open file when there is one (the caller's, or any writer's:
+    // fchmod, fchown and futimens come without a handle), else by path.
+    const via = f ?? writers.get(nodeid);
+    const fh = via?.fh ?? -1;
+    if (valid & FATTR.MODE) overlay.fchmod(fh, p, b.readUInt32LE(68));
     if (valid & (FATTR.UID | FATTR.GID)) {
-      overlay.chown(p, valid & FATTR.UID ? b.readUInt32LE(76) : 0xffffffff, valid & FATTR.GID ? b.readUInt32LE(80) : 0xffffffff);
+      overlay.fchown(fh, p, valid & FATTR.UID ? b.readUInt32LE(76) : 0xffffffff, valid & FATTR.GID ? b.readUInt32LE(80) : 0xffffffff);
     }
     if (valid & FATTR.SIZE) {
       const size = b.readUInt32LE(16) + b.readUInt32LE(20) * 4294967296;
@@ -629,10 +637,10 @@ export function serveLowLevel(overlay: Overlay, mountpoint: string, opts: Transp
     if (valid & (FATTR.ATIME | FATTR.MTIME | FATTR.ATIME_NOW | FATTR.MTIME_NOW)) {
       const time = (set: number, now: number, secOff: number, nsecOff: number): [number, number] =>
         valid & now ? [0, UTIME_NOW] : valid & set ? [b.readUInt32LE(secOff) + b.readInt32LE(secOff + 4) * 4294967296, b.readUInt32LE(nsecOff)] : [0, UTIME_OMIT];
-      overlay.utimens(p, time(FATTR.ATIME, FATTR.ATIME_NOW, 32, 56), time(FATTR.MTIME, FATTR.MTIME_NOW, 40, 60));
+      overlay.futimens(fh, p, time(FATTR.ATIME, FATTR.ATIME_NOW, 32, 56), time(FATTR.MTIME, FATTR.MTIME_NOW, 40, 60));
     }
     copyUpNames(nodeid);
-    return statInode(nodeid, f?.fd);
+    return statInode(nodeid, via?.fd);
   };
 
   return new Promise((resolve, reject) => {
