@@ -8,15 +8,11 @@ import fsp from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { InvalidInput, run } from '@strata/common';
-import { restoreCorpus } from './conformance-restore.ts';
+import { corpusCandidates, corpusDir, restoreCorpus } from './conformance-restore.ts';
 
-const repo = path.resolve(import.meta.dirname, '../../..');
-const candidates = [
-  process.env.STRATA_CONFORMANCE_DIR,
-  path.resolve(repo, '../shared/conformance/dockerfile'),
-  path.resolve(repo, '../../shared/conformance/dockerfile'),
-].filter((p): p is string => !!p);
-const corpus = candidates.find((p) => fs.existsSync(path.join(p, 'compare.py')));
+// A local const: TypeScript narrows it inside the tests' closures.
+const corpus = corpusDir;
+
 
 interface Manifest {
   cases: Record<string, {
@@ -86,7 +82,7 @@ async function freshCopy(name: string): Promise<string> {
 
 if (!corpus) {
   test('conformance corpus is present', (t) => {
-    t.fail(`Dockerfile conformance corpus not found; looked in ${candidates.join(', ')} (set STRATA_CONFORMANCE_DIR)`);
+    t.fail(`Dockerfile conformance corpus not found; looked in ${corpusCandidates.join(', ')} (set STRATA_CONFORMANCE_DIR)`);
   });
 } else {
   test('restore undoes exactly the recorded damage; an intact copy is left alone', async (t) => {

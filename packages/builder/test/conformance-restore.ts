@@ -25,6 +25,16 @@ export interface RestoreReport {
   applied: string[];
 }
 
+/** Where the Dockerfile conformance corpus may be: $STRATA_CONFORMANCE_DIR, else shared/ beside the checkout. */
+export const corpusCandidates: string[] = [
+  process.env.STRATA_CONFORMANCE_DIR,
+  path.resolve(import.meta.dirname, '../../../../shared/conformance/dockerfile'),
+  path.resolve(import.meta.dirname, '../../../../../shared/conformance/dockerfile'),
+].filter((p): p is string => !!p);
+
+/** The first candidate that holds the corpus (its compare.py), if any. */
+export const corpusDir: string | undefined = corpusCandidates.find((p) => fs.existsSync(path.join(p, 'compare.py')));
+
 const manifestPath = path.join(import.meta.dirname, 'conformance-restore.json');
 
 function fail(file: string, why: string): never {

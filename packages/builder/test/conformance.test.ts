@@ -14,16 +14,13 @@ import fsp from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { run } from '@strata/common';
-import { restoreCorpus } from './conformance-restore.ts';
+import { corpusCandidates, corpusDir, restoreCorpus } from './conformance-restore.ts';
+
+// A local const: TypeScript narrows it inside the tests' closures.
+const corpus = corpusDir;
 
 const repo = path.resolve(import.meta.dirname, '../../..');
 const strata = path.join(repo, 'packages/cli/bin/strata.js');
-const candidates = [
-  process.env.STRATA_CONFORMANCE_DIR,
-  path.resolve(repo, '../shared/conformance/dockerfile'),
-  path.resolve(repo, '../../shared/conformance/dockerfile'),
-].filter((p): p is string => !!p);
-const corpus = candidates.find((p) => fs.existsSync(path.join(p, 'compare.py')));
 
 interface Expect {
   tag: string;
@@ -58,7 +55,7 @@ function buildArgs(exp: Expect): string[] {
 
 if (!corpus) {
   test('conformance corpus is present', (t) => {
-    t.fail(`Dockerfile conformance corpus not found; looked in ${candidates.join(', ')} (set STRATA_CONFORMANCE_DIR)`);
+    t.fail(`Dockerfile conformance corpus not found; looked in ${corpusCandidates.join(', ')} (set STRATA_CONFORMANCE_DIR)`);
   });
 } else {
   const cases = fs.readdirSync(path.join(corpus, 'cases')).filter((n) => fs.existsSync(path.join(corpus, 'cases', n, 'expect.json'))).sort();
