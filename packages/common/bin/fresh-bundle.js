@@ -76,3 +76,15 @@ export async function freshBundle(name) {
   }
   return isFresh(file) ? file : undefined;
 }
+
+/**
+ * What every strata bin does: imports entry point `name` from its fresh
+ * bundle, else `source` (the URL of its TypeScript entry) through tsx.
+ */
+export async function importEntry(name, source) {
+  const bundled = await freshBundle(name);
+  if (bundled) return import(bundled);
+  const { register } = await import('tsx/esm/api');
+  register();
+  return import(source);
+}

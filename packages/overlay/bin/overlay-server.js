@@ -2,18 +2,10 @@
 // The FUSE server process that mountOverlay() and `strata mount` start:
 // argv = MOUNTPOINT OPTIONS_JSON; readiness goes to fd 3 if it is open.
 import fs from 'node:fs';
-import { freshBundle } from '../../common/bin/fresh-bundle.js';
+import { importEntry } from '../../common/bin/fresh-bundle.js';
 
 // The esbuild bundle when it is fresh (faster start-up), else the sources through tsx.
-const bundled = await freshBundle('overlay-server');
-let runServer;
-if (bundled) {
-  ({ runServer } = await import(bundled));
-} else {
-  const { register } = await import('tsx/esm/api');
-  register();
-  ({ runServer } = await import('../src/server.ts'));
-}
+const { runServer } = await importEntry('overlay-server', new URL('../src/server.ts', import.meta.url));
 let readyFd;
 try {
   fs.fstatSync(3);
