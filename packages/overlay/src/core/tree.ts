@@ -62,6 +62,9 @@ export class Node {
   cookieSeq = 2;
   /** Directories: counts changes to `children`, so listings built from it know when they are stale. */
   version = 0;
+  /** Directories: `children` as an array in cookie order, as of `listedVersion` (see Tree.listing). */
+  listed: Node[] | null = null;
+  listedVersion = -1;
 
   constructor(
     public name: string,
@@ -294,6 +297,16 @@ export class Tree {
     dir.children = entries;
     dir.upperWhiteouts = upperWhiteouts;
     return entries;
+  }
+
+  /** The entries of directory `dir` in cookie order (kept until the directory changes). */
+  listing(dir: Node): Node[] {
+    const children = this.children(dir);
+    if (!dir.listed || dir.listedVersion !== dir.version) {
+      dir.listed = [...children.values()];
+      dir.listedVersion = dir.version;
+    }
+    return dir.listed;
   }
 
   /**

@@ -77,13 +77,6 @@ interface OpenFile {
   cached: boolean;
 }
 
-/** A directory's entries in cookie order, as of one version of the directory. */
-interface Listing {
-  dir: Node;
-  version: number;
-  nodes: Node[];
-}
-
 class Errno extends Error {
   constructor(readonly errno: number) {
     super(`errno ${errno}`);
@@ -172,8 +165,6 @@ export function serveLowLevel(overlay: Overlay, mountpoint: string, opts: Transp
   const backings = new Map<number, Backing>();
   /** Node id -> how many of its opens are page cached (they rule out passthrough for it). */
   const cachedOpens = new Map<number, number>();
-  /** Directory node id -> its last listing (rebuilt when the directory changed). */
-  const listings = new Map<number, Listing>();
   /** Directories whose files the kernel looked up one by one: READDIRPLUS includes their files' attributes. */
   const fileAttrDirs = new Set<number>();
   let passthrough = false;
@@ -243,7 +234,6 @@ export function serveLowLevel(overlay: Overlay, mountpoint: string, opts: Transp
     if (e.nlookup <= 0) {
       inodes.delete(nodeid);
       fileAttrDirs.delete(nodeid);
-      listings.delete(nodeid);
       ll.noCaps(dev, nodeid, false); // the number may come back as another file
     }
   };
@@ -388,13 +378,7 @@ export function serveLowLevel(overlay: Overlay, mountpoint: string, opts: Transp
   const readdir = (nodeid: number, offset: number, size: number, plus: boolean): Buffer => {
     const dir = nodeOf(nodeid);
     if (!dir.isDir) throw new Errno(-20);
-    const children = overlay.tree.children(dir);
-    let listing = listings.get(nodeid);
-    if (!listing || listing.dir !== dir || listing.version !== dir.version) {
-      listing = { dir, version: dir.version, nodes: [...children.values()] };
-      listings.set(nodeid, listing);
-    }
-    const nodes = listing.nodes;
+    const nodes = overlay.tree.listing(dir);
     // The first entry after `offset`: cookies increase along `nodes`.
     let lo = 0;
     let hi = nodes.length;
