@@ -42,12 +42,12 @@ export async function runServer(mountpoint: string, opts: ParsedMountOptions, so
   const mp = path.resolve(mountpoint);
   let overlay: Overlay;
   let server: FuseServer;
-  let work: string | undefined;
   let finished!: (code: number) => void;
   const done = new Promise<number>((r) => (finished = r));
   try {
     const transport = chooseTransport(opts.transport);
     validateMount(mp, opts);
+    let work: string | undefined;
     if (opts.upperDir !== undefined && opts.workDir !== undefined) {
       work = workArea(opts.workDir);
       // Whatever an earlier (killed) server left half-built is garbage: never visible, safe to drop.
@@ -106,6 +106,6 @@ export async function runServer(mountpoint: string, opts: ParsedMountOptions, so
   process.on('SIGHUP', stop);
   report(sopts.readyFd, 'READY');
   // The engine's everyday code paths, compiled before the first requests need them (core/warmup.ts).
-  if (work && process.env.STRATA_WARMUP !== '0') setImmediate(() => warmUp(work!));
+  if (process.env.STRATA_WARMUP !== '0') setImmediate(warmUp);
   return done;
 }

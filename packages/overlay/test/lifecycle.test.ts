@@ -123,7 +123,7 @@ test('mount -t fuse.strata works through the helper script', async (t) => {
   }
 });
 
-test('a fresh mount leaves upper and workdir as they were (the warm-up cleans up after itself)', async (t) => {
+test('a fresh mount leaves upper and workdir as they were (the warm-up works elsewhere and cleans up)', async (t) => {
   const s = makeStack(1);
   populate(s.lowers[0]!, { 'd/f': 'F' });
   await mountStrata(t, s);
