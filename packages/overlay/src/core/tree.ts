@@ -117,8 +117,6 @@ export function replaceChild(dir: Node, name: string, node: Node, cookie: number
 /** Resolves merged paths to nodes and reads directories' merged indexes. */
 export class Tree {
   readonly root: Node;
-  /** Whether listing a directory reads its subdirectories' layer copies ahead (native/src/prefetch.c). */
-  readAhead = true;
 
   constructor(readonly layers: Layers) {
     const lowers: Source[] = [];
@@ -288,7 +286,7 @@ export class Tree {
     for (const [name, node] of entries) {
       node.lowerVisible = lowerSeen.has(name);
       node.cookie = ++cookie;
-      if (this.readAhead && node.isDir) for (const src of node.lowerDirs) ahead.push(this.layers.real(src));
+      if (node.isDir) for (const src of node.lowerDirs) ahead.push(this.layers.real(src));
     }
     // A walk reads these next: let the disk fetch them all at once meanwhile.
     if (ahead.length) prefetchDirs(ahead);
@@ -314,7 +312,7 @@ export class Tree {
    * by one): read every entry's inode of its layer copies ahead.
    */
   statAhead(dir: Node): void {
-    if (!this.readAhead || !dir.isDir) return;
+    if (!dir.isDir) return;
     const paths = dir.lowerDirs.map((src) => this.layers.real(src));
     if (dir.upper) paths.push(this.upperPath(dir));
     if (paths.length) prefetchDirs(paths, true);
