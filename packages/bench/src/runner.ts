@@ -14,6 +14,7 @@ import { dropCaches, dropCachesUnavailable } from './drop-caches.ts';
 import { summarize } from './stats.ts';
 import { Progress, type Step } from './progress.ts';
 import { isMounted } from './drivers/mounts.ts';
+import { Graveyard } from './graveyard.ts';
 
 export interface RunnerOptions {
   drivers: Driver[];
@@ -68,6 +69,7 @@ export async function runWorkloads(opts: RunnerOptions): Promise<RunnerResult> {
   const prepared = new Map<string, string[]>(); // layerKey -> lowerDirs
   const runDir = path.join(dataDir, 'r');
   const dirs = { upper: path.join(runDir, 'u'), work: path.join(runDir, 'w'), mnt: path.join(runDir, 'm'), scratch: path.join(runDir, 's') };
+  const graveyard = new Graveyard(path.join(dataDir, 'g'));
 
   // Ctrl-C must not leave a mount or gigabytes of layers behind.
   const onSignal = (sig: NodeJS.Signals) => {
@@ -96,7 +98,7 @@ export async function runWorkloads(opts: RunnerOptions): Promise<RunnerResult> {
           progress.begin({ workload: w.id, driver: d.name, run: r, runs: opts.runs });
           if (failed.has(d.name)) { progress.end(); continue; }
           try {
-            const got = await measureOnce(d, w, lowerDirs, prepDir, dirs, opts.sizes, noDrop, (diag) => {
+            const got = await measureOnce(d, w, lowerDirs, prepDir, dirs, graveyard, opts.sizes, noDrop, (diag) => {
               (diagnostics[w.id] ??= {})[d.name] = diag;
             });
             for (const [metric, v] of Object.entries(got)) {
@@ -113,7 +115,7 @@ export async function runWorkloads(opts: RunnerOptions): Promise<RunnerResult> {
         }
       }
       // Free the disk as soon as no later workload shares these layers.
-      if (!workloads.slice(wi + 1).some((x) => (x.layerKey ?? x.id) === key)) await rm(prepDir, { recursive: true, force: true });
+      if (!workloads.slice(wi + 1).some((x) => (x.layerKey ?? x.id) === key)) await graveyard.park(prepDir);
     }
   } finally {
     process.off('SIGINT', onSignal);
@@ -142,22 +144,18 @@ function applies(w: Workload, d: DriverName): boolean {
 
 async function measureOnce(
   d: Driver, w: Workload, lowerDirs: string[], prepDir: string,
-  dirs: { upper: string; work: string; mnt: string; scratch: string }, sizes: Sizes, noDropCaches: string | null,
+  dirs: { upper: string; work: string; mnt: string; scratch: string }, graveyard: Graveyard, sizes: Sizes, noDropCaches: string | null,
   onDiagnostics: (d: unknown) => void,
 ): Promise<Record<string, number>> {
   for (const p of Object.values(dirs)) {
     if (p === dirs.mnt && (await isMounted(p))) throw new Error(`${p} is still mounted from an earlier run`);
-    await rm(p, { recursive: true, force: true });
+    await graveyard.park(p); // not deleted: see graveyard.ts
     await mkdir(p, { recursive: true });
   }
-  // Earlier runs' dirty data must not be written back during this one; and
-  // every run starts from cold caches. Not only for fairness between runs:
-  // ext4 skips inodes freed in the last minute(s) when it allocates new ones
-  // (recently_deleted()), checking each one in the cached inode table, so
-  // right after an earlier run's tree was removed, creating files cost up to
-  // 10x (perf: 60% of create time in recently_deleted). With the inode table
-  // out of the cache that check is skipped. Workloads that want their lower
-  // data warm read it themselves, straight from the layer.
+  // Earlier runs' dirty data must not be written back during this one, and
+  // every run starts from cold caches: what one driver read must not speed
+  // up the next. Workloads that want their lower data warm read it
+  // themselves, straight from the layer.
   if (noDropCaches === null) await dropCaches();
   else await run('sync', []);
   const mounted = await d.mount({ lowerDirs, upperDir: dirs.upper, workDir: dirs.work, mountpoint: dirs.mnt });
@@ -174,6 +172,6 @@ async function measureOnce(
   } finally {
     await mounted.unmount();
     // The workload's writes (up to a whole big file) leave with the run.
-    await rm(dirs.upper, { recursive: true, force: true });
+    await graveyard.park(dirs.upper);
   }
 }

@@ -1,7 +1,11 @@
 // The benchmark's small parts on their own: statistics, the timer, workload
 // selection, target checks and the relative-speed rule of the table.
 import test from 'ava';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, statSync, truncateSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import { ProcessFailed } from '@strata/common';
+import { Graveyard } from '../src/graveyard.ts';
 import { summarize } from '../src/stats.ts';
 import { timeCommand } from '../src/timed.ts';
 import { selectWorkloads } from '../src/workloads/index.ts';
@@ -51,4 +55,28 @@ test('relative speed reads the same way for rates and times', (t) => {
   t.is(relativeSpeed(result('x', 'kernel', 50, 'MB/s'), result('x', 'plain', 100, 'MB/s')), 0.5);
   t.is(relativeSpeed(result('x', 'kernel', 200), result('x', 'plain', 100)), 0.5);
   t.is(relativeSpeed(result('x', 'kernel', 200), undefined), undefined);
+});
+
+test('graveyard: the tree of a run is moved aside whole, its big files freed at once', async (t) => {
+  const tmp = mkdtempSync(path.join(os.tmpdir(), 'strata-graveyard-'));
+  t.teardown(() => rmSync(tmp, { recursive: true, force: true }));
+  const run = path.join(tmp, 'u');
+  mkdirSync(path.join(run, 'a', 'b'), { recursive: true });
+  for (let i = 0; i < 50; i++) writeFileSync(path.join(run, 'a', 'b', `f${i}`), 'x');
+  writeFileSync(path.join(run, 'a', 'big'), '');
+  truncateSync(path.join(run, 'a', 'big'), 2 << 20);
+  writeFileSync(path.join(run, 'small'), Buffer.alloc(1000));
+  const g = new Graveyard(path.join(tmp, 'g'));
+  await g.park(run);
+  await g.park(path.join(tmp, 'absent')); // nothing there: nothing to do
+  t.false(existsSync(run));
+  const [parked, ...more] = readdirSync(path.join(tmp, 'g'));
+  t.deepEqual(more, []);
+  const kept = path.join(tmp, 'g', parked!);
+  t.is(readdirSync(path.join(kept, 'a', 'b')).length, 50, 'small files stay (deleting them slows later creates)');
+  t.false(existsSync(path.join(kept, 'a', 'big')), 'the big file is gone');
+  t.is(statSync(path.join(kept, 'small')).size, 1000);
+  mkdirSync(run);
+  await g.park(run);
+  t.is(readdirSync(path.join(tmp, 'g')).length, 2, 'each park has its own place');
 });
