@@ -106,6 +106,6 @@ export async function runServer(mountpoint: string, opts: ParsedMountOptions, so
   process.on('SIGHUP', stop);
   report(sopts.readyFd, 'READY');
   // The engine's everyday code paths, compiled before the first requests need them (core/warmup.ts).
-  if (process.env.STRATA_WARMUP !== '0') setImmediate(warmUp);
+  if (process.env.STRATA_WARMUP !== '0') setImmediate(() => warmUp(server.warmUp?.bind(server)));
   return done;
 }
