@@ -127,12 +127,15 @@ export class Overlay {
 
   /** Stat of a node of the tree (what getattr(node.path) gives, without resolving the path again). */
   statNode(node: Node): StatArray {
+    // A walk that comes back (find, warm) asks again for every directory: the kernel drops the atime it was told after each listing.
+    if (node.lowerStat && !node.upper) return node.lowerStat;
     const d = new Float64Array(16);
     lstatArray(this.servePath(node), d);
     if (!node.ino) node.ino = this.inodes.of(d[4]!, d[6]!);
     if (node.isDir) {
       // A merged directory's link count is unknowable cheaply; 1 tells find not to count on it (as the kernel does).
       if (node.lowerDirs.length + (node.upper ? 1 : 0) > 1) d[5] = 1;
+      if (!node.upper) node.lowerStat = d;
     } else if (node.type === S_IFREG && this.links.size) {
       const shared = this.links.nlink({ dev: d[4]!, ino: d[6]!, nlink: d[5]! });
       if (shared !== undefined) d[5] = shared;

@@ -65,6 +65,12 @@ export class Node {
   /** Directories: `children` as an array in cookie order, as of `listedVersion` (see Tree.listing). */
   listed: Node[] | null = null;
   listedVersion = -1;
+  /**
+   * Directories still only in lower layers: their merged stat. Lower layers
+   * do not change while mounted, and any change copies the directory up
+   * first (`upper` turns true), so it holds until then.
+   */
+  lowerStat: Float64Array | null = null;
 
   constructor(
     public name: string,
