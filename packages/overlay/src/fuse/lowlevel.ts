@@ -520,8 +520,10 @@ function createSession(overlay: Overlay, ttl: Timeouts): Session {
         const fh = overlay.create(childPath(nodeid, name), mode, hostFlags(flags), caller);
         const out = Buffer.allocUnsafe(ENTRY_OUT + 16);
         try {
-          entryFor(nodeid, name).copy(out, 0);
-          const id = out.readUInt32LE(0) + out.readUInt32LE(4) * 4294967296;
+          // Its attributes through the new handle: no second walk of the host path.
+          const st = overlay.fgetattr(fh, '');
+          const id = remember(overlay.tree.children(inodeOf(nodeid).node).get(name)!, st);
+          writeEntry(out, 0, id, st, ttl);
           // A new file has no security.capability: the loop answers the kernel's per-write query itself.
           ll.noCaps(dev, id, true);
           openReply(id, fh, hostFlags(flags), out, ENTRY_OUT);
