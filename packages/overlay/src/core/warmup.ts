@@ -1,7 +1,7 @@
 // A fresh server compiles each JavaScript function the first time a request
 // needs it: a new mount's first rename took 5.7 ms against 2.9 ms for the
-// next one (mv of a 1000-file lower directory, measured by hand). So once the
-// mount is up, the server runs the engine's everyday operations once on a
+// next one (mv of a 1000-file lower directory, measured by hand). So before
+// it mounts, the server runs the engine's everyday operations once on a
 // scratch stack of its own (in the OS temp dir, removed again; not in the
 // work area, which must show nothing of this): the user's first requests then
 // find them compiled. The transport's request handling (decoding, replies)

@@ -672,7 +672,6 @@ export function serveLowLevel(overlay: Overlay, mountpoint: string, opts: Transp
           resolve({
             stats: withKernelCounts(stats, dev, passthrough),
             unmount: () => unmountPath(mountpoint),
-            warmUp: exerciseSession,
           });
           return;
         }

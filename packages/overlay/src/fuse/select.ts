@@ -6,7 +6,7 @@
 // where it passes the same tests and is faster, and fuse-native otherwise.
 import { UsageError } from '@strata/common';
 import type { Overlay } from '../core/overlay.ts';
-import { serveLowLevel } from './lowlevel.ts';
+import { exerciseSession, serveLowLevel } from './lowlevel.ts';
 import { serveFuse, type FuseServer, type TransportOptions } from './transport.ts';
 
 export type TransportName = 'native' | 'fuse-native';
@@ -31,4 +31,9 @@ export function chooseTransport(option?: string, env: string | undefined = proce
 /** Mounts `overlay` with transport `name`; resolves once the mount is usable. */
 export function serveWith(name: TransportName, overlay: Overlay, mountpoint: string, opts: TransportOptions): Promise<FuseServer> {
   return name === 'native' ? serveLowLevel(overlay, mountpoint, opts) : serveFuse(overlay, mountpoint, opts);
+}
+
+/** The transport's own request paths, run once by the warm-up on a scratch overlay (core/warmup.ts). */
+export function exerciseTransport(name: TransportName): ((scratch: Overlay) => void) | undefined {
+  return name === 'native' ? exerciseSession : undefined;
 }

@@ -28,8 +28,6 @@ export interface FuseServer {
   readonly stats: OpStats;
   /** Unmounts (lazily if busy); resolves when the kernel let go. */
   unmount(): Promise<void>;
-  /** Runs the transport's own request paths once on a scratch overlay (see core/warmup.ts). */
-  warmUp?(scratch: Overlay): void;
 }
 
 type Done = (res: number, ...rest: unknown[]) => void;
