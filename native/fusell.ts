@@ -25,6 +25,7 @@ interface Binding {
   backingOpen(fd: number, hostFd: number): number;
   backingClose(fd: number, id: number): void;
   noCaps(fd: number, nodeid: number, on: boolean): void;
+  stableAttr(fd: number, nodeid: number, attrOut: Buffer): void;
   counts(fd: number): number[];
 }
 
@@ -71,6 +72,14 @@ export const backingClose: Binding['backingClose'] = binding.backingClose;
  * it may answer the kernel's per-write query itself (on) or must ask (off).
  */
 export const noCaps: Binding['noCaps'] = binding.noCaps;
+
+/**
+ * Gives the loop the GETATTR reply (fuse_attr_out, 104 bytes) of a node
+ * whose attributes cannot change until a request changes the tree (a
+ * directory still only in lower layers): the loop answers GETATTR for it
+ * itself, until any request that may change something arrives.
+ */
+export const stableAttr: Binding['stableAttr'] = binding.stableAttr;
 
 /**
  * The loop answers OPENDIR itself (a fresh handle; the kernel caches

@@ -70,8 +70,49 @@ struct session {
   // The kernel opens directories without asking (FUSE_NO_OPENDIR_SUPPORT):
   // a walk over directories it has cached costs no round trip at all.
   int no_opendir;
+  // GETATTR replies JavaScript declared stable (see attr_put), by node id.
+  struct attr_slot *attrs;
+  uint64_t attr_gen;
   struct session *next;
 };
+
+// Attributes that cannot change until a request changes the tree: those of
+// directories still only in lower layers (lower layers do not change while
+// mounted; only a copy-up can make such a directory different, and only a
+// changing request copies up). The kernel forgets a directory's atime after
+// every listing and asks again, so a walk that comes back (find, warm) sends
+// one GETATTR per directory: answered here, with no trip to JavaScript.
+// Every request not known to leave the tree alone empties the table (one
+// generation step) before JavaScript sees it. Direct-mapped by node id.
+#define ATTR_OUT_SIZE 104 // struct fuse_attr_out
+#define ATTR_SLOTS 8192
+struct attr_slot {
+  uint64_t nodeid;
+  uint64_t gen;
+  char out[ATTR_OUT_SIZE];
+};
+
+static struct attr_slot *attr_slot_for(struct session *s, uint64_t id) {
+  return s->attrs ? &s->attrs[id & (ATTR_SLOTS - 1)] : NULL;
+}
+
+static void attr_put(struct session *s, uint64_t id, const void *out) {
+  if (!s->attrs && !(s->attrs = calloc(ATTR_SLOTS, sizeof *s->attrs))) return;
+  struct attr_slot *a = attr_slot_for(s, id);
+  a->nodeid = id;
+  a->gen = s->attr_gen + 1; // generation 0 is never valid: calloc'd slots are empty
+  memcpy(a->out, out, ATTR_OUT_SIZE);
+}
+
+static const char *attr_get(struct session *s, uint64_t id) {
+  struct attr_slot *a = attr_slot_for(s, id);
+  return a && a->nodeid == id && a->gen == s->attr_gen + 1 ? a->out : NULL;
+}
+
+static void attr_forget(struct session *s, uint64_t id) {
+  struct attr_slot *a = attr_slot_for(s, id);
+  if (a && a->nodeid == id) a->gen = 0;
+}
 
 static struct session *sessions;
 // Shared by all sessions: requests are handled one at a time on this thread.
@@ -229,6 +270,7 @@ static void on_closed(uv_handle_t *handle) {
   napi_async_destroy(s->env, s->actx);
   close(s->fd);
   free(s->nocaps);
+  free(s->attrs);
   free(s);
 }
 
@@ -307,13 +349,27 @@ static void dispatch(struct session *s, const char *buf, size_t n) {
       }
       forward(s, h, body, len);
       break;
-    case FUSE_LOOKUP: case FUSE_FORGET: case FUSE_GETATTR: case FUSE_SETATTR:
-    case FUSE_READLINK: case FUSE_SYMLINK: case FUSE_MKNOD: case FUSE_MKDIR:
+    case FUSE_GETATTR: {
+      const char *a = attr_get(s, h->nodeid);
+      if (a) send_reply(s, h->unique, 0, a, ATTR_OUT_SIZE);
+      else forward(s, h, body, len);
+      break;
+    }
+    case FUSE_FORGET:
+      attr_forget(s, h->nodeid);
+      forward(s, h, body, len);
+      break;
+    // Requests that leave the tree as it is.
+    case FUSE_LOOKUP: case FUSE_READLINK: case FUSE_STATFS: case FUSE_RELEASE:
+    case FUSE_LISTXATTR: case FUSE_READDIR: case FUSE_READDIRPLUS: case FUSE_BATCH_FORGET:
+      forward(s, h, body, len);
+      break;
+    // Requests that may change it (OPEN too: a write open copies up).
+    case FUSE_SETATTR: case FUSE_SYMLINK: case FUSE_MKNOD: case FUSE_MKDIR:
     case FUSE_UNLINK: case FUSE_RMDIR: case FUSE_RENAME: case FUSE_LINK:
-    case FUSE_OPEN: case FUSE_STATFS: case FUSE_RELEASE: case FUSE_SETXATTR:
-    case FUSE_LISTXATTR: case FUSE_REMOVEXATTR:
-    case FUSE_READDIR: case FUSE_CREATE:
-    case FUSE_BATCH_FORGET: case FUSE_READDIRPLUS: case FUSE_RENAME2:
+    case FUSE_OPEN: case FUSE_SETXATTR: case FUSE_REMOVEXATTR:
+    case FUSE_CREATE: case FUSE_RENAME2:
+      s->attr_gen++;
       forward(s, h, body, len);
       break;
     default:
@@ -581,6 +637,25 @@ static napi_value js_no_caps(napi_env env, napi_callback_info info) {
   return undef(env);
 }
 
+// stableAttr(fd, nodeid, attrOut): answer GETATTR for nodeid with these
+// fuse_attr_out bytes until a request may have changed the tree.
+static napi_value js_stable_attr(napi_env env, napi_callback_info info) {
+  size_t argc = 3;
+  napi_value argv[3];
+  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+  int64_t id;
+  void *data = NULL;
+  size_t len = 0;
+  bool isbuf = false;
+  if (argc < 3 || !arg_i64(env, argv[1], &id) || napi_is_buffer(env, argv[2], &isbuf) != napi_ok || !isbuf)
+    return throw_errno(env, EINVAL, "stableAttr: arguments");
+  napi_get_buffer_info(env, argv[2], &data, &len);
+  if (len != ATTR_OUT_SIZE) return throw_errno(env, EINVAL, "stableAttr: not a fuse_attr_out");
+  struct session *s = arg_session(env, argv[0]);
+  if (s) attr_put(s, (uint64_t)id, data);
+  return undef(env);
+}
+
 static napi_value init(napi_env env, napi_value exports) {
   napi_property_descriptor props[] = {
     {"mount", NULL, js_mount, NULL, NULL, NULL, napi_default, NULL},
@@ -589,6 +664,7 @@ static napi_value init(napi_env env, napi_value exports) {
     {"backingOpen", NULL, js_backing_open, NULL, NULL, NULL, napi_default, NULL},
     {"backingClose", NULL, js_backing_close, NULL, NULL, NULL, napi_default, NULL},
     {"noCaps", NULL, js_no_caps, NULL, NULL, NULL, napi_default, NULL},
+    {"stableAttr", NULL, js_stable_attr, NULL, NULL, NULL, napi_default, NULL},
     {"counts", NULL, js_counts, NULL, NULL, NULL, napi_default, NULL},
   };
   napi_define_properties(env, exports, sizeof props / sizeof props[0], props);

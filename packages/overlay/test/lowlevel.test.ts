@@ -160,3 +160,31 @@ test('renameat2 through the mount: RENAME_NOREPLACE refuses, RENAME_EXCHANGE swa
   t.is(fs.readFileSync(m('d'), 'utf8'), 'A');
   t.deepEqual(fs.readdirSync(s.mnt).sort(), ['b', 'c', 'd']);
 });
+
+test('a lower-only directory: the loop answers its GETATTRs, and stops once the tree changes', async (t) => {
+  const s = makeStack(1);
+  populate(s.lowers[0]!, { 'd/a': 'a', 'd/sub/b': 'b' });
+  fs.chmodSync(path.join(s.lowers[0]!, 'd'), 0o755);
+  await mountNative(t, s);
+  const d = path.join(s.mnt, 'd');
+  const count = async () => {
+    const st = await serverStats(s.mnt);
+    return { sent: st.requests.getattr ?? 0, js: st.ops.getattr?.count ?? 0 };
+  };
+  fs.readdirSync(d); // the first listing: the kernel then forgets d's atime and asks again on the next stat
+  const before = await count();
+  t.is(fs.statSync(d).mode & 0o7777, 0o755);
+  const after = await count();
+  t.is(after.sent - before.sent, 1, 'the kernel asked for d once');
+  t.is(after.js - before.js, 0, 'and the loop answered without JavaScript');
+  // Changes: d is copied up and changes; every answer after them is fresh.
+  fs.chmodSync(d, 0o700);
+  fs.writeFileSync(path.join(d, 'new'), 'n');
+  fs.readdirSync(d);
+  const changed = fs.statSync(d);
+  t.is(changed.mode & 0o7777, 0o700);
+  t.is(changed.mtimeMs, fs.statSync(path.join(s.upper, 'd')).mtimeMs);
+  t.deepEqual(fs.readdirSync(d).sort(), ['a', 'new', 'sub']);
+  const last = await count();
+  t.true(last.js > after.js, 'GETATTR of the changed directory went to JavaScript');
+});

@@ -254,8 +254,15 @@ function createSession(overlay: Overlay, ttl: Timeouts): Session {
       return scratch.subarray(0, ENTRY_OUT);
     }
     const st = overlay.statNode(child);
-    writeEntry(scratch, 0, remember(child, st), st, ttl);
+    const id = remember(child, st);
+    writeEntry(scratch, 0, id, st, ttl);
+    offerStable(id, child, st);
     return scratch.subarray(0, ENTRY_OUT);
+  };
+
+  /** A directory only in lower layers: the loop answers its GETATTRs itself from now on (ll.stableAttr). */
+  const offerStable = (id: number, node: Node, st: StatArray): void => {
+    if (node.isDir && !node.upper && st === node.lowerStat) ll.stableAttr(dev, id, attrReply(st));
   };
 
   const attrReply = (st: StatArray): Buffer => {
@@ -413,6 +420,7 @@ function createSession(overlay: Overlay, ttl: Timeouts): Session {
           try {
             st = overlay.statNode(node);
             childId = remember(node, st);
+            offerStable(childId, node, st);
             ino = st[6]!;
             type = direntType(st[0]!);
           } catch {
@@ -457,7 +465,9 @@ function createSession(overlay: Overlay, ttl: Timeouts): Session {
       }
       case OP.GETATTR: {
         const withFh = (b.readUInt32LE(0) & FUSE_GETATTR_FH) !== 0;
-        return attrReply(statInode(nodeid, withFh ? b.readUInt32LE(8) : undefined));
+        const st = statInode(nodeid, withFh ? b.readUInt32LE(8) : undefined);
+        offerStable(nodeid, inodeOf(nodeid).node, st);
+        return attrReply(st);
       }
       case OP.SETATTR:
         return attrReply(setattr(nodeid, b));
