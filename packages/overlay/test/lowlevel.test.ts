@@ -188,3 +188,30 @@ test('a lower-only directory: the loop answers its GETATTRs, and stops once the 
   const last = await count();
   t.true(last.js > after.js, 'GETATTR of the changed directory went to JavaScript');
 });
+
+test('rm -rf of a lower tree: files looked up one by one in its first directory only, whiteouts share an inode, the work area empties', async (t) => {
+  const s = makeStack(1);
+  const files: Record<string, string> = {};
+  for (let d = 0; d < 8; d++) for (let f = 0; f < 20; f++) files[`tree/d${d}/f${f}`] = 'x';
+  populate(s.lowers[0]!, { ...files, top: 'x' });
+  await mountNative(t, s);
+  const before = await serverStats(s.mnt);
+  execFileSync('rm', ['-rf', path.join(s.mnt, 'tree')]);
+  const after = await serverStats(s.mnt);
+  t.false(fs.existsSync(path.join(s.mnt, 'tree')));
+  t.deepEqual(fs.readdirSync(s.mnt), ['top']);
+  const lookups = (after.requests.lookup ?? 0) - (before.requests.lookup ?? 0);
+  // Listings of the sibling directories carry their files' attributes: no LOOKUP for those files.
+  t.true(lookups <= 30, `${lookups} lookups for 160 files in 8 directories`);
+  // Whiteouts are links to one whiteout inode in the work area, not an inode each.
+  fs.rmSync(path.join(s.mnt, 'top'));
+  t.false(fs.existsSync(path.join(s.mnt, 'top')));
+  const wh = fs.lstatSync(path.join(s.upper, 'top'));
+  t.true(wh.isCharacterDevice() && wh.rdev === 0, 'top is whited out');
+  t.true(wh.nlink > 1, 'the whiteout shares its inode');
+  // The removed directories (with their whiteouts) are deleted in the background, out of sight.
+  const work = path.join(s.work, 'work');
+  const dirsLeft = () => fs.readdirSync(work).filter((n) => fs.lstatSync(path.join(work, n)).isDirectory());
+  for (let i = 0; i < 500 && dirsLeft().length > 0; i++) await new Promise((r) => setTimeout(r, 10));
+  t.deepEqual(dirsLeft(), []);
+});

@@ -15,7 +15,7 @@ import { Inodes, ROOT_INO } from './inodes.ts';
 import { Layers } from './layers.ts';
 import { copyUp, type CopyUpEnv } from './copyup.ts';
 import { addChild, NAME_MAX, Node, removeChild, S_IFDIR, S_IFLNK, S_IFMT, S_IFREG, Tree } from './tree.ts';
-import { AUFS_PREFIX, isPrivateXattr, isWhiteoutStat, makeOpaque, writeWhiteout, type WhiteoutFormat } from './whiteout.ts';
+import { AUFS_PREFIX, isPrivateXattr, isWhiteoutStat, makeOpaque, WhiteoutWriter, type WhiteoutFormat } from './whiteout.ts';
 
 export interface EngineOptions {
   lowerDirs: string[];
@@ -70,6 +70,7 @@ export class Overlay {
   readonly tree: Tree;
   readonly inodes = new Inodes();
   readonly format: WhiteoutFormat;
+  private readonly whiteouts: WhiteoutWriter;
   readonly readOnly: boolean;
   private readonly handles = new Map<number, Handle>();
   private nextHandle = 1;
@@ -101,6 +102,7 @@ export class Overlay {
       },
       linkedCopy: (st) => this.links.copyOf(st),
     };
+    this.whiteouts = new WhiteoutWriter(this.format, this.layers.workDir ? () => this.tempName() : null);
     this.renameEnv = { tree: this.tree, copyEnv: this.copyEnv, format: this.format, dirRename: opts.redirectDir === false ? 'exdev' : opts.redirectDir === 'copy' ? 'copy' : 'redirect' };
   }
 
@@ -451,19 +453,23 @@ export class Overlay {
           }
         } else {
           fs.renameSync(target, tmp);
-          if (node.lowerVisible) writeWhiteout(path.dirname(target), node.name, this.format);
+          if (node.lowerVisible) this.whiteouts.write(path.dirname(target), node.name);
         }
-        fs.rmSync(tmp, { recursive: true, force: true });
+        // Out of sight already: its whiteouts (rm -rf of a lower tree leaves
+        // one per file) go on the thread pool, not in the caller's rmdir
+        // (1.6 ms per 100-entry directory). What a stopped server leaves
+        // there, the next mount clears with the rest of the work area.
+        fs.rm(tmp, { recursive: true, force: true }, () => undefined);
       } else if (node.lowerVisible && this.format === 'overlay') {
         const tmp = this.tempName();
-        mkWhiteout(tmp);
+        this.whiteouts.make(tmp);
         fs.renameSync(tmp, target);
       } else {
         fs.unlinkSync(target);
-        if (node.lowerVisible) writeWhiteout(path.dirname(target), node.name, this.format);
+        if (node.lowerVisible) this.whiteouts.write(path.dirname(target), node.name);
       }
     } else {
-      writeWhiteout(path.dirname(target), node.name, this.format);
+      this.whiteouts.write(path.dirname(target), node.name);
       this.lowerNameGone(node);
     }
     removeChild(parent, node.name);
@@ -501,6 +507,7 @@ export class Overlay {
   close(): void {
     for (const h of this.handles.values()) fs.closeSync(h.fd);
     this.handles.clear();
+    this.whiteouts.close();
   }
 }
 

@@ -172,6 +172,8 @@ function createSession(overlay: Overlay, ttl: Timeouts): Session {
   const cachedOpens = new Map<number, number>();
   /** Directories whose files the kernel looked up one by one: READDIRPLUS includes their files' attributes. */
   const fileAttrDirs = new Set<number>();
+  /** Their parents: READDIRPLUS of a sibling includes its files' attributes too (rm -rf, du, chown -R go on to it). */
+  const fileAttrParents = new Set<number>();
   let passthrough = false;
   /** The session's /dev/fuse fd: names the session in every call to the loop. */
   let dev = -1;
@@ -239,6 +241,7 @@ function createSession(overlay: Overlay, ttl: Timeouts): Session {
     if (e.nlookup <= 0) {
       inodes.delete(nodeid);
       fileAttrDirs.delete(nodeid);
+      fileAttrParents.delete(nodeid);
       ll.noCaps(dev, nodeid, false); // the number may come back as another file
     }
   };
@@ -399,7 +402,7 @@ function createSession(overlay: Overlay, ttl: Timeouts): Session {
       if (nodes[mid]!.cookie <= offset) lo = mid + 1;
       else hi = mid;
     }
-    const withFiles = fileAttrDirs.has(nodeid);
+    const withFiles = fileAttrDirs.has(nodeid) || (dir.parent !== null && fileAttrParents.has(dir.parent.ino));
     const out = Buffer.allocUnsafe(size);
     let pos = 0;
     // "." and ".." (cookies 1 and 2), then the entries.
@@ -449,7 +452,9 @@ function createSession(overlay: Overlay, ttl: Timeouts): Session {
         if (out.readUInt32LE(0) !== 0 && (out.readUInt32LE(40 + 60) & S_IFMT) !== S_IFDIR && !fileAttrDirs.has(nodeid)) {
           fileAttrDirs.add(nodeid);
           // The first file looked up here: its siblings' turn comes next.
-          overlay.tree.statAhead(inodeOf(nodeid).node);
+          const dir = inodeOf(nodeid).node;
+          overlay.tree.statAhead(dir);
+          if (dir.parent) fileAttrParents.add(dir.parent.ino);
         }
         return out;
       }
