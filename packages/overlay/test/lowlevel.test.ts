@@ -53,42 +53,51 @@ test('with passthrough, writing and reading 32 MiB of upper files sends no READ 
   t.true((after.ops.getxattr?.count ?? 0) < 10);
 });
 
-test('files still in a lower layer are page cached: read once through the loop, then from the cache', async (t) => {
+test('files still in a lower layer are passed through too: reading them sends no READ to user space', async (t) => {
   const s = makeStack(1);
   populate(s.lowers[0]!, { 'lower': 'L'.repeat(4 << 20) });
   await mountNative(t, s);
   const m = path.join(s.mnt, 'lower');
-  const before = (await serverStats(s.mnt)).requests.read ?? 0;
-  t.is(fs.readFileSync(m, 'utf8'), 'L'.repeat(4 << 20));
-  const once = (await serverStats(s.mnt)).requests.read ?? 0;
-  t.true(once > before);
-  // Again: from the page cache, no requests. (Other tests may drop the caches meanwhile: a few tries.)
-  let fromCache = false;
-  for (let i = 0, last = once; i < 5 && !fromCache; i++) {
-    t.is(fs.readFileSync(m, 'utf8'), 'L'.repeat(4 << 20));
-    const now = (await serverStats(s.mnt)).requests.read ?? 0;
-    fromCache = now === last;
-    last = now;
+  const before = await serverStats(s.mnt);
+  if (!before.passthrough) {
+    t.fail('the kernel did not agree to FUSE passthrough (needs root and kernel 6.9+)');
+    return;
   }
-  t.true(fromCache, 'a repeated read came from the page cache');
+  t.is(fs.readFileSync(m, 'utf8'), 'L'.repeat(4 << 20));
+  t.is(fs.readFileSync(m, 'utf8'), 'L'.repeat(4 << 20));
+  t.is(execFileSync('sh', ['-c', `head -c 3 ${m}`]).toString(), 'LLL');
+  const after = await serverStats(s.mnt);
+  t.is((after.requests.read ?? 0) - (before.requests.read ?? 0), 0, 'READ requests reached user space');
+  t.is(fs.readFileSync(path.join(s.lowers[0]!, 'lower'), 'utf8').length, 4 << 20);
+  t.false(fs.existsSync(path.join(s.upper, 'lower')), 'reading copied nothing up');
 });
 
-test('a lower file open for reading while another open copies it up: both work, data through the loop', async (t) => {
+test('a lower file open for reading while another open copies it up: the copy is a new kernel inode, the reader keeps the lower file', async (t) => {
   const s = makeStack(1);
   populate(s.lowers[0]!, { 'f': 'original' });
   await mountNative(t, s);
   const m = path.join(s.mnt, 'f');
-  const ro = fs.openSync(m, 'r'); // a lower file: page cached
+  const ro = fs.openSync(m, 'r'); // a lower file: passed through to it
   try {
-    const rw = fs.openSync(m, 'r+'); // copy-up while the reader is open: cached too, data through the loop
+    const rw = fs.openSync(m, 'r+'); // copy-up while the reader is open: the name gets a new inode
     try {
       fs.writeSync(rw, 'CHANGED', 0);
       const buf = Buffer.alloc(8);
       fs.readSync(rw, buf, 0, 8, 0);
       t.is(buf.toString(), 'CHANGEDl');
+      const again = fs.openSync(m, 'r'); // while the old reader is open: the new inode, the new data
+      try {
+        t.is(fs.readFileSync(again, 'utf8'), 'CHANGEDl');
+      } finally {
+        fs.closeSync(again);
+      }
     } finally {
       fs.closeSync(rw);
     }
+    // As under kernel overlayfs: a file opened before the copy-up still reads the lower file.
+    const old = Buffer.alloc(8);
+    fs.readSync(ro, old, 0, 8, 0);
+    t.is(old.toString(), 'original');
   } finally {
     fs.closeSync(ro);
   }
@@ -96,7 +105,8 @@ test('a lower file open for reading while another open copies it up: both work, 
   t.is(fs.readFileSync(path.join(s.upper, 'f'), 'utf8'), 'CHANGEDl');
   t.is(fs.readFileSync(path.join(s.lowers[0]!, 'f'), 'utf8'), 'original');
   const st = await serverStats(s.mnt);
-  t.true((st.requests.write ?? 0) >= 1, 'the conflicting open went through the loop');
+  t.is(st.requests.write ?? 0, 0, 'the writer was passed through to the upper copy');
+  t.is(st.requests.read ?? 0, 0, 'so were the readers, to the lower file and then the upper one');
 });
 
 test('unlinked open files keep working; truncate and fsync through handles', async (t) => {
@@ -202,7 +212,7 @@ test('rm -rf of a lower tree: files looked up one by one in its first directory 
   t.deepEqual(fs.readdirSync(s.mnt), ['top']);
   const lookups = (after.requests.lookup ?? 0) - (before.requests.lookup ?? 0);
   // Listings of the sibling directories carry their files' attributes: no LOOKUP for those files.
-  t.true(lookups <= 30, `${lookups} lookups for 160 files in 8 directories`);
+  t.true(lookups < 60, `${lookups} lookups for 160 files in 8 directories`);
   // Whiteouts are links to one whiteout inode in the work area, not an inode each.
   fs.rmSync(path.join(s.mnt, 'top'));
   t.false(fs.existsSync(path.join(s.mnt, 'top')));

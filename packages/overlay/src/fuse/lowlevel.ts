@@ -216,9 +216,16 @@ function createSession(overlay: Overlay, ttl: Timeouts): Session {
   };
   const childPath = (parent: number, name: string): string => join(pathOf(parent), name);
 
+  /**
+   * Nodes the kernel knows under a new node id (not their inode number):
+   * copied up while readers still had the lower file open (see openReply).
+   */
+  const renumbered = new Map<Node, number>();
+  let nextRenumber = 2 ** 40;
+
   /** Counts one kernel reference to the node that `st` describes. */
   const remember = (node: Node, st: StatArray): number => {
-    const id = st[6]!;
+    const id = renumbered.get(node) ?? st[6]!;
     const e = inodes.get(id);
     if (!e) inodes.set(id, { node, nlookup: 1 });
     else {
@@ -294,13 +301,13 @@ function createSession(overlay: Overlay, ttl: Timeouts): Session {
 
   /**
    * The fuse_open_out for a freshly opened engine handle. The kernel wants
-   * every open of an inode that has a backing file to use that same backing,
-   * and none while the inode has page-cached opens. So: files of the upper
-   * layer are passed through (one read-write backing per inode, shared by
-   * its opens); files still in a lower layer are page cached (they can only
-   * be open read-only, and a copy-up while they are open must not strand
-   * the writer on the lower backing), and so are opens of an upper file
-   * while such cached opens are live. Cached data is served by the loop in C.
+   * every open of an inode that has a backing file to be passed through to
+   * that same backing, and no passthrough open while the inode has
+   * page-cached opens. So every regular file is passed through where it
+   * lives: upper files with one read-write backing per inode, shared by its
+   * opens; files still in a lower layer (only ever open read-only) with a
+   * read-only backing on the lower file. Where no backing can be made, the
+   * open is page cached, data served by the loop in C.
    */
   const openReply = (nodeid: number, fh: number, flags: number, out: Buffer, off: number): void => {
     const fd = overlay.fd(fh);
@@ -310,13 +317,23 @@ function createSession(overlay: Overlay, ttl: Timeouts): Session {
     if (passthrough) {
       const st = fs.fstatSync(fd);
       const acc = flags & O_ACCMODE;
+      const key = `${st.dev}:${st.ino}`;
       let bk = backings.get(nodeid);
       if (bk) {
-        // An inode with a backing takes no other kind of open.
-        if (bk.key !== `${st.dev}:${st.ino}` || (!bk.rw && acc !== fs.constants.O_RDONLY)) throw new Errno(-26); // ETXTBSY
-        bk.refs++;
-      } else if ((st.mode & S_IFMT) === S_IFREG && inodeOf(nodeid).node.upper && !cachedOpens.get(nodeid)) {
-        bk = registerBacking(fd, acc, `${st.dev}:${st.ino}`, inodeOf(nodeid).node);
+        if (bk.key !== key) {
+          // Copied up since, while readers still have the lower file open
+          // through the inode's backing, and an inode takes only one backing.
+          // So the upper file becomes another kernel inode: its name is given
+          // a new node id, and ESTALE makes the kernel look the name up again
+          // and open that (open(2) retries a stale path once, revalidating).
+          // The readers go on reading the lower file, as under kernel overlayfs.
+          renumbered.set(inodeOf(nodeid).node, nextRenumber++);
+          throw new Errno(-116); // ESTALE
+        } else if (!bk.rw && acc !== fs.constants.O_RDONLY) {
+          throw new Errno(-26); // ETXTBSY: its backing could only be opened read-only (a running program)
+        } else bk.refs++;
+      } else if ((st.mode & S_IFMT) === S_IFREG && !cachedOpens.get(nodeid)) {
+        bk = registerBacking(fd, acc, key, inodeOf(nodeid).node);
         if (bk) backings.set(nodeid, bk);
       }
       if (bk) {
