@@ -26,6 +26,7 @@ interface Binding {
   backingClose(fd: number, id: number): void;
   noCaps(fd: number, nodeid: number, on: boolean): void;
   stableAttr(fd: number, nodeid: number, attrOut: Buffer): void;
+  upperDir(fd: number, nodeid: number, dirFd: number, merged: boolean, validSec: number, validNsec: number): void;
   counts(fd: number): number[];
 }
 
@@ -80,6 +81,14 @@ export const noCaps: Binding['noCaps'] = binding.noCaps;
  * itself, until any request that may change something arrives.
  */
 export const stableAttr: Binding['stableAttr'] = binding.stableAttr;
+
+/**
+ * Hands the loop an open descriptor of an upper-layer directory (which it
+ * then owns) to answer GETATTR of `nodeid` with an fstat of it, link count
+ * 1 if `merged`, until the kernel forgets the node or a directory is removed
+ * or renamed.
+ */
+export const upperDir: Binding['upperDir'] = binding.upperDir;
 
 /**
  * The loop answers OPENDIR itself (a fresh handle; the kernel caches

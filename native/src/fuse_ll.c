@@ -27,6 +27,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mount.h>
+#include <sys/stat.h>
 #include <sched.h>
 #include <sys/uio.h>
 #include <time.h>
@@ -73,6 +74,8 @@ struct session {
   // GETATTR replies JavaScript declared stable (see attr_put), by node id.
   struct attr_slot *attrs;
   uint64_t attr_gen;
+  // Upper directories answered by fstat (see dir_put), by node id.
+  struct dir_slot *dirs;
   struct session *next;
 };
 
@@ -85,6 +88,7 @@ struct session {
 // Every request not known to leave the tree alone empties the table (one
 // generation step) before JavaScript sees it. Direct-mapped by node id.
 #define ATTR_OUT_SIZE 104 // struct fuse_attr_out
+static void send_reply(struct session *s, uint64_t unique, int err, const void *data, size_t len);
 #define ATTR_SLOTS 8192
 struct attr_slot {
   uint64_t nodeid;
@@ -112,6 +116,71 @@ static const char *attr_get(struct session *s, uint64_t id) {
 static void attr_forget(struct session *s, uint64_t id) {
   struct attr_slot *a = attr_slot_for(s, id);
   if (a && a->nodeid == id) a->gen = 0;
+}
+
+// Directories of the upper layer: every create or unlink inside changes
+// them, and the kernel (default_permissions) asks for their attributes again
+// before the next one. JavaScript hands the loop a descriptor of the upper
+// directory the first time it answers; the loop answers from then on with
+// an fstat of it. A descriptor follows the directory's inode, which stays
+// the merged directory's until the directory is removed or replaced (RMDIR,
+// RENAME and RENAME2 drop them all) or the kernel forgets the node id.
+#define DIR_SLOTS 1024
+struct dir_slot {
+  uint64_t nodeid; // 0: empty
+  int fd;
+  int merged;      // has lower parts too: link count 1, as JavaScript reports it
+  uint64_t valid;
+  uint32_t valid_nsec;
+};
+
+static void dir_drop_slot(struct dir_slot *d) {
+  if (!d->nodeid) return;
+  close(d->fd);
+  d->nodeid = 0;
+}
+
+static void dir_put(struct session *s, uint64_t id, int fd, int merged, uint64_t valid, uint32_t valid_nsec) {
+  if (!s->dirs && !(s->dirs = calloc(DIR_SLOTS, sizeof *s->dirs))) {
+    close(fd);
+    return;
+  }
+  struct dir_slot *d = &s->dirs[id & (DIR_SLOTS - 1)];
+  dir_drop_slot(d);
+  *d = (struct dir_slot){id, fd, merged, valid, valid_nsec};
+}
+
+static void dir_forget(struct session *s, uint64_t id) {
+  if (s->dirs && s->dirs[id & (DIR_SLOTS - 1)].nodeid == id) dir_drop_slot(&s->dirs[id & (DIR_SLOTS - 1)]);
+}
+
+static void dir_drop_all(struct session *s) {
+  if (s->dirs)
+    for (int i = 0; i < DIR_SLOTS; i++) dir_drop_slot(&s->dirs[i]);
+}
+
+// GETATTR of a registered upper directory: 1 if answered.
+static int dir_getattr(struct session *s, const struct fuse_in_header *h) {
+  if (!s->dirs) return 0;
+  struct dir_slot *d = &s->dirs[h->nodeid & (DIR_SLOTS - 1)];
+  struct stat st;
+  if (d->nodeid != h->nodeid || fstat(d->fd, &st) < 0) return 0;
+  struct {
+    uint64_t valid;
+    uint32_t valid_nsec, dummy;
+    uint64_t ino, size, blocks, atime, mtime, ctime;
+    uint32_t atimensec, mtimensec, ctimensec, mode, nlink, uid, gid, rdev, blksize, flags;
+  } out = {
+    d->valid, d->valid_nsec, 0,
+    h->nodeid, (uint64_t)st.st_size, (uint64_t)st.st_blocks,
+    (uint64_t)st.st_atim.tv_sec, (uint64_t)st.st_mtim.tv_sec, (uint64_t)st.st_ctim.tv_sec,
+    (uint32_t)st.st_atim.tv_nsec, (uint32_t)st.st_mtim.tv_nsec, (uint32_t)st.st_ctim.tv_nsec,
+    st.st_mode, d->merged ? 1 : (uint32_t)st.st_nlink, st.st_uid, st.st_gid, (uint32_t)st.st_rdev,
+    (uint32_t)st.st_blksize, 0,
+  };
+  _Static_assert(sizeof out == ATTR_OUT_SIZE, "fuse_attr_out");
+  send_reply(s, h->unique, 0, &out, sizeof out);
+  return 1;
 }
 
 static struct session *sessions;
@@ -271,6 +340,8 @@ static void on_closed(uv_handle_t *handle) {
   close(s->fd);
   free(s->nocaps);
   free(s->attrs);
+  dir_drop_all(s);
+  free(s->dirs);
   free(s);
 }
 
@@ -352,23 +423,37 @@ static void dispatch(struct session *s, const char *buf, size_t n) {
     case FUSE_GETATTR: {
       const char *a = attr_get(s, h->nodeid);
       if (a) send_reply(s, h->unique, 0, a, ATTR_OUT_SIZE);
-      else forward(s, h, body, len);
+      else if (!dir_getattr(s, h)) forward(s, h, body, len);
       break;
     }
     case FUSE_FORGET:
       attr_forget(s, h->nodeid);
+      dir_forget(s, h->nodeid);
       forward(s, h, body, len);
       break;
+    case FUSE_BATCH_FORGET: {
+      const struct fuse_batch_forget_in *in = (const void *)body;
+      const struct fuse_forget_one *one = (const void *)(in + 1);
+      for (uint32_t i = 0; i < in->count && (const char *)(one + i + 1) <= body + len; i++) dir_forget(s, one[i].nodeid);
+      forward(s, h, body, len);
+      break;
+    }
     // Requests that leave the tree as it is.
     case FUSE_LOOKUP: case FUSE_READLINK: case FUSE_STATFS: case FUSE_RELEASE:
-    case FUSE_LISTXATTR: case FUSE_READDIR: case FUSE_READDIRPLUS: case FUSE_BATCH_FORGET:
+    case FUSE_LISTXATTR: case FUSE_READDIR: case FUSE_READDIRPLUS:
+      forward(s, h, body, len);
+      break;
+    // Requests that may remove or replace a directory.
+    case FUSE_RMDIR: case FUSE_RENAME: case FUSE_RENAME2:
+      dir_drop_all(s);
+      s->attr_gen++;
       forward(s, h, body, len);
       break;
     // Requests that may change it (OPEN too: a write open copies up).
     case FUSE_SETATTR: case FUSE_SYMLINK: case FUSE_MKNOD: case FUSE_MKDIR:
-    case FUSE_UNLINK: case FUSE_RMDIR: case FUSE_RENAME: case FUSE_LINK:
+    case FUSE_UNLINK: case FUSE_LINK:
     case FUSE_OPEN: case FUSE_SETXATTR: case FUSE_REMOVEXATTR:
-    case FUSE_CREATE: case FUSE_RENAME2:
+    case FUSE_CREATE:
       s->attr_gen++;
       forward(s, h, body, len);
       break;
@@ -656,6 +741,26 @@ static napi_value js_stable_attr(napi_env env, napi_callback_info info) {
   return undef(env);
 }
 
+// upperDir(fd, nodeid, dirFd, merged, validSec, validNsec): answer GETATTR
+// for nodeid with an fstat of dirFd (the loop owns it from now on).
+static napi_value js_upper_dir(napi_env env, napi_callback_info info) {
+  size_t argc = 6;
+  napi_value argv[6];
+  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+  int64_t id, valid;
+  int32_t dfd;
+  uint32_t nsec;
+  bool merged;
+  if (argc < 6 || !arg_i64(env, argv[1], &id) || napi_get_value_int32(env, argv[2], &dfd) != napi_ok ||
+      napi_get_value_bool(env, argv[3], &merged) != napi_ok || !arg_i64(env, argv[4], &valid) ||
+      napi_get_value_uint32(env, argv[5], &nsec) != napi_ok)
+    return throw_errno(env, EINVAL, "upperDir: arguments");
+  struct session *s = arg_session(env, argv[0]);
+  if (s) dir_put(s, (uint64_t)id, dfd, merged, (uint64_t)valid, nsec);
+  else close(dfd);
+  return undef(env);
+}
+
 static napi_value init(napi_env env, napi_value exports) {
   napi_property_descriptor props[] = {
     {"mount", NULL, js_mount, NULL, NULL, NULL, napi_default, NULL},
@@ -665,6 +770,7 @@ static napi_value init(napi_env env, napi_value exports) {
     {"backingClose", NULL, js_backing_close, NULL, NULL, NULL, napi_default, NULL},
     {"noCaps", NULL, js_no_caps, NULL, NULL, NULL, napi_default, NULL},
     {"stableAttr", NULL, js_stable_attr, NULL, NULL, NULL, napi_default, NULL},
+    {"upperDir", NULL, js_upper_dir, NULL, NULL, NULL, napi_default, NULL},
     {"counts", NULL, js_counts, NULL, NULL, NULL, napi_default, NULL},
   };
   napi_define_properties(env, exports, sizeof props / sizeof props[0], props);

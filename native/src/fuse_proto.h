@@ -100,6 +100,16 @@ struct fuse_fallocate_in {
   uint32_t mode, padding;
 };
 
+struct fuse_forget_one {
+  uint64_t nodeid;
+  uint64_t nlookup;
+};
+
+struct fuse_batch_forget_in {
+  uint32_t count;
+  uint32_t dummy;
+};
+
 struct fuse_open_out {
   uint64_t fh;
   uint32_t open_flags;

@@ -225,3 +225,41 @@ test('rm -rf of a lower tree: files looked up one by one in its first directory 
   for (let i = 0; i < 500 && dirsLeft().length > 0; i++) await new Promise((r) => setTimeout(r, 10));
   t.deepEqual(dirsLeft(), []);
 });
+
+test('an upper directory: the loop answers its GETATTRs from the directory itself, fresh after every change', async (t) => {
+  const s = makeStack(1);
+  populate(s.lowers[0]!, { 'merged/a': 'a' });
+  await mountNative(t, s);
+  const m = (p: string) => path.join(s.mnt, p);
+  const u = (p: string) => path.join(s.upper, p);
+  fs.mkdirSync(m('pure'));
+  fs.writeFileSync(m('merged/b'), 'b'); // copies merged/ up
+  const base = await serverStats(s.mnt);
+  for (let i = 0; i < 5; i++) {
+    fs.writeFileSync(m(`pure/f${i}`), 'x');
+    fs.mkdirSync(m(`pure/d${i}`));
+    fs.writeFileSync(m(`merged/f${i}`), 'x');
+    const pure = fs.statSync(m('pure'));
+    const host = fs.statSync(u('pure'));
+    t.is(pure.nlink, host.nlink, 'a pure upper directory counts its subdirectories');
+    t.is(pure.nlink, 3 + i);
+    t.is(pure.mtimeMs, host.mtimeMs);
+    t.is(pure.size, host.size);
+    const merged = fs.statSync(m('merged'));
+    t.is(merged.nlink, 1, 'a merged directory reports 1 link, as before');
+    t.is(merged.mtimeMs, fs.statSync(u('merged')).mtimeMs);
+  }
+  fs.chmodSync(m('pure'), 0o711);
+  t.is(fs.statSync(m('pure')).mode & 0o7777, 0o711);
+  const after = await serverStats(s.mnt);
+  t.true((after.requests.getattr ?? 0) - (base.requests.getattr ?? 0) >= 10, 'the kernel asked after the changes');
+  t.true((after.ops.getattr?.count ?? 0) - (base.ops.getattr?.count ?? 0) <= 2, 'the loop answered them');
+  // Removed and made again under the same name: the new directory's attributes.
+  fs.rmSync(m('pure'), { recursive: true });
+  fs.mkdirSync(m('pure'), 0o700);
+  fs.writeFileSync(m('pure/x'), 'x');
+  const again = fs.statSync(m('pure'));
+  t.is(again.mode & 0o7777, 0o700);
+  t.is(again.nlink, 2);
+  t.is(again.mtimeMs, fs.statSync(u('pure')).mtimeMs);
+});

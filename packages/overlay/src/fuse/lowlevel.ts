@@ -270,6 +270,18 @@ function createSession(overlay: Overlay, ttl: Timeouts): Session {
     return scratch.subarray(0, ENTRY_OUT);
   };
 
+  /** A directory of the upper layer: the loop answers its GETATTRs with an fstat of it from now on (ll.upperDir). */
+  const offerUpperDir = (id: number, node: Node, st: StatArray): void => {
+    if (!node.isDir || !node.upper || node.removed || st[6] !== id) return;
+    let fd: number;
+    try {
+      fd = fs.openSync(overlay.tree.upperPath(node), fs.constants.O_RDONLY | fs.constants.O_DIRECTORY | fs.constants.O_NOFOLLOW);
+    } catch {
+      return;
+    }
+    ll.upperDir(dev, id, fd, node.lowerDirs.length > 0, Math.floor(ttl.attr), nsec(ttl.attr));
+  };
+
   /** A directory only in lower layers: the loop answers its GETATTRs itself from now on (ll.stableAttr). */
   const offerStable = (id: number, node: Node, st: StatArray): void => {
     if (node.isDir && !node.upper && st === node.lowerStat) ll.stableAttr(dev, id, attrReply(st));
@@ -488,7 +500,9 @@ function createSession(overlay: Overlay, ttl: Timeouts): Session {
       case OP.GETATTR: {
         const withFh = (b.readUInt32LE(0) & FUSE_GETATTR_FH) !== 0;
         const st = statInode(nodeid, withFh ? b.readUInt32LE(8) : undefined);
-        offerStable(nodeid, inodeOf(nodeid).node, st);
+        const node = inodeOf(nodeid).node;
+        offerStable(nodeid, node, st);
+        offerUpperDir(nodeid, node, st);
         return attrReply(st);
       }
       case OP.SETATTR:
