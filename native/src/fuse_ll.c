@@ -708,55 +708,65 @@ static napi_value js_counts(napi_env env, napi_callback_info info) {
   return arr;
 }
 
+// The arguments of a call about one node: (fd, nodeid, ...rest).
+struct node_args {
+  napi_value argv[6];
+  struct session *s; // NULL once the session has ended: the call does nothing
+  uint64_t id;
+};
+
+// Reads `want` arguments into *a; 0 after throwing (naming `what`).
+static int node_call(napi_env env, napi_callback_info info, size_t want, struct node_args *a, const char *what) {
+  size_t argc = want;
+  int64_t v;
+  napi_get_cb_info(env, info, &argc, a->argv, NULL, NULL);
+  if (argc < want || !arg_i64(env, a->argv[1], &v)) {
+    throw_errno(env, EINVAL, what);
+    return 0;
+  }
+  a->s = arg_session(env, a->argv[0]);
+  a->id = (uint64_t)v;
+  return 1;
+}
+
 // noCaps(fd, nodeid, on): whether the loop may answer "no security.capability" for nodeid itself.
 static napi_value js_no_caps(napi_env env, napi_callback_info info) {
-  size_t argc = 3;
-  napi_value argv[3];
-  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
-  int64_t id;
+  struct node_args a;
   bool on = false;
-  if (argc < 3 || !arg_i64(env, argv[1], &id) || napi_get_value_bool(env, argv[2], &on) != napi_ok)
-    return throw_errno(env, EINVAL, "noCaps: arguments");
-  struct session *s = arg_session(env, argv[0]);
-  if (s) nocaps_set(s, (uint64_t)id, on);
+  if (!node_call(env, info, 3, &a, "noCaps: arguments")) return NULL;
+  if (napi_get_value_bool(env, a.argv[2], &on) != napi_ok) return throw_errno(env, EINVAL, "noCaps: arguments");
+  if (a.s) nocaps_set(a.s, a.id, on);
   return undef(env);
 }
 
 // stableAttr(fd, nodeid, attrOut): answer GETATTR for nodeid with these
 // fuse_attr_out bytes until a request may have changed the tree.
 static napi_value js_stable_attr(napi_env env, napi_callback_info info) {
-  size_t argc = 3;
-  napi_value argv[3];
-  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
-  int64_t id;
+  struct node_args a;
   void *data = NULL;
   size_t len = 0;
   bool isbuf = false;
-  if (argc < 3 || !arg_i64(env, argv[1], &id) || napi_is_buffer(env, argv[2], &isbuf) != napi_ok || !isbuf)
-    return throw_errno(env, EINVAL, "stableAttr: arguments");
-  napi_get_buffer_info(env, argv[2], &data, &len);
+  if (!node_call(env, info, 3, &a, "stableAttr: arguments")) return NULL;
+  if (napi_is_buffer(env, a.argv[2], &isbuf) != napi_ok || !isbuf) return throw_errno(env, EINVAL, "stableAttr: arguments");
+  napi_get_buffer_info(env, a.argv[2], &data, &len);
   if (len != ATTR_OUT_SIZE) return throw_errno(env, EINVAL, "stableAttr: not a fuse_attr_out");
-  struct session *s = arg_session(env, argv[0]);
-  if (s) attr_put(s, (uint64_t)id, data);
+  if (a.s) attr_put(a.s, a.id, data);
   return undef(env);
 }
 
 // upperDir(fd, nodeid, dirFd, merged, validSec, validNsec): answer GETATTR
 // for nodeid with an fstat of dirFd (the loop owns it from now on).
 static napi_value js_upper_dir(napi_env env, napi_callback_info info) {
-  size_t argc = 6;
-  napi_value argv[6];
-  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
-  int64_t id, valid;
+  struct node_args a;
+  int64_t valid;
   int32_t dfd;
   uint32_t nsec;
   bool merged;
-  if (argc < 6 || !arg_i64(env, argv[1], &id) || napi_get_value_int32(env, argv[2], &dfd) != napi_ok ||
-      napi_get_value_bool(env, argv[3], &merged) != napi_ok || !arg_i64(env, argv[4], &valid) ||
-      napi_get_value_uint32(env, argv[5], &nsec) != napi_ok)
+  if (!node_call(env, info, 6, &a, "upperDir: arguments")) return NULL;
+  if (napi_get_value_int32(env, a.argv[2], &dfd) != napi_ok || napi_get_value_bool(env, a.argv[3], &merged) != napi_ok ||
+      !arg_i64(env, a.argv[4], &valid) || napi_get_value_uint32(env, a.argv[5], &nsec) != napi_ok)
     return throw_errno(env, EINVAL, "upperDir: arguments");
-  struct session *s = arg_session(env, argv[0]);
-  if (s) dir_put(s, (uint64_t)id, dfd, merged, (uint64_t)valid, nsec);
+  if (a.s) dir_put(a.s, a.id, dfd, merged, (uint64_t)valid, nsec);
   else close(dfd);
   return undef(env);
 }
