@@ -125,7 +125,7 @@ static void attr_forget(struct session *s, uint64_t id) {
 // an fstat of it. A descriptor follows the directory's inode, which stays
 // the merged directory's until the directory is removed or replaced (RMDIR,
 // RENAME and RENAME2 drop them all) or the kernel forgets the node id.
-#define DIR_SLOTS 1024
+#define DIR_SLOTS 256 // descriptors held at most: the loop shares the process's fd limit with open files
 struct dir_slot {
   uint64_t nodeid; // 0: empty
   int fd;
