@@ -17,6 +17,12 @@ export interface ParsedMountOptions extends OverlayOptions {
   transport?: 'native' | 'fuse-native';
   /** Rename directories that have lower parts (default true); false gives EXDEV as kernel redirect_dir=off does. */
   redirectDir?: boolean | 'copy';
+  /**
+   * Native transport: pass files still in a lower layer through too (faster
+   * reads), at the price that a file opened before another open copies it up
+   * goes on reading the lower file (see fuse/lowlevel.ts openReply).
+   */
+  lowerPassthrough?: boolean;
 }
 
 /** Splits `s` on `sep` where it is not escaped with a backslash, then unescapes. */
@@ -142,6 +148,9 @@ export function parseMountOptions(strings: string[]): ParsedMountOptions {
         case 'nosync':
           o.noSync = true;
           break;
+        case 'lower_passthrough':
+          o.lowerPassthrough = true;
+          break;
         default:
           if (IGNORED.has(raw) || IGNORED.has(key)) break;
           throw new UsageError(`unknown mount option '${raw}'`);
@@ -172,5 +181,6 @@ export function formatMountOptions(opts: OverlayOptions): string {
   const rd = (opts as ParsedMountOptions).redirectDir;
   if (rd === false) parts.push('redirect_dir=off');
   if (rd === 'copy') parts.push('redirect_dir=copy');
+  if ((opts as ParsedMountOptions).lowerPassthrough) parts.push('lower_passthrough');
   return parts.join(',');
 }

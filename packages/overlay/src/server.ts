@@ -80,6 +80,7 @@ export async function runServer(mountpoint: string, opts: ParsedMountOptions, so
       noatime: opts.noatime,
       attrTimeout: opts.attrTimeout,
       entryTimeout: opts.entryTimeout,
+      lowerPassthrough: opts.lowerPassthrough,
       onUnmounted,
     });
   } catch (err) {

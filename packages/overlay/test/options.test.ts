@@ -35,5 +35,7 @@ test('bad option strings fail with a message naming the option', (t) => {
 test('formatMountOptions round-trips through parseMountOptions', (t) => {
   const o = { lowerDirs: ['/x:y', '/with,comma', '/plain'], upperDir: '/u', workDir: '/w', whiteout: 'aufs' as const };
   t.deepEqual(parseMountOptions([formatMountOptions(o)]), o);
+  const fast = { ...o, lowerPassthrough: true };
+  t.deepEqual(parseMountOptions([formatMountOptions(fast)]), fast);
   t.deepEqual(splitEscaped('a\\:b:c', ':'), ['a:b', 'c']);
 });

@@ -162,7 +162,7 @@ interface Session {
   attach(devFd: number, withPassthrough: boolean): void;
 }
 
-function createSession(overlay: Overlay, ttl: Timeouts): Session {
+function createSession(overlay: Overlay, ttl: Timeouts, lowerPassthrough = false): Session {
   const inodes = new Map<number, Inode>([[ROOT_INO, { node: overlay.tree.root, nlookup: 1 }]]);
   const files = new Map<number, OpenFile>();
   /** Node id -> an open of it made for writing: fchmod/fchown/futimens arrive without a handle, and go through its fd. */
@@ -315,11 +315,19 @@ function createSession(overlay: Overlay, ttl: Timeouts): Session {
    * The fuse_open_out for a freshly opened engine handle. The kernel wants
    * every open of an inode that has a backing file to be passed through to
    * that same backing, and no passthrough open while the inode has
-   * page-cached opens. So every regular file is passed through where it
-   * lives: upper files with one read-write backing per inode, shared by its
-   * opens; files still in a lower layer (only ever open read-only) with a
-   * read-only backing on the lower file. Where no backing can be made, the
-   * open is page cached, data served by the loop in C.
+   * page-cached opens. Upper files are passed through (one read-write
+   * backing per inode, shared by its opens). Files still in a lower layer
+   * are page cached, data through the loop in C: a copy-up while such a
+   * reader is open then gives the writer a cached open too (through the
+   * loop, to the upper copy), and the reader sees what the writer wrote, as
+   * under kernel overlayfs. With lower_passthrough (and on a mount without
+   * an upper layer, where nothing is ever copied up) lower files get a
+   * read-only backing on the lower file instead; a write open that copies
+   * such a file up while its lower backing is open cannot share that inode,
+   * so the name gets a new node id and the open ESTALE: open(2) looks the
+   * name up again and opens the new inode, passed through to the upper copy,
+   * while the old readers go on reading the lower file (as overlayfs did
+   * before Linux 4.19).
    */
   const openReply = (nodeid: number, fh: number, flags: number, out: Buffer, off: number): void => {
     const fd = overlay.fd(fh);
@@ -334,17 +342,17 @@ function createSession(overlay: Overlay, ttl: Timeouts): Session {
       if (bk) {
         if (bk.key !== key) {
           // Copied up since, while readers still have the lower file open
-          // through the inode's backing, and an inode takes only one backing.
-          // So the upper file becomes another kernel inode: its name is given
-          // a new node id, and ESTALE makes the kernel look the name up again
-          // and open that (open(2) retries a stale path once, revalidating).
-          // The readers go on reading the lower file, as under kernel overlayfs.
+          // through the inode's backing (lower_passthrough), and an inode
+          // takes only one backing. So the upper file becomes another kernel
+          // inode: its name gets a new node id, and ESTALE makes the kernel
+          // look the name up again and open that (open(2) retries a stale
+          // path once, revalidating).
           renumbered.set(inodeOf(nodeid).node, nextRenumber++);
           throw new Errno(-116); // ESTALE
         } else if (!bk.rw && acc !== fs.constants.O_RDONLY) {
           throw new Errno(-26); // ETXTBSY: its backing could only be opened read-only (a running program)
         } else bk.refs++;
-      } else if ((st.mode & S_IFMT) === S_IFREG && !cachedOpens.get(nodeid)) {
+      } else if ((st.mode & S_IFMT) === S_IFREG && !cachedOpens.get(nodeid) && (inodeOf(nodeid).node.upper || lowerPassthrough || overlay.readOnly)) {
         bk = registerBacking(fd, acc, key, inodeOf(nodeid).node);
         if (bk) backings.set(nodeid, bk);
       }
@@ -689,7 +697,7 @@ function createSession(overlay: Overlay, ttl: Timeouts): Session {
 /** Mounts `overlay` at `mountpoint` through /dev/fuse; resolves once the kernel's INIT is answered. */
 export function serveLowLevel(overlay: Overlay, mountpoint: string, opts: TransportOptions & { passthrough?: boolean }): Promise<FuseServer> {
   const stats = new OpStats();
-  const session = createSession(overlay, { entry: opts.entryTimeout ?? TTL, attr: opts.attrTimeout ?? TTL });
+  const session = createSession(overlay, { entry: opts.entryTimeout ?? TTL, attr: opts.attrTimeout ?? TTL }, opts.lowerPassthrough);
   let dev = -1;
   return new Promise((resolve, reject) => {
     let flags = 0;

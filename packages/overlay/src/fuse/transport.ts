@@ -22,6 +22,8 @@ export interface TransportOptions {
   entryTimeout?: number;
   /** Called once the kernel has unmounted the filesystem (by anyone). */
   onUnmounted?: () => void;
+  /** Native transport: pass lower-layer files through too (see ParsedMountOptions.lowerPassthrough). */
+  lowerPassthrough?: boolean;
 }
 
 export interface FuseServer {
