@@ -32,6 +32,8 @@ export interface BenchOptions {
   dataParent?: string;
   /** strata's FUSE transport; absent: strata's own default, as `strata mount` uses. */
   strataTransport?: string;
+  /** Mount strata with -o lower_passthrough. */
+  strataLowerPassthrough?: boolean;
   /** The command line to record in the report. */
   command?: string;
   progress?: NodeJS.WritableStream;
@@ -70,7 +72,8 @@ export async function runBench(opts: BenchOptions): Promise<BenchOutput> {
 
   const t = opts.strataTransport;
   if (t !== undefined && t !== 'native' && t !== 'fuse-native') throw new UsageError(`strata bench: --strata-transport must be native or fuse-native, not ${JSON.stringify(t)}`);
-  const driverList = (names as DriverName[]).map((n) => (n === 'strata' && t ? strataDriver(t) : allDrivers[n]));
+  const lp = opts.strataLowerPassthrough ?? false;
+  const driverList = (names as DriverName[]).map((n) => (n === 'strata' && (t || lp) ? strataDriver(t, lp) : allDrivers[n]));
   const res = await runWorkloads({ drivers: driverList, workloads: selected, sizes, runs, dataParent: opts.dataParent, progress, tty: opts.tty });
   const builder = withBuilder ? await runBuilderBench({ runs, quick, progress, tty: opts.tty }) : undefined;
 

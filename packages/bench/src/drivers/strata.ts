@@ -10,7 +10,7 @@ import { unmount } from './mounts.ts';
 
 interface OverlayModule {
   statsFileFor?: (mountpoint: string) => string;
-  mountOverlay?: (mountpoint: string, opts: { lowerDirs: string[]; upperDir?: string; workDir?: string; noSync?: boolean; transport?: string }) =>
+  mountOverlay?: (mountpoint: string, opts: { lowerDirs: string[]; upperDir?: string; workDir?: string; noSync?: boolean; transport?: string; lowerPassthrough?: boolean }) =>
     Promise<{ mountpoint: string; pid: number; unmount(): Promise<void> }>;
 }
 
@@ -57,9 +57,10 @@ export type StrataTransport = 'native' | 'fuse-native';
 
 /**
  * The strata driver. `transport` picks the FUSE transport; absent, strata's
- * own choice applies ($STRATA_FUSE_TRANSPORT, else its default), as for `strata mount`.
+ * own choice applies ($STRATA_FUSE_TRANSPORT, else its default), as for
+ * `strata mount`. `lowerPassthrough` mounts with -o lower_passthrough.
  */
-export function strataDriver(transport?: StrataTransport): Driver {
+export function strataDriver(transport?: StrataTransport, lowerPassthrough = false): Driver {
   const transportText = transport ?? (process.env.STRATA_FUSE_TRANSPORT ? `${process.env.STRATA_FUSE_TRANSPORT} (from STRATA_FUSE_TRANSPORT)` : 'the default');
   return {
     name: 'strata',
@@ -69,13 +70,14 @@ export function strataDriver(transport?: StrataTransport): Driver {
         return { available: false, reason: `@strata/overlay failed to load: ${m.message.split('\n')[0]}` };
       }
       if (typeof m.mountOverlay !== 'function') return { available: false, reason: '@strata/overlay does not export mountOverlay yet' };
-      return { available: true, version: `strata ${overlayVersion()}, FUSE transport: ${transportText}`, options: OPTIONS };
+      return { available: true, version: `strata ${overlayVersion()}, FUSE transport: ${transportText}`, options: lowerPassthrough ? `${OPTIONS}; lower_passthrough` : OPTIONS };
     },
     async mount(spec: MountSpec): Promise<MountedFs> {
       const m = await load();
       if (m instanceof Error || typeof m.mountOverlay !== 'function') throw new Error('strata: overlay not available');
       const handle = await m.mountOverlay(spec.mountpoint, {
         lowerDirs: spec.lowerDirs, upperDir: spec.upperDir, workDir: spec.workDir, noSync: true, ...(transport ? { transport } : {}),
+        ...(lowerPassthrough ? { lowerPassthrough } : {}),
       });
       return {
         root: spec.mountpoint,

@@ -13,7 +13,7 @@ export const bench: Command = {
   name: 'bench',
   summary: 'Benchmark strata against kernel overlayfs, fuse-overlayfs, unionfs-fuse and a plain directory',
   usage: [
-    'Usage: strata bench [--drivers LIST] [--workloads LIST] [--quick] [--runs N] [--out DIR] [--data-dir DIR] [--strata-transport T]',
+    'Usage: strata bench [--drivers LIST] [--workloads LIST] [--quick] [--runs N] [--out DIR] [--data-dir DIR] [--strata-transport T] [--strata-lower-passthrough]',
     '',
     'Runs each workload in a fresh mount of each driver over identical layer',
     'directories, N times, and reports median, min and max. Needs root (mounts,',
@@ -28,6 +28,7 @@ export const bench: Command = {
     '  --out DIR          where bench.json, bench.md and the SVG charts go (default: .bench)',
     '  --data-dir DIR     where the layer data is made (default: the OS temp dir)',
     '  --strata-transport T   strata\'s FUSE transport: native or fuse-native (default: strata\'s own default)',
+    '  --strata-lower-passthrough   mount strata with -o lower_passthrough (faster reads of lower files)',
   ].join('\n'),
   options: {
     drivers: { type: 'string' },
@@ -37,6 +38,7 @@ export const bench: Command = {
     out: { type: 'string' },
     'data-dir': { type: 'string' },
     'strata-transport': { type: 'string' },
+    'strata-lower-passthrough': { type: 'boolean' },
   },
   async run(args, ctx) {
     const runsText = str(args, 'runs');
@@ -50,6 +52,7 @@ export const bench: Command = {
       outDir: str(args, 'out') ?? '.bench',
       dataParent: str(args, 'data-dir'),
       strataTransport: str(args, 'strata-transport'),
+      strataLowerPassthrough: bool(args, 'strata-lower-passthrough'),
       command: ['strata', 'bench', ...process.argv.slice(3)].join(' '),
       progress: ctx.stderr,
     });
