@@ -13,16 +13,25 @@ import { Overlay } from './overlay.ts';
 
 const NOW: [number, number] = [0, (1 << 30) - 1]; // UTIME_NOW
 
+/** The exercises this process has run. */
+const warmed = new Set<(ov: Overlay) => void>();
+
 /**
  * Exercises the engine on a throwaway stack in the OS temp dir, then (on a
  * second one) `transport`, the mount's request paths; never throws.
  */
 export function warmUp(transport?: (scratch: Overlay) => void): void {
+  // Once per process: the builder's mount worker serves many mounts, and
+  // after the first one everything is compiled already.
+  const todo = [exerciseEngine, ...(transport ? [transport] : [])].filter((fn) => !warmed.has(fn));
+  if (todo.length === 0) return;
   let dir: string | undefined;
   try {
     dir = fs.mkdtempSync(path.join(os.tmpdir(), 'strata-warmup-'));
-    onScratchStack(path.join(dir, 'engine'), exerciseEngine);
-    if (transport) onScratchStack(path.join(dir, 'transport'), transport);
+    for (const [i, fn] of todo.entries()) {
+      onScratchStack(path.join(dir, String(i)), fn);
+      warmed.add(fn);
+    }
   } catch {
     // Only a head start: whatever failed here is compiled on first use instead.
   } finally {
