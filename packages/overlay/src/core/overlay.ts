@@ -7,7 +7,7 @@
 // transport calls the operations; close() releases open file descriptors.
 import fs from 'node:fs';
 import path from 'node:path';
-import { fstatArray, futimesNs, lgetxattr, llistxattr, lstatArray, lremovexattr, lsetxattr, lutimesNs, mknod, mkWhiteout, renameat2, RENAME_EXCHANGE, RENAME_NOREPLACE, RENAME_WHITEOUT } from '@strata/native';
+import { fstatArray, futimesNs, lgetxattr, llistxattr, lstatArray, lremovexattr, lsetxattr, lutimesNs, mknod, renameat2, RENAME_EXCHANGE, RENAME_NOREPLACE, RENAME_WHITEOUT } from '@strata/native';
 import { fail } from './errno.ts';
 import { HardLinks } from './hardlinks.ts';
 import { exchangeEntries, renameEntry, type RenameEnv } from './rename.ts';
@@ -103,7 +103,10 @@ export class Overlay {
       linkedCopy: (st) => this.links.copyOf(st),
     };
     this.whiteouts = new WhiteoutWriter(this.format, this.layers.workDir ? () => this.tempName() : null);
-    this.renameEnv = { tree: this.tree, copyEnv: this.copyEnv, format: this.format, dirRename: opts.redirectDir === false ? 'exdev' : opts.redirectDir === 'copy' ? 'copy' : 'redirect' };
+    this.renameEnv = {
+      tree: this.tree, copyEnv: this.copyEnv, format: this.format, whiteouts: this.whiteouts,
+      dirRename: opts.redirectDir === false ? 'exdev' : opts.redirectDir === 'copy' ? 'copy' : 'redirect',
+    };
   }
 
   /** A fresh path inside workdir for building an entry before it is renamed into place. */
@@ -449,7 +452,7 @@ export class Overlay {
             renameat2(target, tmp, RENAME_WHITEOUT);
           } catch {
             fs.renameSync(target, tmp);
-            mkWhiteout(target);
+            this.whiteouts.make(target);
           }
         } else {
           fs.renameSync(target, tmp);

@@ -7,11 +7,11 @@
 // updated to match.
 import fs from 'node:fs';
 import path from 'node:path';
-import { mkWhiteout, renameat2, RENAME_EXCHANGE, RENAME_WHITEOUT } from '@strata/native';
+import { renameat2, RENAME_EXCHANGE, RENAME_WHITEOUT } from '@strata/native';
 import { copyUp, type CopyUpEnv } from './copyup.ts';
 import { fail } from './errno.ts';
 import { addChild, removeChild, replaceChild, type Node, type Tree } from './tree.ts';
-import { AUFS_PREFIX, isWhiteoutStat, makeOpaque, REDIRECT_XATTR, setOverlayXattr, writeWhiteout, type WhiteoutFormat } from './whiteout.ts';
+import { AUFS_PREFIX, isWhiteoutStat, makeOpaque, REDIRECT_XATTR, setOverlayXattr, type WhiteoutFormat, type WhiteoutWriter } from './whiteout.ts';
 
 export interface RenameEnv {
   tree: Tree;
@@ -24,6 +24,8 @@ export interface RenameEnv {
    * (refused, as the kernel without redirect_dir).
    */
   dirRename: 'redirect' | 'copy' | 'exdev';
+  /** Writes the whiteouts a rename leaves (the overlay's one writer). */
+  whiteouts: WhiteoutWriter;
 }
 
 /** Copies up `node` and everything below it; afterwards nothing of it lives in a lower layer. */
@@ -86,11 +88,11 @@ export function renameEntry(env: RenameEnv, src: Node, dstParent: Node, name: st
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code !== 'EINVAL') throw err;
       fs.renameSync(srcUpper, dstUpper);
-      mkWhiteout(srcUpper);
+      env.whiteouts.make(srcUpper);
     }
   } else {
     fs.renameSync(srcUpper, dstUpper);
-    if (src.lowerVisible) writeWhiteout(path.dirname(srcUpper), src.name, env.format);
+    if (src.lowerVisible) env.whiteouts.write(path.dirname(srcUpper), src.name);
   }
   if (dstWhitedOut && !src.isDir && env.format === 'aufs') fs.rmSync(dstUpperDir + '/' + AUFS_PREFIX + name, { force: true });
 
