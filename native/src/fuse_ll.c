@@ -154,6 +154,12 @@ static void dir_forget(struct session *s, uint64_t id) {
   if (s->dirs && s->dirs[id & (DIR_SLOTS - 1)].nodeid == id) dir_drop_slot(&s->dirs[id & (DIR_SLOTS - 1)]);
 }
 
+// The kernel forgot node id `id`: nothing is answered for it here any more.
+static void node_forgotten(struct session *s, uint64_t id) {
+  attr_forget(s, id);
+  dir_forget(s, id);
+}
+
 static void dir_drop_all(struct session *s) {
   if (s->dirs)
     for (int i = 0; i < DIR_SLOTS; i++) dir_drop_slot(&s->dirs[i]);
@@ -427,14 +433,13 @@ static void dispatch(struct session *s, const char *buf, size_t n) {
       break;
     }
     case FUSE_FORGET:
-      attr_forget(s, h->nodeid);
-      dir_forget(s, h->nodeid);
+      node_forgotten(s, h->nodeid);
       forward(s, h, body, len);
       break;
     case FUSE_BATCH_FORGET: {
       const struct fuse_batch_forget_in *in = (const void *)body;
       const struct fuse_forget_one *one = (const void *)(in + 1);
-      for (uint32_t i = 0; i < in->count && (const char *)(one + i + 1) <= body + len; i++) dir_forget(s, one[i].nodeid);
+      for (uint32_t i = 0; i < in->count && (const char *)(one + i + 1) <= body + len; i++) node_forgotten(s, one[i].nodeid);
       forward(s, h, body, len);
       break;
     }
