@@ -126,9 +126,7 @@ test('mount -t fuse.strata works through the helper script', async (t) => {
 test('a fresh mount leaves upper and workdir as they were (the warm-up works elsewhere and cleans up)', async (t) => {
   const s = makeStack(1);
   populate(s.lowers[0]!, { 'd/f': 'F' });
-  await mountStrata(t, s);
-  // The warm-up runs right after the mount is ready; give it time to finish.
-  await new Promise((r) => setTimeout(r, 500));
+  await mountStrata(t, s); // the server has warmed up (before mounting) by now
   t.deepEqual(ls(s.upper), []);
   t.deepEqual(ls(path.join(s.work, 'work')), []);
   t.is(fs.readFileSync(path.join(s.mnt, 'd/f'), 'utf8'), 'F');
