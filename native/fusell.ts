@@ -27,6 +27,7 @@ interface Binding {
   noCaps(fd: number, nodeid: number, on: boolean): void;
   stableAttr(fd: number, nodeid: number, attrOut: Buffer): void;
   upperDir(fd: number, nodeid: number, dirFd: number, merged: boolean, validSec: number, validNsec: number): void;
+  writerFile(fd: number, nodeid: number, hostFd: number, ino: number, validSec: number, validNsec: number): void;
   counts(fd: number): number[];
 }
 
@@ -89,6 +90,14 @@ export const stableAttr: Binding['stableAttr'] = binding.stableAttr;
  * or renamed.
  */
 export const upperDir: Binding['upperDir'] = binding.upperDir;
+
+/**
+ * Registers the host fd of a file open for writing in the upper layer: the
+ * loop answers GETATTR of `nodeid` (as inode `ino`) with an fstat of its own
+ * dup of it, and SETATTR of mode, owner and times through that dup, until
+ * the kernel forgets the node or `hostFd` -1 drops the registration.
+ */
+export const writerFile: Binding['writerFile'] = binding.writerFile;
 
 /**
  * The loop answers OPENDIR itself (a fresh handle; the kernel caches

@@ -74,8 +74,8 @@ struct session {
   // GETATTR replies JavaScript declared stable (see attr_put), by node id.
   struct attr_slot *attrs;
   uint64_t attr_gen;
-  // Upper directories answered by fstat (see dir_put), by node id.
-  struct dir_slot *dirs;
+  // Upper directories and files open for writing, answered by fstat (see fd_slot).
+  struct fd_slot *dirs, *files;
   struct session *next;
 };
 
@@ -118,59 +118,76 @@ static void attr_forget(struct session *s, uint64_t id) {
   if (a && a->nodeid == id) a->gen = 0;
 }
 
-// Directories of the upper layer: every create or unlink inside changes
-// them, and the kernel (default_permissions) asks for their attributes again
-// before the next one. JavaScript hands the loop a descriptor of the upper
-// directory the first time it answers; the loop answers from then on with
-// an fstat of it. A descriptor follows the directory's inode, which stays
-// the merged directory's until the directory is removed or replaced (RMDIR,
-// RENAME and RENAME2 drop them all) or the kernel forgets the node id.
-#define DIR_SLOTS 256 // descriptors held at most: the loop shares the process's fd limit with open files
-struct dir_slot {
+// Nodes whose GETATTR the loop answers with an fstat of a descriptor it
+// holds (a dup it owns), direct-mapped by node id; a colliding node evicts
+// the older one, which JavaScript then answers again.
+//
+// Directories of the upper layer (s->dirs): every create or unlink inside
+// changes them, and the kernel (default_permissions) asks for their
+// attributes again before the next one. JavaScript hands the loop a
+// descriptor of the upper directory the first time it answers. A descriptor
+// follows the directory's inode, which stays the merged directory's until
+// the directory is removed or replaced (RMDIR, RENAME and RENAME2 drop them
+// all) or the kernel forgets the node id.
+//
+// Files open for writing in the upper layer (s->files): a program that
+// writes a file and then sets its mode, owner and times (tar, cp -p,
+// install) sends SETATTRs and a GETATTR for it. The loop does those through
+// the descriptor, as JavaScript would through the writer's fd. JavaScript
+// registers a file when it opens it for writing (one name, one link, no
+// other inode behind the node id) and drops it with that writer.
+#define FD_SLOTS 256 // descriptors held at most: the loop shares the process's fd limit with open files
+struct fd_slot {
   uint64_t nodeid; // 0: empty
   int fd;
-  int merged;      // has lower parts too: link count 1, as JavaScript reports it
+  int merged;      // a directory with lower parts too: link count 1, as JavaScript reports it
+  uint64_t ino;    // the inode number the kernel was told
   uint64_t valid;
   uint32_t valid_nsec;
 };
 
-static void dir_drop_slot(struct dir_slot *d) {
+static void slot_drop(struct fd_slot *d) {
   if (!d->nodeid) return;
   close(d->fd);
   d->nodeid = 0;
 }
 
-static void dir_put(struct session *s, uint64_t id, int fd, int merged, uint64_t valid, uint32_t valid_nsec) {
-  if (!s->dirs && !(s->dirs = calloc(DIR_SLOTS, sizeof *s->dirs))) {
-    close(fd);
+static void slot_put(struct fd_slot **table, const struct fd_slot *v) {
+  if (!*table && !(*table = calloc(FD_SLOTS, sizeof **table))) {
+    close(v->fd);
     return;
   }
-  struct dir_slot *d = &s->dirs[id & (DIR_SLOTS - 1)];
-  dir_drop_slot(d);
-  *d = (struct dir_slot){id, fd, merged, valid, valid_nsec};
+  struct fd_slot *d = &(*table)[v->nodeid & (FD_SLOTS - 1)];
+  slot_drop(d);
+  *d = *v;
 }
 
-static void dir_forget(struct session *s, uint64_t id) {
-  if (s->dirs && s->dirs[id & (DIR_SLOTS - 1)].nodeid == id) dir_drop_slot(&s->dirs[id & (DIR_SLOTS - 1)]);
+static struct fd_slot *slot_of(struct fd_slot *table, uint64_t id) {
+  struct fd_slot *d = table ? &table[id & (FD_SLOTS - 1)] : NULL;
+  return d && d->nodeid == id ? d : NULL;
+}
+
+static void slot_forget(struct fd_slot *table, uint64_t id) {
+  struct fd_slot *d = slot_of(table, id);
+  if (d) slot_drop(d);
+}
+
+static void slots_drop_all(struct fd_slot *table) {
+  if (table)
+    for (int i = 0; i < FD_SLOTS; i++) slot_drop(&table[i]);
 }
 
 // The kernel forgot node id `id`: nothing is answered for it here any more.
 static void node_forgotten(struct session *s, uint64_t id) {
   attr_forget(s, id);
-  dir_forget(s, id);
+  slot_forget(s->dirs, id);
+  slot_forget(s->files, id);
 }
 
-static void dir_drop_all(struct session *s) {
-  if (s->dirs)
-    for (int i = 0; i < DIR_SLOTS; i++) dir_drop_slot(&s->dirs[i]);
-}
-
-// GETATTR of a registered upper directory: 1 if answered.
-static int dir_getattr(struct session *s, const struct fuse_in_header *h) {
-  if (!s->dirs) return 0;
-  struct dir_slot *d = &s->dirs[h->nodeid & (DIR_SLOTS - 1)];
+// GETATTR (or a SETATTR's reply) from the slot's descriptor: 1 if answered.
+static int slot_getattr(struct session *s, const struct fd_slot *d, uint64_t unique) {
   struct stat st;
-  if (d->nodeid != h->nodeid || fstat(d->fd, &st) < 0) return 0;
+  if (!d || fstat(d->fd, &st) < 0) return 0;
   struct {
     uint64_t valid;
     uint32_t valid_nsec, dummy;
@@ -178,14 +195,44 @@ static int dir_getattr(struct session *s, const struct fuse_in_header *h) {
     uint32_t atimensec, mtimensec, ctimensec, mode, nlink, uid, gid, rdev, blksize, flags;
   } out = {
     d->valid, d->valid_nsec, 0,
-    h->nodeid, (uint64_t)st.st_size, (uint64_t)st.st_blocks,
+    d->ino, (uint64_t)st.st_size, (uint64_t)st.st_blocks,
     (uint64_t)st.st_atim.tv_sec, (uint64_t)st.st_mtim.tv_sec, (uint64_t)st.st_ctim.tv_sec,
     (uint32_t)st.st_atim.tv_nsec, (uint32_t)st.st_mtim.tv_nsec, (uint32_t)st.st_ctim.tv_nsec,
     st.st_mode, d->merged ? 1 : (uint32_t)st.st_nlink, st.st_uid, st.st_gid, (uint32_t)st.st_rdev,
     (uint32_t)st.st_blksize, 0,
   };
   _Static_assert(sizeof out == ATTR_OUT_SIZE, "fuse_attr_out");
-  send_reply(s, h->unique, 0, &out, sizeof out);
+  send_reply(s, unique, 0, &out, sizeof out);
+  return 1;
+}
+
+// One time of a SETATTR: now, the given one, or left alone.
+static struct timespec setattr_time(uint32_t valid, uint32_t set, uint32_t now, uint64_t sec, uint32_t nsec) {
+  if (valid & now) return (struct timespec){0, UTIME_NOW};
+  if (valid & set) return (struct timespec){(time_t)(int64_t)sec, (long)nsec};
+  return (struct timespec){0, UTIME_OMIT};
+}
+
+// SETATTR of a registered writer's file: mode, owner and times through its
+// descriptor, in JavaScript's order; 1 if answered. A size change (and
+// anything else) goes to JavaScript.
+static int file_setattr(struct session *s, const struct fuse_in_header *h, const char *body, size_t len) {
+  const struct fuse_setattr_in *in = (const void *)body;
+  struct fd_slot *f = slot_of(s->files, h->nodeid);
+  const uint32_t here = FATTR_MODE | FATTR_UID | FATTR_GID | FATTR_ATIME | FATTR_MTIME | FATTR_FH | FATTR_ATIME_NOW |
+                        FATTR_MTIME_NOW | FATTR_LOCKOWNER | FATTR_CTIME;
+  if (!f || len < sizeof *in || (in->valid & ~here)) return 0;
+  uint32_t v = in->valid;
+  int r = 0;
+  if (v & FATTR_MODE) r = fchmod(f->fd, in->mode & 07777);
+  if (r == 0 && (v & (FATTR_UID | FATTR_GID)))
+    r = fchown(f->fd, v & FATTR_UID ? in->uid : (uid_t)-1, v & FATTR_GID ? in->gid : (gid_t)-1);
+  if (r == 0 && (v & (FATTR_ATIME | FATTR_MTIME | FATTR_ATIME_NOW | FATTR_MTIME_NOW))) {
+    struct timespec ts[2] = {setattr_time(v, FATTR_ATIME, FATTR_ATIME_NOW, in->atime, in->atimensec),
+                             setattr_time(v, FATTR_MTIME, FATTR_MTIME_NOW, in->mtime, in->mtimensec)};
+    r = futimens(f->fd, ts);
+  }
+  if (r < 0 || !slot_getattr(s, f, h->unique)) send_reply(s, h->unique, -errno, NULL, 0);
   return 1;
 }
 
@@ -346,8 +393,10 @@ static void on_closed(uv_handle_t *handle) {
   close(s->fd);
   free(s->nocaps);
   free(s->attrs);
-  dir_drop_all(s);
+  slots_drop_all(s->dirs);
+  slots_drop_all(s->files);
   free(s->dirs);
+  free(s->files);
   free(s);
 }
 
@@ -429,7 +478,9 @@ static void dispatch(struct session *s, const char *buf, size_t n) {
     case FUSE_GETATTR: {
       const char *a = attr_get(s, h->nodeid);
       if (a) send_reply(s, h->unique, 0, a, ATTR_OUT_SIZE);
-      else if (!dir_getattr(s, h)) forward(s, h, body, len);
+      else if (!slot_getattr(s, slot_of(s->dirs, h->nodeid), h->unique) &&
+               !slot_getattr(s, slot_of(s->files, h->nodeid), h->unique))
+        forward(s, h, body, len);
       break;
     }
     case FUSE_FORGET:
@@ -450,12 +501,18 @@ static void dispatch(struct session *s, const char *buf, size_t n) {
       break;
     // Requests that may remove or replace a directory.
     case FUSE_RMDIR: case FUSE_RENAME: case FUSE_RENAME2:
-      dir_drop_all(s);
+      slots_drop_all(s->dirs);
+      s->attr_gen++;
+      forward(s, h, body, len);
+      break;
+    // A file's own attributes: the tree stays as it is.
+    case FUSE_SETATTR:
+      if (file_setattr(s, h, body, len)) break;
       s->attr_gen++;
       forward(s, h, body, len);
       break;
     // Requests that may change it (OPEN too: a write open copies up).
-    case FUSE_SETATTR: case FUSE_SYMLINK: case FUSE_MKNOD: case FUSE_MKDIR:
+    case FUSE_SYMLINK: case FUSE_MKNOD: case FUSE_MKDIR:
     case FUSE_UNLINK: case FUSE_LINK:
     case FUSE_OPEN: case FUSE_SETXATTR: case FUSE_REMOVEXATTR:
     case FUSE_CREATE:
@@ -771,8 +828,31 @@ static napi_value js_upper_dir(napi_env env, napi_callback_info info) {
   if (napi_get_value_int32(env, a.argv[2], &dfd) != napi_ok || napi_get_value_bool(env, a.argv[3], &merged) != napi_ok ||
       !arg_i64(env, a.argv[4], &valid) || napi_get_value_uint32(env, a.argv[5], &nsec) != napi_ok)
     return throw_errno(env, EINVAL, "upperDir: arguments");
-  if (a.s) dir_put(a.s, a.id, dfd, merged, (uint64_t)valid, nsec);
+  struct fd_slot d = {a.id, dfd, merged, a.id, (uint64_t)valid, nsec};
+  if (a.s) slot_put(&a.s->dirs, &d);
   else close(dfd);
+  return undef(env);
+}
+
+// writerFile(fd, nodeid, hostFd, ino, validSec, validNsec): answer GETATTR
+// and SETATTR (mode, owner, times) of nodeid through a dup of hostFd;
+// hostFd -1 drops the node's registration.
+static napi_value js_writer_file(napi_env env, napi_callback_info info) {
+  struct node_args a;
+  int64_t ino, valid;
+  int32_t hfd;
+  uint32_t nsec;
+  if (!node_call(env, info, 6, &a, "writerFile: arguments")) return NULL;
+  if (napi_get_value_int32(env, a.argv[2], &hfd) != napi_ok || !arg_i64(env, a.argv[3], &ino) ||
+      !arg_i64(env, a.argv[4], &valid) || napi_get_value_uint32(env, a.argv[5], &nsec) != napi_ok)
+    return throw_errno(env, EINVAL, "writerFile: arguments");
+  if (!a.s) return undef(env);
+  slot_forget(a.s->files, a.id);
+  if (hfd < 0) return undef(env);
+  int own = fcntl(hfd, F_DUPFD_CLOEXEC, 0);
+  if (own < 0) return undef(env); // JavaScript goes on answering for it
+  struct fd_slot f = {a.id, own, 0, (uint64_t)ino, (uint64_t)valid, nsec};
+  slot_put(&a.s->files, &f);
   return undef(env);
 }
 
@@ -786,6 +866,7 @@ static napi_value init(napi_env env, napi_value exports) {
     {"noCaps", NULL, js_no_caps, NULL, NULL, NULL, napi_default, NULL},
     {"stableAttr", NULL, js_stable_attr, NULL, NULL, NULL, napi_default, NULL},
     {"upperDir", NULL, js_upper_dir, NULL, NULL, NULL, napi_default, NULL},
+    {"writerFile", NULL, js_writer_file, NULL, NULL, NULL, napi_default, NULL},
     {"counts", NULL, js_counts, NULL, NULL, NULL, napi_default, NULL},
   };
   napi_define_properties(env, exports, sizeof props / sizeof props[0], props);

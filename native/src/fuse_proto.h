@@ -100,6 +100,26 @@ struct fuse_fallocate_in {
   uint32_t mode, padding;
 };
 
+struct fuse_setattr_in {
+  uint32_t valid, padding;
+  uint64_t fh, size, lock_owner;
+  uint64_t atime, mtime, ctime;
+  uint32_t atimensec, mtimensec, ctimensec, mode, unused4, uid, gid, unused5;
+};
+
+// fuse_setattr_in.valid
+#define FATTR_MODE (1u << 0)
+#define FATTR_UID (1u << 1)
+#define FATTR_GID (1u << 2)
+#define FATTR_SIZE (1u << 3)
+#define FATTR_ATIME (1u << 4)
+#define FATTR_MTIME (1u << 5)
+#define FATTR_FH (1u << 6)
+#define FATTR_ATIME_NOW (1u << 7)
+#define FATTR_MTIME_NOW (1u << 8)
+#define FATTR_LOCKOWNER (1u << 9)
+#define FATTR_CTIME (1u << 10)
+
 struct fuse_forget_one {
   uint64_t nodeid;
   uint64_t nlookup;

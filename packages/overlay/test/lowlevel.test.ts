@@ -303,3 +303,58 @@ test('an upper directory: the loop answers its GETATTRs from the directory itsel
   t.is(again.nlink, 2);
   t.is(again.mtimeMs, fs.statSync(u('pure')).mtimeMs);
 });
+
+test('a file open for writing: the loop answers its SETATTR of mode, owner and times and its GETATTR, as the engine would', async (t) => {
+  const s = makeStack(1);
+  populate(s.lowers[0]!, { 'low': 'lower', 'linked': 'l' });
+  await mountNative(t, s);
+  const m = (p: string) => path.join(s.mnt, p);
+  const u = (p: string) => path.join(s.upper, p);
+  fs.chmodSync(m('linked'), 0o600); // not open: the engine answers (and from now on counts only its own)
+  const base = await serverStats(s.mnt);
+  t.is(base.ops.setattr?.count, 1);
+  // What tar and cp -p do: write, then set mode, owner and times through the fd.
+  for (const name of ['new', 'low']) {
+    const fd = fs.openSync(m(name), name === 'new' ? 'wx' : 'r+');
+    fs.writeSync(fd, 'data');
+    fs.fchmodSync(fd, 0o640);
+    fs.fchownSync(fd, 1234, 5678);
+    fs.futimesSync(fd, 1_000_000, 2_000_000);
+    const st = fs.fstatSync(fd);
+    t.is(st.mode & 0o7777, 0o640);
+    t.is(st.uid, 1234);
+    t.is(st.gid, 5678);
+    t.is(st.mtimeMs, 2_000_000_000);
+    t.is(st.ino, fs.statSync(m(name)).ino, 'the inode number the kernel was given');
+    fs.chmodSync(m(name), 0o4755); // by path, while open
+    fs.closeSync(fd);
+    const host = fs.statSync(u(name));
+    t.is(host.mode & 0o7777, 0o4755, `${name}: the upper file got the mode`);
+    t.is(host.uid, 1234);
+    t.is(host.mtimeMs, 2_000_000_000);
+    t.is(fs.statSync(m(name)).mode & 0o7777, 0o4755);
+  }
+  const mid = await serverStats(s.mnt);
+  t.true((mid.requests.setattr ?? 0) - (base.requests.setattr ?? 0) >= 8, 'the kernel sent the SETATTRs');
+  t.is((mid.ops.setattr?.count ?? 0) - (base.ops.setattr?.count ?? 0), 0, 'the loop answered them');
+  // A second name (hard link) or a closed file: the engine answers again, and gets it right.
+  fs.linkSync(m('new'), m('new2'));
+  const fd = fs.openSync(m('new'), 'r+');
+  fs.fchmodSync(fd, 0o600);
+  fs.closeSync(fd);
+  fs.chmodSync(m('low'), 0o644);
+  t.is(fs.statSync(m('new2')).mode & 0o7777, 0o600);
+  t.is(fs.statSync(u('low')).mode & 0o7777, 0o644);
+  const end = await serverStats(s.mnt);
+  t.true((end.ops.setattr?.count ?? 0) - (mid.ops.setattr?.count ?? 0) >= 2, 'the engine answered those');
+  // An unlinked file still open for writing: its attributes through the handle.
+  const gone = fs.openSync(m('gone'), 'wx');
+  fs.unlinkSync(m('gone'));
+  fs.writeSync(gone, 'abc');
+  fs.fchmodSync(gone, 0o604);
+  const st = fs.fstatSync(gone);
+  t.is(st.mode & 0o7777, 0o604);
+  t.is(st.size, 3);
+  t.is(st.nlink, 0);
+  fs.closeSync(gone);
+});

@@ -231,7 +231,8 @@ function createSession(overlay: Overlay, ttl: Timeouts, lowerPassthrough = false
     else {
       e.nlookup++;
       if (e.node !== node) {
-        // another name of a hard-linked file
+        // another name of a hard-linked file: a change through one is the engine's to spread
+        if (!e.names) ll.writerFile(dev, id, -1, 0, 0, 0);
         e.names ??= new Set([e.node]);
         e.names.add(node);
         e.node = node;
@@ -280,6 +281,24 @@ function createSession(overlay: Overlay, ttl: Timeouts, lowerPassthrough = false
       return;
     }
     ll.upperDir(dev, id, fd, node.lowerDirs.length > 0, Math.floor(ttl.attr), nsec(ttl.attr));
+  };
+
+  /**
+   * A file just opened for writing in the upper layer, under one name with
+   * one link: the loop answers its GETATTR, and SETATTR of its mode, owner
+   * and times (what tar and cp -p send after writing), through the writer's
+   * fd itself, as setattr() below would (ll.writerFile). Anything else about
+   * the node stays here.
+   */
+  const offerWriter = (nodeid: number, file: OpenFile): void => {
+    const e = inodeOf(nodeid);
+    const node = e.node;
+    let ok = !e.names && !node.removed && !!node.upper && node.type === S_IFREG && node.ino > 0;
+    if (ok) {
+      const st = fs.fstatSync(file.fd);
+      ok = st.nlink === 1 && (st.mode & S_IFMT) === S_IFREG;
+    }
+    ll.writerFile(dev, nodeid, ok ? file.fd : -1, node.ino, Math.floor(ttl.attr), nsec(ttl.attr));
   };
 
   /** A directory only in lower layers: the loop answers its GETATTRs itself from now on (ll.stableAttr). */
@@ -365,7 +384,10 @@ function createSession(overlay: Overlay, ttl: Timeouts, lowerPassthrough = false
     }
     if (file.cached) cachedOpens.set(nodeid, (cachedOpens.get(nodeid) ?? 0) + 1);
     files.set(fd, file);
-    if ((flags & O_ACCMODE) !== fs.constants.O_RDONLY) writers.set(nodeid, file);
+    if ((flags & O_ACCMODE) !== fs.constants.O_RDONLY) {
+      writers.set(nodeid, file);
+      offerWriter(nodeid, file);
+    }
     w64(out, off, fd);
     out.writeUInt32LE(openFlags, off + 8);
     out.writeInt32LE(backingId, off + 12);
@@ -398,7 +420,10 @@ function createSession(overlay: Overlay, ttl: Timeouts, lowerPassthrough = false
     const f = files.get(fd);
     if (!f) return;
     files.delete(fd);
-    if (writers.get(f.nodeid) === f) writers.delete(f.nodeid);
+    if (writers.get(f.nodeid) === f) {
+      writers.delete(f.nodeid);
+      ll.writerFile(dev, f.nodeid, -1, 0, 0, 0);
+    }
     overlay.release(f.fh);
     if (f.cached) {
       const n = (cachedOpens.get(f.nodeid) ?? 1) - 1;
