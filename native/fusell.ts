@@ -28,6 +28,7 @@ interface Binding {
   stableAttr(fd: number, nodeid: number, attrOut: Buffer): void;
   upperDir(fd: number, nodeid: number, dirFd: number, merged: boolean, validSec: number, validNsec: number): void;
   writerFile(fd: number, nodeid: number, hostFd: number, ino: number, validSec: number, validNsec: number): void;
+  invalAttrs(fd: number, nodeid: number): void;
   counts(fd: number): number[];
 }
 
@@ -98,6 +99,9 @@ export const upperDir: Binding['upperDir'] = binding.upperDir;
  * the kernel forgets the node or `hostFd` -1 drops the registration.
  */
 export const writerFile: Binding['writerFile'] = binding.writerFile;
+
+/** Tells the kernel that node `nodeid`'s attributes changed (FUSE_NOTIFY_INVAL_INODE, attributes only). */
+export const invalAttrs: Binding['invalAttrs'] = binding.invalAttrs;
 
 /**
  * The loop answers OPENDIR itself (a fresh handle; the kernel caches

@@ -27,6 +27,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mount.h>
+#include <sys/syscall.h>
+#include <linux/capability.h>
 #include <sys/stat.h>
 #include <sched.h>
 #include <sys/uio.h>
@@ -89,6 +91,7 @@ struct session {
 // generation step) before JavaScript sees it. Direct-mapped by node id.
 #define ATTR_OUT_SIZE 104 // struct fuse_attr_out
 static void send_reply(struct session *s, uint64_t unique, int err, const void *data, size_t len);
+static int kill_suidgid(int fd, uint32_t caller_gid);
 #define ATTR_SLOTS 8192
 struct attr_slot {
   uint64_t nodeid;
@@ -220,13 +223,15 @@ static int file_setattr(struct session *s, const struct fuse_in_header *h, const
   const struct fuse_setattr_in *in = (const void *)body;
   struct fd_slot *f = slot_of(s->files, h->nodeid);
   const uint32_t here = FATTR_MODE | FATTR_UID | FATTR_GID | FATTR_ATIME | FATTR_MTIME | FATTR_FH | FATTR_ATIME_NOW |
-                        FATTR_MTIME_NOW | FATTR_LOCKOWNER | FATTR_CTIME;
-  if (!f || len < sizeof *in || (in->valid & ~here)) return 0;
+                        FATTR_MTIME_NOW | FATTR_LOCKOWNER | FATTR_CTIME | FATTR_KILL_SUIDGID;
+  // Set-ID bits: JavaScript decides how long the kernel may keep them (see killedMode there).
+  if (!f || len < sizeof *in || (in->valid & ~here) || ((in->valid & FATTR_MODE) && (in->mode & 06000))) return 0;
   uint32_t v = in->valid;
   int r = 0;
   if (v & FATTR_MODE) r = fchmod(f->fd, in->mode & 07777);
   if (r == 0 && (v & (FATTR_UID | FATTR_GID)))
     r = fchown(f->fd, v & FATTR_UID ? in->uid : (uid_t)-1, v & FATTR_GID ? in->gid : (gid_t)-1);
+  if (r == 0 && (v & FATTR_KILL_SUIDGID)) r = kill_suidgid(f->fd, h->gid) < 0 ? -1 : 0;
   if (r == 0 && (v & (FATTR_ATIME | FATTR_MTIME | FATTR_ATIME_NOW | FATTR_MTIME_NOW))) {
     struct timespec ts[2] = {setattr_time(v, FATTR_ATIME, FATTR_ATIME_NOW, in->atime, in->atimensec),
                              setattr_time(v, FATTR_MTIME, FATTR_MTIME_NOW, in->mtime, in->mtimensec)};
@@ -311,6 +316,12 @@ static void do_init(struct session *s, const struct fuse_in_header *h, const cha
   uint64_t want = FUSE_ASYNC_READ | FUSE_ATOMIC_O_TRUNC | FUSE_BIG_WRITES | FUSE_DO_READDIRPLUS |
                   FUSE_READDIRPLUS_AUTO | FUSE_ASYNC_DIO | FUSE_PARALLEL_DIROPS | FUSE_MAX_PAGES |
                   FUSE_CACHE_SYMLINKS | FUSE_NO_OPENDIR_SUPPORT | FUSE_INIT_EXT | FUSE_DIRECT_IO_ALLOW_MMAP;
+  // Killing set-user-ID, set-group-ID and capabilities on write, truncate
+  // and chown is ours (kill_suidgid, and JavaScript for truncation), so the
+  // kernel may mark a checked inode S_NOSEC and stop asking for its
+  // security.capability before every write(2): 4.5 round trips per file of
+  // an untar, 1 now. Passed-through writes never reach us; see backing_open.
+  want |= FUSE_HANDLE_KILLPRIV_V2;
   if (s->passthrough) want |= FUSE_PASSTHROUGH;
   uint64_t flags = offered & want;
   s->no_opendir = (flags & FUSE_NO_OPENDIR_SUPPORT) != 0;
@@ -335,6 +346,31 @@ static void do_init(struct session *s, const struct fuse_in_header *h, const cha
   deliver(s, it);
 }
 
+// What the kernel leaves to us with FUSE_HANDLE_KILLPRIV_V2 when a caller
+// without CAP_FSETID writes or truncates (it sends a flag): set-user-ID
+// goes, and set-group-ID where group execute is on, or where the caller is
+// not of the file's group (only its primary group is known here; the kernel
+// counts supplementary ones too). The host file system drops
+// security.capability by itself on a write. 1 if the mode changed.
+static int kill_suidgid(int fd, uint32_t caller_gid) {
+  struct stat st;
+  if (fstat(fd, &st) < 0) return -1;
+  mode_t keep = st.st_mode & 07777 & ~(mode_t)S_ISUID;
+  if ((st.st_mode & S_IXGRP) || st.st_gid != caller_gid) keep &= ~(mode_t)S_ISGID;
+  if (keep == (st.st_mode & 07777)) return 0;
+  return fchmod(fd, keep) < 0 ? -1 : 1;
+}
+
+// Tells the kernel that a node's attributes changed behind its back (a
+// write that killed set-ID bits: the kernel does not expect a write to
+// change the mode). Attributes only; the page cache stays.
+static void notify_inval_attrs(struct session *s, uint64_t nodeid) {
+  struct fuse_notify_inval_inode_out arg = {nodeid, -1, 0};
+  struct fuse_out_header out = {(uint32_t)(sizeof out + sizeof arg), FUSE_NOTIFY_INVAL_INODE, 0};
+  struct iovec iov[2] = {{&out, sizeof out}, {&arg, sizeof arg}};
+  if (writev(s->fd, iov, 2) < 0 && errno != ENOENT) perror("strata fuse: notify");
+}
+
 static void do_read(struct session *s, const struct fuse_in_header *h, const char *body) {
   const struct fuse_read_in *in = (const void *)body;
   size_t size = in->size > MAX_WRITE ? MAX_WRITE : in->size;
@@ -354,6 +390,14 @@ static void do_write(struct session *s, const struct fuse_in_header *h, const ch
   const struct fuse_write_in *in = (const void *)body;
   const char *data = body + sizeof *in;
   size_t done = 0;
+  if (in->write_flags & FUSE_WRITE_KILL_SUIDGID) {
+    int k = kill_suidgid((int)in->fh, h->gid);
+    if (k < 0) {
+      send_reply(s, h->unique, -errno, NULL, 0);
+      return;
+    }
+    if (k > 0) notify_inval_attrs(s, h->nodeid);
+  }
   while (done < in->size) {
     ssize_t n = pwrite((int)in->fh, data + done, in->size - done, (off_t)(in->offset + done));
     if (n < 0) {
@@ -726,6 +770,31 @@ static napi_value js_reply(napi_env env, napi_callback_info info) {
   return undef(env);
 }
 
+// The kernel writes a passed-through file with the credentials the backing
+// was registered with, and the host file system then kills set-user-ID
+// and set-group-ID only if those lack CAP_FSETID. Registered with it
+// dropped, a write through the backing kills them as an unprivileged
+// caller's would (the kernel asks us nothing: FUSE_HANDLE_KILLPRIV_V2). A
+// file that has them when opened is not passed through (JavaScript), so a
+// privileged writer keeps them, as on any file system; only if they are
+// set while a passed-through writer is open does a privileged write drop
+// them too. Capabilities are per thread: the others never see the change.
+static int backing_open(int dev, struct fuse_backing_map *map) {
+  struct __user_cap_header_struct hdr = {_LINUX_CAPABILITY_VERSION_3, 0};
+  struct __user_cap_data_struct caps[2], without[2];
+  int have = syscall(SYS_capget, &hdr, caps) == 0 && (caps[0].effective & (1u << CAP_FSETID));
+  if (have) {
+    memcpy(without, caps, sizeof caps);
+    without[0].effective &= ~(1u << CAP_FSETID);
+    if (syscall(SYS_capset, &hdr, without) != 0) have = 0;
+  }
+  int id = ioctl(dev, FUSE_DEV_IOC_BACKING_OPEN, map);
+  int e = errno;
+  if (have && syscall(SYS_capset, &hdr, caps) != 0) perror("strata fuse: restoring CAP_FSETID");
+  errno = e;
+  return id;
+}
+
 // backingOpen(fd, hostFd) -> backing id for FOPEN_PASSTHROUGH.
 static napi_value js_backing_open(napi_env env, napi_callback_info info) {
   size_t argc = 2;
@@ -736,7 +805,7 @@ static napi_value js_backing_open(napi_env env, napi_callback_info info) {
   struct session *s = arg_session(env, argv[0]);
   if (!s) return throw_errno(env, ENOTCONN, "backingOpen: session ended");
   struct fuse_backing_map map = {host, 0, 0};
-  int id = ioctl(s->fd, FUSE_DEV_IOC_BACKING_OPEN, &map);
+  int id = backing_open(s->fd, &map);
   if (id < 0) return throw_errno(env, errno, "FUSE_DEV_IOC_BACKING_OPEN");
   napi_create_int32(env, id, &r);
   return r;
@@ -856,6 +925,14 @@ static napi_value js_writer_file(napi_env env, napi_callback_info info) {
   return undef(env);
 }
 
+// invalAttrs(fd, nodeid): the kernel asks for nodeid's attributes again.
+static napi_value js_inval_attrs(napi_env env, napi_callback_info info) {
+  struct node_args a;
+  if (!node_call(env, info, 2, &a, "invalAttrs: arguments")) return NULL;
+  if (a.s) notify_inval_attrs(a.s, a.id);
+  return undef(env);
+}
+
 static napi_value init(napi_env env, napi_value exports) {
   napi_property_descriptor props[] = {
     {"mount", NULL, js_mount, NULL, NULL, NULL, napi_default, NULL},
@@ -867,6 +944,7 @@ static napi_value init(napi_env env, napi_value exports) {
     {"stableAttr", NULL, js_stable_attr, NULL, NULL, NULL, napi_default, NULL},
     {"upperDir", NULL, js_upper_dir, NULL, NULL, NULL, napi_default, NULL},
     {"writerFile", NULL, js_writer_file, NULL, NULL, NULL, napi_default, NULL},
+    {"invalAttrs", NULL, js_inval_attrs, NULL, NULL, NULL, napi_default, NULL},
     {"counts", NULL, js_counts, NULL, NULL, NULL, napi_default, NULL},
   };
   napi_define_properties(env, exports, sizeof props / sizeof props[0], props);

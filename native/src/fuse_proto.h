@@ -34,6 +34,7 @@ enum fuse_opcode {
 #define FUSE_MAX_PAGES (1ULL << 22)
 #define FUSE_CACHE_SYMLINKS (1ULL << 23)
 #define FUSE_NO_OPENDIR_SUPPORT (1ULL << 24)
+#define FUSE_HANDLE_KILLPRIV_V2 (1ULL << 28)
 #define FUSE_INIT_EXT (1ULL << 30)
 #define FUSE_DIRECT_IO_ALLOW_MMAP (1ULL << 36)
 #define FUSE_PASSTHROUGH (1ULL << 37)
@@ -119,6 +120,17 @@ struct fuse_setattr_in {
 #define FATTR_MTIME_NOW (1u << 8)
 #define FATTR_LOCKOWNER (1u << 9)
 #define FATTR_CTIME (1u << 10)
+#define FATTR_KILL_SUIDGID (1u << 11)
+
+// fuse_write_in.write_flags
+#define FUSE_WRITE_KILL_SUIDGID (1u << 2)
+
+// Notifications (fuse_out_header.error, unique 0)
+#define FUSE_NOTIFY_INVAL_INODE 2
+struct fuse_notify_inval_inode_out {
+  uint64_t ino;
+  int64_t off, len;
+};
 
 struct fuse_forget_one {
   uint64_t nodeid;

@@ -39,7 +39,9 @@ const FOPEN_DIRECT_IO = 1;
 const FOPEN_KEEP_CACHE = 2;
 const FOPEN_PASSTHROUGH = 128;
 const FUSE_GETATTR_FH = 1;
-const FATTR = { MODE: 1, UID: 2, GID: 4, SIZE: 8, ATIME: 16, MTIME: 32, FH: 64, ATIME_NOW: 128, MTIME_NOW: 256 };
+const FATTR = { MODE: 1, UID: 2, GID: 4, SIZE: 8, ATIME: 16, MTIME: 32, FH: 64, ATIME_NOW: 128, MTIME_NOW: 256, KILL_SUIDGID: 2048 };
+/** fuse_open_in.open_flags: an O_TRUNC open by a caller without CAP_FSETID (FUSE_HANDLE_KILLPRIV_V2). */
+const FUSE_OPEN_KILL_SUIDGID = 1;
 const UTIME_NOW = (1 << 30) - 1;
 const UTIME_OMIT = (1 << 30) - 2;
 const FUSE_UNKNOWN_INO = 0xffffffff;
@@ -154,6 +156,21 @@ function hostFlags(flags: number): number {
   return (flags & O_ACCMODE) === fs.constants.O_WRONLY ? (flags & ~O_ACCMODE) | fs.constants.O_RDWR : flags;
 }
 
+/**
+ * The mode a write or truncation by a caller without CAP_FSETID leaves
+ * (the loop negotiates FUSE_HANDLE_KILLPRIV_V2, so the kernel leaves this
+ * to us): no set-user-ID, and no set-group-ID where group execute is on or
+ * the caller is not of the file's group (its primary group: the request
+ * does not carry the others). As kill_suidgid in the loop.
+ */
+function killedMode(st: StatArray, caller: Caller): number {
+  let m = st[0]! & 0o7777 & ~0o4000;
+  if (st[0]! & 0o010 || st[2] !== caller.gid) m &= ~0o2000;
+  return m;
+}
+
+const SET_ID = 0o6000;
+
 /** One FUSE session's node table and open files, and the request handler over them. */
 interface Session {
   /** Answers one request: the payload (undefined: empty; null: no reply); throws errno-shaped errors. */
@@ -174,6 +191,13 @@ function createSession(overlay: Overlay, ttl: Timeouts, lowerPassthrough = false
   const fileAttrDirs = new Set<number>();
   /** Their parents: READDIRPLUS of a sibling includes its files' attributes too (rm -rf, du, chown -R go on to it). */
   const fileAttrParents = new Set<number>();
+  /**
+   * Nodes whose attributes the kernel must not keep: set-ID files written
+   * through a passthrough backing, whose writes the host file system may
+   * strip of the bits without anyone telling the kernel (see backing_open
+   * in the loop). Until the backing goes, every stat asks again.
+   */
+  const volatileAttrs = new Set<number>();
   let passthrough = false;
   /** The session's /dev/fuse fd: names the session in every call to the loop. */
   let dev = -1;
@@ -266,7 +290,7 @@ function createSession(overlay: Overlay, ttl: Timeouts, lowerPassthrough = false
     }
     const st = overlay.statNode(child);
     const id = remember(child, st);
-    writeEntry(scratch, 0, id, st, ttl);
+    writeEntry(scratch, 0, id, st, volatileAttrs.has(id) ? { entry: ttl.entry, attr: 0 } : ttl);
     offerStable(id, child, st);
     return scratch.subarray(0, ENTRY_OUT);
   };
@@ -293,7 +317,7 @@ function createSession(overlay: Overlay, ttl: Timeouts, lowerPassthrough = false
   const offerWriter = (nodeid: number, file: OpenFile): void => {
     const e = inodeOf(nodeid);
     const node = e.node;
-    let ok = !e.names && !node.removed && !!node.upper && node.type === S_IFREG && node.ino > 0;
+    let ok = !e.names && !volatileAttrs.has(nodeid) && !node.removed && !!node.upper && node.type === S_IFREG && node.ino > 0;
     if (ok) {
       const st = fs.fstatSync(file.fd);
       ok = st.nlink === 1 && (st.mode & S_IFMT) === S_IFREG;
@@ -306,10 +330,17 @@ function createSession(overlay: Overlay, ttl: Timeouts, lowerPassthrough = false
     if (node.isDir && !node.upper && st === node.lowerStat) ll.stableAttr(dev, id, attrReply(st));
   };
 
-  const attrReply = (st: StatArray): Buffer => {
+  /** A set-ID file with a passthrough backing (see volatileAttrs); the loop stops answering for it. */
+  const setIdBehindBacking = (nodeid: number): void => {
+    volatileAttrs.add(nodeid);
+    ll.writerFile(dev, nodeid, -1, 0, 0, 0);
+  };
+
+  const attrReply = (st: StatArray, nodeid = 0): Buffer => {
     const b = Buffer.allocUnsafe(ATTR_OUT);
-    w64(b, 0, Math.floor(ttl.attr));
-    b.writeUInt32LE(nsec(ttl.attr), 8);
+    const valid = volatileAttrs.has(nodeid) ? 0 : ttl.attr;
+    w64(b, 0, Math.floor(valid));
+    b.writeUInt32LE(nsec(valid), 8);
     b.writeUInt32LE(0, 12);
     writeAttr(b, 16, st);
     return b;
@@ -370,8 +401,14 @@ function createSession(overlay: Overlay, ttl: Timeouts, lowerPassthrough = false
           throw new Errno(-116); // ESTALE
         } else if (!bk.rw && acc !== fs.constants.O_RDONLY) {
           throw new Errno(-26); // ETXTBSY: its backing could only be opened read-only (a running program)
-        } else bk.refs++;
-      } else if ((st.mode & S_IFMT) === S_IFREG && !cachedOpens.get(nodeid) && (inodeOf(nodeid).node.upper || lowerPassthrough || overlay.readOnly)) {
+        } else {
+          bk.refs++;
+          if (st.mode & SET_ID) setIdBehindBacking(nodeid);
+        }
+      } else if ((st.mode & S_IFMT) === S_IFREG && !cachedOpens.get(nodeid) && !(st.mode & SET_ID) &&
+                 (inodeOf(nodeid).node.upper || lowerPassthrough || overlay.readOnly)) {
+        // (A set-ID file is page cached instead: its writes come to the
+        // loop, with the kernel's word on whether the writer keeps the bits.)
         bk = registerBacking(fd, acc, key, inodeOf(nodeid).node);
         if (bk) backings.set(nodeid, bk);
       }
@@ -433,6 +470,7 @@ function createSession(overlay: Overlay, ttl: Timeouts, lowerPassthrough = false
     const bk = f.backing;
     if (bk && --bk.refs === 0) {
       backings.delete(f.nodeid);
+      volatileAttrs.delete(f.nodeid);
       try {
         ll.backingClose(dev, bk.id);
       } catch {
@@ -536,10 +574,10 @@ function createSession(overlay: Overlay, ttl: Timeouts, lowerPassthrough = false
         const node = inodeOf(nodeid).node;
         offerStable(nodeid, node, st);
         offerUpperDir(nodeid, node, st);
-        return attrReply(st);
+        return attrReply(st, nodeid);
       }
       case OP.SETATTR:
-        return attrReply(setattr(nodeid, b));
+        return attrReply(setattr(nodeid, b, caller), nodeid);
       case OP.READLINK:
         return Buffer.from(overlay.readlink(pathOf(nodeid)));
       case OP.SYMLINK: {
@@ -585,6 +623,8 @@ function createSession(overlay: Overlay, ttl: Timeouts, lowerPassthrough = false
         if ((flags & O_ACCMODE) !== fs.constants.O_RDONLY || flags & fs.constants.O_TRUNC) copyUpNames(nodeid);
         const out = Buffer.allocUnsafe(16);
         try {
+          // The reply carries no attributes: the kernel is told the mode changed.
+          if (flags & fs.constants.O_TRUNC && b.readUInt32LE(4) & FUSE_OPEN_KILL_SUIDGID && killSuidgid(nodeid, fh, caller)) ll.invalAttrs(dev, nodeid);
           openReply(nodeid, fh, hostFlags(flags), out, 0);
         } catch (err) {
           overlay.release(fh);
@@ -678,7 +718,16 @@ function createSession(overlay: Overlay, ttl: Timeouts, lowerPassthrough = false
     return v;
   };
 
-  const setattr = (nodeid: number, b: Buffer): StatArray => {
+  /** Drops the set-ID bits a write or truncation by `caller` (without CAP_FSETID) would; true if it did. */
+  const killSuidgid = (nodeid: number, fh: number, caller: Caller): boolean => {
+    const st = statInode(nodeid, fh >= 0 ? overlay.fd(fh) : undefined);
+    const mode = killedMode(st, caller);
+    if (mode === (st[0]! & 0o7777)) return false;
+    overlay.fchmod(fh, pathOf(nodeid), mode);
+    return true;
+  };
+
+  const setattr = (nodeid: number, b: Buffer, caller: Caller): StatArray => {
     const valid = b.readUInt32LE(0);
     const f = valid & FATTR.FH ? files.get(b.readUInt32LE(8)) : undefined;
     const e = inodeOf(nodeid);
@@ -703,13 +752,17 @@ function createSession(overlay: Overlay, ttl: Timeouts, lowerPassthrough = false
       if (f) overlay.ftruncate(f.fh, p, size);
       else overlay.truncate(p, size);
     }
+    // A truncation or chown by a caller without CAP_FSETID (the host's chown drops the bits by itself).
+    if (valid & FATTR.KILL_SUIDGID) killSuidgid(nodeid, fh, caller);
     if (valid & (FATTR.ATIME | FATTR.MTIME | FATTR.ATIME_NOW | FATTR.MTIME_NOW)) {
       const time = (set: number, now: number, secOff: number, nsecOff: number): [number, number] =>
         valid & now ? [0, UTIME_NOW] : valid & set ? [b.readUInt32LE(secOff) + b.readInt32LE(secOff + 4) * 4294967296, b.readUInt32LE(nsecOff)] : [0, UTIME_OMIT];
       overlay.futimens(fh, p, time(FATTR.ATIME, FATTR.ATIME_NOW, 32, 56), time(FATTR.MTIME, FATTR.MTIME_NOW, 40, 60));
     }
     copyUpNames(nodeid);
-    return statInode(nodeid, via?.fd);
+    const st = statInode(nodeid, via?.fd);
+    if (st[0]! & SET_ID && backings.get(nodeid)?.rw) setIdBehindBacking(nodeid);
+    return st;
   };
 
   const attach = (devFd: number, withPassthrough: boolean): void => {
