@@ -14,6 +14,7 @@
 // are cached by the kernel for long.
 import fs from 'node:fs';
 import * as ll from '@strata/native/fusell';
+import { fstatArray } from '@strata/native';
 import { StrataError } from '@strata/common';
 import { toErrno } from '../core/errno.ts';
 import type { Caller, Overlay, StatArray } from '../core/overlay.ts';
@@ -314,14 +315,11 @@ function createSession(overlay: Overlay, ttl: Timeouts, lowerPassthrough = false
    * fd itself, as setattr() below would (ll.writerFile). Anything else about
    * the node stays here.
    */
-  const offerWriter = (nodeid: number, file: OpenFile): void => {
+  const offerWriter = (nodeid: number, file: OpenFile, host: StatArray): void => {
     const e = inodeOf(nodeid);
     const node = e.node;
-    let ok = !e.names && !volatileAttrs.has(nodeid) && !node.removed && !!node.upper && node.type === S_IFREG && node.ino > 0;
-    if (ok) {
-      const st = fs.fstatSync(file.fd);
-      ok = st.nlink === 1 && (st.mode & S_IFMT) === S_IFREG;
-    }
+    const ok = !e.names && !volatileAttrs.has(nodeid) && !node.removed && !!node.upper && node.type === S_IFREG && node.ino > 0 &&
+      host[5] === 1 && (host[0]! & S_IFMT) === S_IFREG;
     ll.writerFile(dev, nodeid, ok ? file.fd : -1, node.ino, Math.floor(ttl.attr), nsec(ttl.attr));
   };
 
@@ -384,10 +382,13 @@ function createSession(overlay: Overlay, ttl: Timeouts, lowerPassthrough = false
     const file: OpenFile = { fh, fd, nodeid, cached: true };
     let openFlags = FOPEN_KEEP_CACHE;
     let backingId = 0;
+    // The host file: one fstat serves the backing decisions and offerWriter.
+    const st = new Float64Array(16);
+    fstatArray(fd, st);
+    const mode = st[0]!;
     if (passthrough) {
-      const st = fs.fstatSync(fd);
       const acc = flags & O_ACCMODE;
-      const key = `${st.dev}:${st.ino}`;
+      const key = `${st[4]}:${st[6]}`;
       let bk = backings.get(nodeid);
       if (bk) {
         if (bk.key !== key) {
@@ -403,9 +404,9 @@ function createSession(overlay: Overlay, ttl: Timeouts, lowerPassthrough = false
           throw new Errno(-26); // ETXTBSY: its backing could only be opened read-only (a running program)
         } else {
           bk.refs++;
-          if (st.mode & SET_ID) setIdBehindBacking(nodeid);
+          if (mode & SET_ID) setIdBehindBacking(nodeid);
         }
-      } else if ((st.mode & S_IFMT) === S_IFREG && !cachedOpens.get(nodeid) && !(st.mode & SET_ID) &&
+      } else if ((mode & S_IFMT) === S_IFREG && !cachedOpens.get(nodeid) && !(mode & SET_ID) &&
                  (inodeOf(nodeid).node.upper || lowerPassthrough || overlay.readOnly)) {
         // (A set-ID file is page cached instead: its writes come to the
         // loop, with the kernel's word on whether the writer keeps the bits.)
@@ -423,7 +424,7 @@ function createSession(overlay: Overlay, ttl: Timeouts, lowerPassthrough = false
     files.set(fd, file);
     if ((flags & O_ACCMODE) !== fs.constants.O_RDONLY) {
       writers.set(nodeid, file);
-      offerWriter(nodeid, file);
+      offerWriter(nodeid, file, st);
     }
     w64(out, off, fd);
     out.writeUInt32LE(openFlags, off + 8);
