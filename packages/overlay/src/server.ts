@@ -59,6 +59,10 @@ export async function runServer(mountpoint: string, opts: ParsedMountOptions, so
     // request (core/warmup.ts). Before the mount, not after it: run later,
     // it held up the first requests of a user who started at once (15 ms).
     if (process.env.STRATA_WARMUP !== '0') warmUp(exerciseTransport(transport));
+    // Every path starts at the root: its merged listing (a readdir in each
+    // layer) is read now rather than by the first lookup, which then finds
+    // its name, or its absence, in memory even on a cold cache.
+    overlay.tree.children(overlay.tree.root);
     let ended = false;
     const onUnmounted = () => {
       if (ended) return;
