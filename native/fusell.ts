@@ -13,6 +13,8 @@ export const ItemKind = {
   Init: 1,
   /** The session ended; `data` is 0 when the filesystem was unmounted, else the errno of read(). */
   End: 2,
+  /** The loop answered LOOKUPs from prepared entries: `data` holds their node ids (u64 LE each), one per answer. */
+  Lookups: 3,
 } as const;
 export type ItemKind = (typeof ItemKind)[keyof typeof ItemKind];
 
@@ -29,6 +31,7 @@ interface Binding {
   upperDir(fd: number, nodeid: number, dirFd: number, merged: boolean, validSec: number, validNsec: number): void;
   writerFile(fd: number, nodeid: number, hostFd: number, ino: number, validSec: number, validNsec: number): void;
   invalAttrs(fd: number, nodeid: number): void;
+  prepareEntries(fd: number, parent: number, entries: Buffer): void;
   counts(fd: number): number[];
 }
 
@@ -99,6 +102,14 @@ export const upperDir: Binding['upperDir'] = binding.upperDir;
  * the kernel forgets the node or `hostFd` -1 drops the registration.
  */
 export const writerFile: Binding['writerFile'] = binding.writerFile;
+
+/**
+ * LOOKUP answers for names in directory `parent`, each [u16 LE name
+ * length][name][fuse_entry_out]: the loop answers those lookups itself
+ * until a request that may change the tree arrives, and reports the node
+ * ids it handed out (ItemKind.Lookups) before the next request it forwards.
+ */
+export const prepareEntries: Binding['prepareEntries'] = binding.prepareEntries;
 
 /** Tells the kernel that node `nodeid`'s attributes changed (FUSE_NOTIFY_INVAL_INODE, attributes only). */
 export const invalAttrs: Binding['invalAttrs'] = binding.invalAttrs;

@@ -40,7 +40,7 @@
 #define MAX_PAGES (MAX_WRITE / 4096)
 #define IN_BUF (MAX_WRITE + 8192)
 
-enum item_kind { ITEM_REQUEST, ITEM_INIT, ITEM_END };
+enum item_kind { ITEM_REQUEST, ITEM_INIT, ITEM_END, ITEM_LOOKUPS };
 
 // What the loop hands JavaScript.
 struct item {
@@ -76,6 +76,13 @@ struct session {
   // GETATTR replies JavaScript declared stable (see attr_put), by node id.
   struct attr_slot *attrs;
   uint64_t attr_gen;
+  // Entries JavaScript prepared for LOOKUP (see prep_put), and the node ids
+  // the loop has handed out from them since it last told JavaScript.
+  struct prep **prep;
+  size_t prep_count;
+  uint64_t prep_gen;
+  uint64_t *looked;
+  size_t looked_count;
   // Upper directories and files open for writing, answered by fstat (see fd_slot).
   struct fd_slot *dirs, *files;
   struct session *next;
@@ -239,6 +246,93 @@ static int file_setattr(struct session *s, const struct fuse_in_header *h, const
   }
   if (r < 0 || !slot_getattr(s, f, h->unique)) send_reply(s, h->unique, -errno, NULL, 0);
   return 1;
+}
+
+// Files of directories still only in lower layers, looked up one by one
+// (stat, ls -l, a compiler's include search): after the second such lookup
+// in a directory, JavaScript hands the loop the entries of all its files
+// (node id, attributes: what it would answer), and the loop answers their
+// LOOKUPs itself, until a request that may change the tree arrives (the
+// generation of stable attributes, attr_gen). Each answer is a kernel
+// reference JavaScript must count: the node ids go to it in one batch
+// (ITEM_LOOKUPS) before any request it handles, FORGET included.
+#define ENTRY_OUT_SIZE 128 // struct fuse_entry_out
+#define PREP_BUCKETS 65536
+#define PREP_MAX 131072 // entries held at most
+#define LOOKED_MAX 4096
+struct prep {
+  struct prep *next;
+  uint64_t parent;
+  uint16_t len;
+  char out[ENTRY_OUT_SIZE];
+  char name[];
+};
+
+static uint32_t prep_hash(uint64_t parent, const char *name, size_t len) {
+  uint32_t h = 2166136261u ^ (uint32_t)(parent * 0x9e3779b97f4a7c15ull >> 32);
+  for (size_t i = 0; i < len; i++) h = (h ^ (uint8_t)name[i]) * 16777619u;
+  return h & (PREP_BUCKETS - 1);
+}
+
+static void prep_clear(struct session *s) {
+  if (!s->prep) return;
+  for (size_t i = 0; i < PREP_BUCKETS && s->prep_count; i++) {
+    for (struct prep *e = s->prep[i], *n; e; e = n) {
+      n = e->next;
+      free(e);
+      s->prep_count--;
+    }
+    s->prep[i] = NULL;
+  }
+  s->prep_count = 0;
+}
+
+// The table holds entries of the current generation only.
+static int prep_valid(struct session *s) {
+  if (s->prep_count && s->prep_gen != s->attr_gen) prep_clear(s);
+  return s->prep_count > 0;
+}
+
+static void prep_put(struct session *s, uint64_t parent, const char *name, size_t len, const char *out) {
+  if (!s->prep && !(s->prep = calloc(PREP_BUCKETS, sizeof *s->prep))) return;
+  prep_valid(s);
+  if (s->prep_count >= PREP_MAX) return; // JavaScript answers the rest
+  s->prep_gen = s->attr_gen;
+  uint32_t b = prep_hash(parent, name, len);
+  for (struct prep *e = s->prep[b]; e; e = e->next) {
+    if (e->parent == parent && e->len == len && memcmp(e->name, name, len) == 0) {
+      memcpy(e->out, out, ENTRY_OUT_SIZE);
+      return;
+    }
+  }
+  struct prep *e = malloc(sizeof *e + len);
+  if (!e) return;
+  e->parent = parent;
+  e->len = (uint16_t)len;
+  memcpy(e->out, out, ENTRY_OUT_SIZE);
+  memcpy(e->name, name, len);
+  e->next = s->prep[b];
+  s->prep[b] = e;
+  s->prep_count++;
+}
+
+static void flush_looked(struct session *s);
+
+// LOOKUP from the prepared entries: 1 if answered.
+static int prep_lookup(struct session *s, const struct fuse_in_header *h, const char *body, size_t len) {
+  if (!prep_valid(s) || len < 2 || body[len - 1] != '\0') return 0;
+  size_t n = len - 1;
+  for (struct prep *e = s->prep[prep_hash(h->nodeid, body, n)]; e; e = e->next) {
+    if (e->parent != h->nodeid || e->len != n || memcmp(e->name, body, n) != 0) continue;
+    if (s->looked_count == LOOKED_MAX) flush_looked(s);
+    if (!s->looked && !(s->looked = malloc(LOOKED_MAX * sizeof *s->looked))) return 0;
+    uint64_t id;
+    memcpy(&id, e->out, sizeof id);
+    s->looked[s->looked_count++] = id;
+    send_reply(s, h->unique, 0, e->out, ENTRY_OUT_SIZE);
+    return 1;
+  }
+  return 0;
 }
 
 static struct session *sessions;
@@ -439,6 +533,9 @@ static void on_closed(uv_handle_t *handle) {
   free(s->attrs);
   slots_drop_all(s->dirs);
   slots_drop_all(s->files);
+  prep_clear(s);
+  free(s->prep);
+  free(s->looked);
   free(s->dirs);
   free(s->files);
   free(s);
@@ -539,7 +636,10 @@ static void dispatch(struct session *s, const char *buf, size_t n) {
       break;
     }
     // Requests that leave the tree as it is.
-    case FUSE_LOOKUP: case FUSE_READLINK: case FUSE_STATFS: case FUSE_RELEASE:
+    case FUSE_LOOKUP:
+      if (!prep_lookup(s, h, body, len)) forward(s, h, body, len);
+      break;
+    case FUSE_READLINK: case FUSE_STATFS: case FUSE_RELEASE:
     case FUSE_LISTXATTR: case FUSE_READDIR: case FUSE_READDIRPLUS:
       forward(s, h, body, len);
       break;
@@ -555,10 +655,17 @@ static void dispatch(struct session *s, const char *buf, size_t n) {
       s->attr_gen++;
       forward(s, h, body, len);
       break;
-    // Requests that may change it (OPEN too: a write open copies up).
+    case FUSE_OPEN: {
+      // A write open copies up (and O_TRUNC writes); a read-only one leaves the tree alone.
+      const struct { uint32_t flags, open_flags; } *in = (const void *)body;
+      if (len < sizeof *in || (in->flags & O_ACCMODE) != O_RDONLY || (in->flags & O_TRUNC)) s->attr_gen++;
+      forward(s, h, body, len);
+      break;
+    }
+    // Requests that may change it.
     case FUSE_SYMLINK: case FUSE_MKNOD: case FUSE_MKDIR:
     case FUSE_UNLINK: case FUSE_LINK:
-    case FUSE_OPEN: case FUSE_SETXATTR: case FUSE_REMOVEXATTR:
+    case FUSE_SETXATTR: case FUSE_REMOVEXATTR:
     case FUSE_CREATE:
       s->attr_gen++;
       forward(s, h, body, len);
@@ -621,6 +728,7 @@ static void on_readable(uv_poll_t *p, int status, int events) {
 
 // Calls JavaScript: callback(kind, op, unique, nodeid, uid, gid, pid, body | info). Frees `it`.
 static void deliver(struct session *s, struct item *it) {
+  if (it->kind != ITEM_LOOKUPS) flush_looked(s);
   napi_env env = s->env;
   napi_handle_scope scope;
   napi_open_handle_scope(env, &scope);
@@ -634,7 +742,7 @@ static void deliver(struct session *s, struct item *it) {
   napi_create_uint32(env, it->h.uid, &argv[4]);
   napi_create_uint32(env, it->h.gid, &argv[5]);
   napi_create_uint32(env, it->h.pid, &argv[6]);
-  if (it->kind == ITEM_REQUEST) {
+  if (it->kind == ITEM_REQUEST || it->kind == ITEM_LOOKUPS) {
     void *p;
     napi_create_buffer_copy(env, it->len, it->body, &p, &argv[7]);
   } else if (it->kind == ITEM_INIT) {
@@ -651,6 +759,20 @@ static void deliver(struct session *s, struct item *it) {
     napi_fatal_exception(env, err);
   }
   napi_close_handle_scope(env, scope);
+}
+
+// Tells JavaScript which node ids the loop handed out from prepared entries.
+static void flush_looked(struct session *s) {
+  if (!s->looked_count) return;
+  size_t bytes = s->looked_count * sizeof *s->looked;
+  struct item *it = malloc(sizeof *it + bytes);
+  if (!it) return; // (then JavaScript undercounts: a node it drops may come back as ESTALE; memory is gone anyway)
+  memset(it, 0, sizeof *it);
+  it->kind = ITEM_LOOKUPS;
+  it->len = (uint32_t)bytes;
+  memcpy(it->body, s->looked, bytes);
+  s->looked_count = 0;
+  deliver(s, it);
 }
 
 // ---- JavaScript API ---------------------------------------------------------
@@ -925,6 +1047,28 @@ static napi_value js_writer_file(napi_env env, napi_callback_info info) {
   return undef(env);
 }
 
+// prepareEntries(fd, parent, entries): LOOKUP answers for names in
+// directory `parent`, each [u16 name length][name][fuse_entry_out], valid
+// until the tree may change (see prep_put).
+static napi_value js_prepare_entries(napi_env env, napi_callback_info info) {
+  struct node_args a;
+  const char *data = NULL;
+  size_t len = 0;
+  bool isbuf = false;
+  if (!node_call(env, info, 3, &a, "prepareEntries: arguments")) return NULL;
+  if (napi_is_buffer(env, a.argv[2], &isbuf) != napi_ok || !isbuf) return throw_errno(env, EINVAL, "prepareEntries: arguments");
+  napi_get_buffer_info(env, a.argv[2], (void **)&data, &len);
+  if (!a.s) return undef(env);
+  for (size_t off = 0; off + 2 <= len;) {
+    uint16_t n;
+    memcpy(&n, data + off, 2);
+    if (n == 0 || off + 2 + n + ENTRY_OUT_SIZE > len) return throw_errno(env, EINVAL, "prepareEntries: malformed");
+    prep_put(a.s, a.id, data + off + 2, n, data + off + 2 + n);
+    off += 2 + n + ENTRY_OUT_SIZE;
+  }
+  return undef(env);
+}
+
 // invalAttrs(fd, nodeid): the kernel asks for nodeid's attributes again.
 static napi_value js_inval_attrs(napi_env env, napi_callback_info info) {
   struct node_args a;
@@ -945,6 +1089,7 @@ static napi_value init(napi_env env, napi_value exports) {
     {"upperDir", NULL, js_upper_dir, NULL, NULL, NULL, napi_default, NULL},
     {"writerFile", NULL, js_writer_file, NULL, NULL, NULL, napi_default, NULL},
     {"invalAttrs", NULL, js_inval_attrs, NULL, NULL, NULL, napi_default, NULL},
+    {"prepareEntries", NULL, js_prepare_entries, NULL, NULL, NULL, napi_default, NULL},
     {"counts", NULL, js_counts, NULL, NULL, NULL, napi_default, NULL},
   };
   napi_define_properties(env, exports, sizeof props / sizeof props[0], props);

@@ -410,3 +410,36 @@ test('set-ID bits (FUSE_HANDLE_KILLPRIV_V2): an unprivileged write or truncation
   t.true((after.requests.getxattr ?? 0) - (before.requests.getxattr ?? 0) <= 2, `${(after.requests.getxattr ?? 0) - (before.requests.getxattr ?? 0)} capability queries`);
   t.is(fs.statSync(m('many')).size, 64 * 4096);
 });
+
+test('files of a lower directory looked up one by one: the loop answers from prepared entries, the same inodes each time, and stops once the tree changes', async (t) => {
+  const s = makeStack(1);
+  const files: Record<string, string> = {};
+  for (let i = 0; i < 60; i++) files[`dir/f${i}`] = 'x'.repeat(i);
+  populate(s.lowers[0]!, { ...files, 'dir/sub/inner': 'i' });
+  fs.linkSync(path.join(s.lowers[0]!, 'dir/f1'), path.join(s.lowers[0]!, 'dir/hard'));
+  await mountNative(t, s);
+  const m = (p: string) => path.join(s.mnt, 'dir', p);
+  const names = [...Array(60).keys()].map((i) => `f${i}`);
+  const base = await serverStats(s.mnt);
+  const first = new Map(names.map((n) => [n, fs.statSync(m(n))]));
+  for (const [i, n] of names.entries()) t.is(first.get(n)!.size, i);
+  const mid = await serverStats(s.mnt);
+  t.true((mid.requests.lookup ?? 0) - (base.requests.lookup ?? 0) >= 61);
+  t.true((mid.ops.lookup?.count ?? 0) - (base.ops.lookup?.count ?? 0) <= 3, 'the loop answered the lookups');
+  // Hard links are the engine's: one inode under both names.
+  t.is(fs.statSync(m('hard')).ino, fs.statSync(m('f1')).ino);
+  t.is(fs.statSync(m('hard')).nlink, 2);
+  // The kernel forgets them (the engine keeps them: the loop may hand them out again), then looks them up again.
+  execFileSync('sh', ['-c', 'echo 2 > /proc/sys/vm/drop_caches']);
+  for (const n of names) t.is(fs.statSync(m(n)).ino, first.get(n)!.ino, `${n}: the same inode number`);
+  t.is(fs.readFileSync(m('f59'), 'utf8'), 'x'.repeat(59), 'an entry the loop handed out opens');
+  // A change: the loop's entries go, the engine answers what it now is.
+  fs.writeFileSync(m('f3'), 'changed');
+  fs.unlinkSync(m('f4'));
+  execFileSync('sh', ['-c', 'echo 2 > /proc/sys/vm/drop_caches']);
+  t.is(fs.statSync(m('f3')).size, 7);
+  t.is(fs.statSync(m('f3')).ino, first.get('f3')!.ino, 'a copy-up keeps the inode number');
+  t.false(fs.existsSync(m('f4')));
+  for (const n of names.slice(5)) t.is(fs.statSync(m(n)).size, Number(n.slice(1)));
+  t.deepEqual(fs.readdirSync(path.join(s.mnt, 'dir')).length, 61); // 60 - f4 + hard + sub
+});

@@ -33,6 +33,8 @@ const OP = {
   READDIRPLUS: 44, RENAME2: 45,
 } as const;
 const OP_NAMES = new Map<number, string>(Object.entries(OP).map(([k, v]) => [v, k.toLowerCase()]));
+/** Requests that may change the tree (the loop drops what it answers for the tree on them; write OPENs too). */
+const CHANGES_TREE = new Set<number>([OP.SETATTR, OP.SYMLINK, OP.MKNOD, OP.MKDIR, OP.UNLINK, OP.RMDIR, OP.RENAME, OP.LINK, OP.CREATE, OP.SETXATTR, OP.REMOVEXATTR, OP.RENAME2]);
 
 /** How long the kernel may trust entries and attributes by default (s): nothing changes behind its back. */
 const TTL = 86400;
@@ -178,6 +180,8 @@ interface Session {
   handle(op: number, nodeid: number, caller: Caller, b: Buffer): Buffer | undefined | null;
   /** Binds the session to its /dev/fuse fd and says whether the kernel took passthrough. */
   attach(devFd: number, withPassthrough: boolean): void;
+  /** The loop answered LOOKUPs from prepared entries: one u64 node id per answer, each a kernel reference. */
+  looked(ids: Buffer): void;
 }
 
 function createSession(overlay: Overlay, ttl: Timeouts, lowerPassthrough = false): Session {
@@ -199,6 +203,21 @@ function createSession(overlay: Overlay, ttl: Timeouts, lowerPassthrough = false
    * in the loop). Until the backing goes, every stat asks again.
    */
   const volatileAttrs = new Set<number>();
+  /**
+   * Prepared entries (ll.prepareEntries): the node ids the loop may hand
+   * out without asking, whose inode entries therefore stay even at no
+   * reference; and the directories prepared, by the tree generation then.
+   */
+  const preparedIds = new Set<number>();
+  /**
+   * Directories prepared: the tree generation then, and how many of its
+   * entries the loop has handed out since. One whose entries went unused
+   * is not prepared again after the tree changes (each time costs a stat
+   * of every entry): lookups in it are answered here.
+   */
+  const preparedDirs = new Map<number, { gen: number; used: number }>();
+  /** Steps on every request that may change the tree (as the loop's attr_gen does). */
+  let treeGen = 0;
   let passthrough = false;
   /** The session's /dev/fuse fd: names the session in every call to the loop. */
   let dev = -1;
@@ -272,11 +291,57 @@ function createSession(overlay: Overlay, ttl: Timeouts, lowerPassthrough = false
     if (!e) return;
     e.nlookup -= n;
     if (e.nlookup <= 0) {
+      ll.noCaps(dev, nodeid, false); // the number may come back as another file
+      if (preparedIds.has(nodeid)) {
+        e.nlookup = 0; // the loop may hand it out again
+        return;
+      }
       inodes.delete(nodeid);
       fileAttrDirs.delete(nodeid);
       fileAttrParents.delete(nodeid);
-      ll.noCaps(dev, nodeid, false); // the number may come back as another file
     }
+  };
+
+  /** Most entries a directory may have for its entries to be prepared (a bigger one is looked up here). */
+  const PREPARE_MAX = 4096;
+  /** Up to this many, at the first file lookup; beyond it, at the second (one lookup may be all there is). */
+  const PREPARE_AT_ONCE = 256;
+  /** Entries of a prepared directory the loop must have handed out for it to be prepared again. */
+  const PREPARE_AGAIN = 16;
+
+  /**
+   * Hands the loop the LOOKUP answers for the files of `dir` (still only in
+   * lower layers), whose files are being looked up one by one: it answers
+   * the rest itself (ll.prepareEntries). Directories, hard links and nodes
+   * that have another number stay here.
+   */
+  const prepareEntries = (dirId: number, dir: Node): void => {
+    preparedDirs.set(dirId, { gen: treeGen, used: 0 });
+    const children = overlay.tree.children(dir);
+    if (children.size > PREPARE_MAX) return;
+    // [u16 name length][name][fuse_entry_out] each; a name is at most 255 bytes (NAME_MAX) on the host.
+    const out = Buffer.allocUnsafe(children.size * (2 + 255 + ENTRY_OUT));
+    let pos = 0;
+    for (const [name, child] of children) {
+      if (child.isDir || child.upper || child.removed || renumbered.has(child)) continue;
+      let st: StatArray;
+      try {
+        st = overlay.statNode(child);
+      } catch {
+        continue;
+      }
+      if (st[5]! > 1) continue;
+      const id = st[6]!;
+      const e = inodes.get(id);
+      if (e && e.node !== child) continue;
+      if (!e) inodes.set(id, { node: child, nlookup: 0 });
+      preparedIds.add(id);
+      const n = out.write(name, pos + 2, 255, 'utf8');
+      out.writeUInt16LE(n, pos);
+      writeEntry(out, pos + 2 + n, id, st, ttl);
+      pos += 2 + n + ENTRY_OUT;
+    }
+    if (pos) ll.prepareEntries(dev, dirId, out.subarray(0, pos));
   };
 
   /** Entry reply for `name` in directory `parent` (after a lookup or a create). */
@@ -547,15 +612,27 @@ function createSession(overlay: Overlay, ttl: Timeouts, lowerPassthrough = false
   };
 
   const handle = (op: number, nodeid: number, caller: Caller, b: Buffer): Buffer | undefined | null => {
+    if (CHANGES_TREE.has(op) || (op === OP.OPEN && ((b.readUInt32LE(0) & O_ACCMODE) !== fs.constants.O_RDONLY || b.readUInt32LE(0) & fs.constants.O_TRUNC))) treeGen++;
     switch (op) {
       case OP.LOOKUP: {
         const out = entryFor(nodeid, cstr(b, 0)[0]);
-        if (out.readUInt32LE(0) !== 0 && (out.readUInt32LE(40 + 60) & S_IFMT) !== S_IFDIR && !fileAttrDirs.has(nodeid)) {
-          fileAttrDirs.add(nodeid);
-          // The first file looked up here: its siblings' turn comes next.
+        if (out.readUInt32LE(0) !== 0 && (out.readUInt32LE(40 + 60) & S_IFMT) !== S_IFDIR) {
+          // A file looked up: its siblings' turn comes next (stat, ls -l, an include search).
           const dir = inodeOf(nodeid).node;
-          overlay.tree.statAhead(dir);
-          if (dir.parent) fileAttrParents.add(dir.parent.ino);
+          const again = fileAttrDirs.has(nodeid);
+          if (!again) {
+            fileAttrDirs.add(nodeid);
+            if (dir.parent) fileAttrParents.add(dir.parent.ino);
+          }
+          const prepared = preparedDirs.get(nodeid);
+          const worth = prepared ? prepared.gen !== treeGen && prepared.used >= PREPARE_AGAIN : again || overlay.tree.children(dir).size <= PREPARE_AT_ONCE;
+          if (!dir.upper && worth) {
+            // The loop answers the others.
+            prepareEntries(nodeid, dir);
+          } else if (!again) {
+            // A big directory: its inodes are read ahead, and its entries prepared on the next lookup.
+            overlay.tree.statAhead(dir);
+          }
         }
         return out;
       }
@@ -770,7 +847,16 @@ function createSession(overlay: Overlay, ttl: Timeouts, lowerPassthrough = false
     dev = devFd;
     passthrough = withPassthrough;
   };
-  return { handle, attach };
+  const looked = (ids: Buffer): void => {
+    for (let off = 0; off + 8 <= ids.length; off += 8) {
+      const e = inodes.get(ids.readUInt32LE(off) + ids.readUInt32LE(off + 4) * 4294967296);
+      if (!e) continue;
+      e.nlookup++;
+      const dir = e.node.parent && preparedDirs.get(e.node.parent.ino);
+      if (dir) dir.used++;
+    }
+  };
+  return { handle, attach, looked };
 }
 
 /** Mounts `overlay` at `mountpoint` through /dev/fuse; resolves once the kernel's INIT is answered. */
@@ -806,6 +892,10 @@ export function serveLowLevel(overlay: Overlay, mountpoint: string, opts: Transp
             stats: withKernelCounts(stats, dev, passthrough),
             unmount: () => unmountPath(mountpoint),
           });
+          return;
+        }
+        if (kind === ll.ItemKind.Lookups) {
+          session.looked(data as Buffer);
           return;
         }
         if (kind === ll.ItemKind.End) {
