@@ -426,7 +426,7 @@ test('files of a lower directory looked up one by one: the loop answers from pre
   const mid = await serverStats(s.mnt);
   t.true((mid.requests.lookup ?? 0) - (base.requests.lookup ?? 0) >= 61);
   t.true((mid.ops.lookup?.count ?? 0) - (base.ops.lookup?.count ?? 0) <= 3, 'the loop answered the lookups');
-  // Hard links are the engine's: one inode under both names.
+  // A hard link: one inode under both names (the second name is the engine's).
   t.is(fs.statSync(m('hard')).ino, fs.statSync(m('f1')).ino);
   t.is(fs.statSync(m('hard')).nlink, 2);
   // The kernel forgets them (the engine keeps them: the loop may hand them out again), then looks them up again.

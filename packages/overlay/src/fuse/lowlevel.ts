@@ -312,8 +312,9 @@ function createSession(overlay: Overlay, ttl: Timeouts, lowerPassthrough = false
   /**
    * Hands the loop the LOOKUP answers for the files of `dir` (still only in
    * lower layers), whose files are being looked up one by one: it answers
-   * the rest itself (ll.prepareEntries). Directories, hard links and nodes
-   * that have another number stay here.
+   * the rest itself (ll.prepareEntries). Directories, nodes that have
+   * another number, and a second name of an inode already known under
+   * another one stay here.
    */
   const prepareEntries = (dirId: number, dir: Node): void => {
     preparedDirs.set(dirId, { gen: treeGen, used: 0 });
@@ -330,9 +331,9 @@ function createSession(overlay: Overlay, ttl: Timeouts, lowerPassthrough = false
       } catch {
         continue;
       }
-      if (st[5]! > 1) continue;
       const id = st[6]!;
       const e = inodes.get(id);
+      // One name per node id here: a hard link's other names are the engine's to learn of (remember()).
       if (e && e.node !== child) continue;
       if (!e) inodes.set(id, { node: child, nlookup: 0 });
       preparedIds.add(id);
