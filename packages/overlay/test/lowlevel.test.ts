@@ -424,8 +424,11 @@ test('files of a lower directory looked up one by one: the loop answers from pre
   const first = new Map(names.map((n) => [n, fs.statSync(m(n))]));
   for (const [i, n] of names.entries()) t.is(first.get(n)!.size, i);
   const mid = await serverStats(s.mnt);
-  t.true((mid.requests.lookup ?? 0) - (base.requests.lookup ?? 0) >= 61);
-  t.true((mid.ops.lookup?.count ?? 0) - (base.ops.lookup?.count ?? 0) <= 3, 'the loop answered the lookups');
+  const sent = (mid.requests.lookup ?? 0) - (base.requests.lookup ?? 0);
+  const engine = (mid.ops.lookup?.count ?? 0) - (base.ops.lookup?.count ?? 0);
+  t.true(sent >= 61);
+  // (Other tests may drop the caches meanwhile: the directory may be looked up again, by the engine.)
+  t.true(sent - engine >= 55, `the loop answered the lookups (${sent - engine} of ${sent})`);
   // A hard link: one inode under both names (the second name is the engine's).
   t.is(fs.statSync(m('hard')).ino, fs.statSync(m('f1')).ino);
   t.is(fs.statSync(m('hard')).nlink, 2);
