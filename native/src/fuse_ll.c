@@ -249,8 +249,9 @@ static int file_setattr(struct session *s, const struct fuse_in_header *h, const
 }
 
 // Files of directories still only in lower layers, looked up one by one
-// (stat, ls -l, a compiler's include search): after the second such lookup
-// in a directory, JavaScript hands the loop the entries of all its files
+// (stat, git status, a compiler's include search): at the first such lookup
+// in a directory (the second in a big one), JavaScript hands the loop the
+// entries of all its files
 // (node id, attributes: what it would answer), and the loop answers their
 // LOOKUPs itself, until a request that may change the tree arrives (the
 // generation of stable attributes, attr_gen). Each answer is a kernel
@@ -901,14 +902,20 @@ static napi_value js_reply(napi_env env, napi_callback_info info) {
 // privileged writer keeps them, as on any file system; only if they are
 // set while a passed-through writer is open does a privileged write drop
 // them too. Capabilities are per thread: the others never see the change.
+// If CAP_FSETID cannot be dropped, there is no backing (EPERM): the file is
+// then page cached, its writes through the loop.
 static int backing_open(int dev, struct fuse_backing_map *map) {
   struct __user_cap_header_struct hdr = {_LINUX_CAPABILITY_VERSION_3, 0};
   struct __user_cap_data_struct caps[2], without[2];
-  int have = syscall(SYS_capget, &hdr, caps) == 0 && (caps[0].effective & (1u << CAP_FSETID));
+  if (syscall(SYS_capget, &hdr, caps) != 0) return -1;
+  int have = (caps[0].effective & (1u << CAP_FSETID)) != 0;
   if (have) {
     memcpy(without, caps, sizeof caps);
     without[0].effective &= ~(1u << CAP_FSETID);
-    if (syscall(SYS_capset, &hdr, without) != 0) have = 0;
+    if (syscall(SYS_capset, &hdr, without) != 0) {
+      errno = EPERM;
+      return -1;
+    }
   }
   int id = ioctl(dev, FUSE_DEV_IOC_BACKING_OPEN, map);
   int e = errno;

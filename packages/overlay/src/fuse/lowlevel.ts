@@ -470,7 +470,7 @@ function createSession(overlay: Overlay, ttl: Timeouts, lowerPassthrough = false
           throw new Errno(-26); // ETXTBSY: its backing could only be opened read-only (a running program)
         } else {
           bk.refs++;
-          if (mode & SET_ID) setIdBehindBacking(nodeid);
+          if (mode & SET_ID && bk.rw) setIdBehindBacking(nodeid);
         }
       } else if ((mode & S_IFMT) === S_IFREG && !cachedOpens.get(nodeid) && !(mode & SET_ID) &&
                  (inodeOf(nodeid).node.upper || lowerPassthrough || overlay.readOnly)) {
