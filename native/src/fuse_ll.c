@@ -63,8 +63,10 @@ struct session {
   uv_poll_t poller;
   uint64_t counts[FUSE_OPCODE_MAX + 1];
   // Node ids known to carry no security.capability xattr. The kernel asks
-  // for it before every write(2) (file_remove_privs), passthrough or not;
-  // answering here keeps writes from waiting on JavaScript. JavaScript sets
+  // for it before a write(2) (file_remove_privs), passthrough or not, until
+  // it has marked the inode S_NOSEC (FUSE_HANDLE_KILLPRIV_V2; again after
+  // every change of its attributes) and before a chown; answering here
+  // keeps those from waiting on JavaScript. JavaScript sets
   // a bit when it answered ENODATA for a node and clears it when the node's
   // xattrs change or its id is forgotten. One bit per node id: node ids are
   // merged inode numbers, dense from 1.
