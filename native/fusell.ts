@@ -32,6 +32,7 @@ interface Binding {
   writerFile(fd: number, nodeid: number, hostFd: number, ino: number, validSec: number, validNsec: number): void;
   invalAttrs(fd: number, nodeid: number): void;
   prepareEntries(fd: number, parent: number, entries: Buffer): void;
+  generation(fd: number): number;
   counts(fd: number): number[];
 }
 
@@ -110,6 +111,13 @@ export const writerFile: Binding['writerFile'] = binding.writerFile;
  * ids it handed out (ItemKind.Lookups) before the next request it forwards.
  */
 export const prepareEntries: Binding['prepareEntries'] = binding.prepareEntries;
+
+/**
+ * The loop's tree generation: it steps on every request that may change the
+ * tree, which drops the stable attributes and prepared entries of the
+ * generation before (0 for an ended session).
+ */
+export const generation: Binding['generation'] = binding.generation;
 
 /** Tells the kernel that node `nodeid`'s attributes changed (FUSE_NOTIFY_INVAL_INODE, attributes only). */
 export const invalAttrs: Binding['invalAttrs'] = binding.invalAttrs;

@@ -1078,6 +1078,17 @@ static napi_value js_prepare_entries(napi_env env, napi_callback_info info) {
   return undef(env);
 }
 
+// generation(fd) -> the tree generation (attr_gen): prepared entries and
+// stable attributes of an older one are gone.
+static napi_value js_generation(napi_env env, napi_callback_info info) {
+  size_t argc = 1;
+  napi_value argv[1], r;
+  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+  struct session *s = argc > 0 ? arg_session(env, argv[0]) : NULL;
+  napi_create_double(env, s ? (double)s->attr_gen : 0, &r);
+  return r;
+}
+
 // invalAttrs(fd, nodeid): the kernel asks for nodeid's attributes again.
 static napi_value js_inval_attrs(napi_env env, napi_callback_info info) {
   struct node_args a;
@@ -1099,6 +1110,7 @@ static napi_value init(napi_env env, napi_value exports) {
     {"writerFile", NULL, js_writer_file, NULL, NULL, NULL, napi_default, NULL},
     {"invalAttrs", NULL, js_inval_attrs, NULL, NULL, NULL, napi_default, NULL},
     {"prepareEntries", NULL, js_prepare_entries, NULL, NULL, NULL, napi_default, NULL},
+    {"generation", NULL, js_generation, NULL, NULL, NULL, napi_default, NULL},
     {"counts", NULL, js_counts, NULL, NULL, NULL, napi_default, NULL},
   };
   napi_define_properties(env, exports, sizeof props / sizeof props[0], props);

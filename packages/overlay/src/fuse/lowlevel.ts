@@ -33,8 +33,6 @@ const OP = {
   READDIRPLUS: 44, RENAME2: 45,
 } as const;
 const OP_NAMES = new Map<number, string>(Object.entries(OP).map(([k, v]) => [v, k.toLowerCase()]));
-/** Requests that may change the tree (the loop drops what it answers for the tree on them; write OPENs too). */
-const CHANGES_TREE = new Set<number>([OP.SETATTR, OP.SYMLINK, OP.MKNOD, OP.MKDIR, OP.UNLINK, OP.RMDIR, OP.RENAME, OP.LINK, OP.CREATE, OP.SETXATTR, OP.REMOVEXATTR, OP.RENAME2]);
 
 /** How long the kernel may trust entries and attributes by default (s): nothing changes behind its back. */
 const TTL = 86400;
@@ -210,14 +208,12 @@ function createSession(overlay: Overlay, ttl: Timeouts, lowerPassthrough = false
    */
   const preparedIds = new Set<number>();
   /**
-   * Directories prepared: the tree generation then, and how many of its
-   * entries the loop has handed out since. One whose entries went unused
+   * Directories prepared: the loop's tree generation then (ll.generation),
+   * and how many of its entries the loop has handed out since. One whose entries went unused
    * is not prepared again after the tree changes (each time costs a stat
    * of every entry): lookups in it are answered here.
    */
   const preparedDirs = new Map<number, { gen: number; used: number }>();
-  /** Steps on every request that may change the tree (as the loop's attr_gen does). */
-  let treeGen = 0;
   let passthrough = false;
   /** The session's /dev/fuse fd: names the session in every call to the loop. */
   let dev = -1;
@@ -317,7 +313,7 @@ function createSession(overlay: Overlay, ttl: Timeouts, lowerPassthrough = false
    * another one stay here.
    */
   const prepareEntries = (dirId: number, dir: Node): void => {
-    preparedDirs.set(dirId, { gen: treeGen, used: 0 });
+    preparedDirs.set(dirId, { gen: ll.generation(dev), used: 0 });
     const children = overlay.tree.children(dir);
     if (children.size > PREPARE_MAX) return;
     // [u16 name length][name][fuse_entry_out] each; a name is at most 255 bytes (NAME_MAX) on the host.
@@ -613,7 +609,6 @@ function createSession(overlay: Overlay, ttl: Timeouts, lowerPassthrough = false
   };
 
   const handle = (op: number, nodeid: number, caller: Caller, b: Buffer): Buffer | undefined | null => {
-    if (CHANGES_TREE.has(op) || (op === OP.OPEN && ((b.readUInt32LE(0) & O_ACCMODE) !== fs.constants.O_RDONLY || b.readUInt32LE(0) & fs.constants.O_TRUNC))) treeGen++;
     switch (op) {
       case OP.LOOKUP: {
         const out = entryFor(nodeid, cstr(b, 0)[0]);
@@ -626,7 +621,7 @@ function createSession(overlay: Overlay, ttl: Timeouts, lowerPassthrough = false
             if (dir.parent) fileAttrParents.add(dir.parent.ino);
           }
           const prepared = preparedDirs.get(nodeid);
-          const worth = prepared ? prepared.gen !== treeGen && prepared.used >= PREPARE_AGAIN : again || overlay.tree.children(dir).size <= PREPARE_AT_ONCE;
+          const worth = prepared ? prepared.gen !== ll.generation(dev) && prepared.used >= PREPARE_AGAIN : again || overlay.tree.children(dir).size <= PREPARE_AT_ONCE;
           if (!dir.upper && worth) {
             // The loop answers the others.
             prepareEntries(nodeid, dir);
