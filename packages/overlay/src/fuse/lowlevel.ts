@@ -57,6 +57,8 @@ interface Inode {
   nlookup: number;
   /** Hard links: every name the kernel was given for this inode. */
   names?: Set<Node>;
+  /** Handed to the loop in prepared entries: it may give the id out again, so the entry stays at no reference. */
+  prepared?: boolean;
 }
 
 /** A host file registered with the kernel as the backing of one node's open files. */
@@ -202,16 +204,11 @@ function createSession(overlay: Overlay, ttl: Timeouts, lowerPassthrough = false
    */
   const volatileAttrs = new Set<number>();
   /**
-   * Prepared entries (ll.prepareEntries): the node ids the loop may hand
-   * out without asking, whose inode entries therefore stay even at no
-   * reference; and the directories prepared, by the tree generation then.
-   */
-  const preparedIds = new Set<number>();
-  /**
-   * Directories prepared: the loop's tree generation then (ll.generation),
-   * and how many of its entries the loop has handed out since. One whose entries went unused
-   * is not prepared again after the tree changes (each time costs a stat
-   * of every entry): lookups in it are answered here.
+   * Directories whose entries were prepared (ll.prepareEntries): the
+   * loop's tree generation then (ll.generation), and how many of its
+   * entries the loop has handed out since. One whose entries went unused is
+   * not prepared again after the tree changes (each time costs a stat of
+   * every entry): lookups in it are answered here.
    */
   const preparedDirs = new Map<number, { gen: number; used: number }>();
   let passthrough = false;
@@ -288,7 +285,7 @@ function createSession(overlay: Overlay, ttl: Timeouts, lowerPassthrough = false
     e.nlookup -= n;
     if (e.nlookup <= 0) {
       ll.noCaps(dev, nodeid, false); // the number may come back as another file
-      if (preparedIds.has(nodeid)) {
+      if (e.prepared) {
         e.nlookup = 0; // the loop may hand it out again
         return;
       }
@@ -331,8 +328,8 @@ function createSession(overlay: Overlay, ttl: Timeouts, lowerPassthrough = false
       const e = inodes.get(id);
       // One name per node id here: a hard link's other names are the engine's to learn of (remember()).
       if (e && e.node !== child) continue;
-      if (!e) inodes.set(id, { node: child, nlookup: 0 });
-      preparedIds.add(id);
+      if (e) e.prepared = true;
+      else inodes.set(id, { node: child, nlookup: 0, prepared: true });
       const n = out.write(name, pos + 2, 255, 'utf8');
       out.writeUInt16LE(n, pos);
       writeEntry(out, pos + 2 + n, id, st, ttl);
