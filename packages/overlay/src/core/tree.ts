@@ -20,6 +20,8 @@ export const S_IFSOCK = 0o140000;
 
 /** Longest name a directory entry may have (NAME_MAX). */
 export const NAME_MAX = 255;
+/** Most entries a parent may have for its subdirectories to be read ahead when one of them is (statAheadSiblings). */
+const SIBLINGS_MAX = 1024;
 
 function direntType(d: fs.Dirent): number {
   if (d.isDirectory()) return S_IFDIR;
@@ -321,6 +323,24 @@ export class Tree {
     if (!dir.isDir) return;
     const paths = dir.lowerDirs.map((src) => this.layers.real(src));
     if (dir.upper) paths.push(this.upperPath(dir));
+    if (paths.length) prefetchDirs(paths, true);
+  }
+
+  /**
+   * Files of `dir` are being looked up one by one, the first such directory
+   * under its parent: a walk that stats files goes on to the sibling
+   * directories next, so read their entries' inodes ahead too.
+   */
+  statAheadSiblings(dir: Node): void {
+    const siblings = dir.parent?.children;
+    // A parent of thousands (a package tree's doc/): a walk there wants few of them.
+    if (!siblings || siblings.size > SIBLINGS_MAX) return;
+    const paths: string[] = [];
+    for (const sib of siblings.values()) {
+      if (sib === dir || !sib.isDir) continue;
+      for (const src of sib.lowerDirs) paths.push(this.layers.real(src));
+      if (sib.upper) paths.push(this.upperPath(sib));
+    }
     if (paths.length) prefetchDirs(paths, true);
   }
 

@@ -615,7 +615,10 @@ function createSession(overlay: Overlay, ttl: Timeouts, lowerPassthrough = false
           const again = fileAttrDirs.has(nodeid);
           if (!again) {
             fileAttrDirs.add(nodeid);
-            if (dir.parent) fileAttrParents.add(dir.parent.ino);
+            if (dir.parent && !fileAttrParents.has(dir.parent.ino)) {
+              fileAttrParents.add(dir.parent.ino);
+              overlay.tree.statAheadSiblings(dir);
+            }
           }
           const prepared = preparedDirs.get(nodeid);
           const worth = prepared ? prepared.gen !== ll.generation(dev) && prepared.used >= PREPARE_AGAIN : again || overlay.tree.children(dir).size <= PREPARE_AT_ONCE;
