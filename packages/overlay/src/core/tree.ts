@@ -327,19 +327,22 @@ export class Tree {
   }
 
   /**
-   * Files of `dir` are being looked up one by one, the first such directory
-   * under its parent: a walk that stats files goes on to the sibling
-   * directories next, so read their entries' inodes ahead too.
+   * Files of `dir`, a directory still only in lower layers, are being looked
+   * up one by one, the first such directory under its parent: a walk that
+   * stats files goes on to the sibling directories next, so read their
+   * entries' inodes ahead too. Only siblings still only in lower layers:
+   * what is in the upper layer was written through the mount (it is
+   * cached), and reading a directory a program is filling (an untar) would
+   * only hold up its creates.
    */
   statAheadSiblings(dir: Node): void {
     const siblings = dir.parent?.children;
     // A parent of thousands (a package tree's doc/): a walk there wants few of them.
-    if (!siblings || siblings.size > SIBLINGS_MAX) return;
+    if (dir.upper || !siblings || siblings.size > SIBLINGS_MAX) return;
     const paths: string[] = [];
     for (const sib of siblings.values()) {
-      if (sib === dir || !sib.isDir) continue;
+      if (sib === dir || !sib.isDir || sib.upper) continue;
       for (const src of sib.lowerDirs) paths.push(this.layers.real(src));
-      if (sib.upper) paths.push(this.upperPath(sib));
     }
     if (paths.length) prefetchDirs(paths, true);
   }
