@@ -80,7 +80,7 @@ struct session {
   uint64_t attr_gen;
   // Entries JavaScript prepared for LOOKUP (see prep_put), and the node ids
   // the loop has handed out from them since it last told JavaScript.
-  struct prep **prep;
+  struct prep **prep, *prep_all;
   size_t prep_count;
   uint64_t prep_gen;
   uint64_t *looked;
@@ -264,7 +264,9 @@ static int file_setattr(struct session *s, const struct fuse_in_header *h, const
 #define PREP_MAX 131072 // entries held at most
 #define LOOKED_MAX 4096
 struct prep {
-  struct prep *next;
+  struct prep *next;     // in its bucket
+  struct prep *all_next; // in the session's list of all entries (prep_clear)
+  uint32_t bucket;
   uint64_t parent;
   uint16_t len;
   char out[ENTRY_OUT_SIZE];
@@ -277,16 +279,16 @@ static uint32_t prep_hash(uint64_t parent, const char *name, size_t len) {
   return h & (PREP_BUCKETS - 1);
 }
 
+// Drops every entry: a walk of the entries, not of the 64k buckets (a
+// change after a few prepared lookups is common, a build's write among its
+// header lookups).
 static void prep_clear(struct session *s) {
-  if (!s->prep) return;
-  for (size_t i = 0; i < PREP_BUCKETS && s->prep_count; i++) {
-    for (struct prep *e = s->prep[i], *n; e; e = n) {
-      n = e->next;
-      free(e);
-      s->prep_count--;
-    }
-    s->prep[i] = NULL;
+  for (struct prep *e = s->prep_all, *n; e; e = n) {
+    n = e->all_next;
+    s->prep[e->bucket] = NULL;
+    free(e);
   }
+  s->prep_all = NULL;
   s->prep_count = 0;
 }
 
@@ -310,12 +312,15 @@ static void prep_put(struct session *s, uint64_t parent, const char *name, size_
   }
   struct prep *e = malloc(sizeof *e + len);
   if (!e) return;
+  e->bucket = b;
   e->parent = parent;
   e->len = (uint16_t)len;
   memcpy(e->out, out, ENTRY_OUT_SIZE);
   memcpy(e->name, name, len);
   e->next = s->prep[b];
   s->prep[b] = e;
+  e->all_next = s->prep_all;
+  s->prep_all = e;
   s->prep_count++;
 }
 
