@@ -294,6 +294,7 @@ function createSession(overlay: Overlay, ttl: Timeouts, lowerPassthrough = false
       inodes.delete(nodeid);
       fileAttrDirs.delete(nodeid);
       fileAttrParents.delete(nodeid);
+      preparedDirs.delete(nodeid);
     }
   };
 
