@@ -18,6 +18,8 @@ interface Binding {
   lstatArray(path: string, out: Float64Array): void;
   fstatArray(fd: number, out: Float64Array): void;
   prefetchDirs(paths: string[], statAll?: boolean): void;
+  removeTree(path: string): boolean;
+  drainRemovals(timeoutMs: number): number;
 }
 
 const binding = require('./build/Release/strata_native.node') as Binding;
@@ -68,6 +70,15 @@ export const futimesNs: Binding['futimesNs'] = binding.futimesNs;
 export const fstatArray: Binding['fstatArray'] = binding.fstatArray;
 /** Queues absolute host directory paths to be read ahead (their subdirectories stat'ed; with statAll every entry) by background threads (src/prefetch.c): a cache hint, never an error. */
 export const prefetchDirs: Binding['prefetchDirs'] = binding.prefetchDirs;
+/**
+ * Queues an absolute host path to be removed, with everything under it, by a
+ * background thread at the lowest CPU priority (src/remover.c): for trees
+ * already out of sight. Symbolic links are not followed, other file systems
+ * not entered. False if it could not be queued: remove it yourself then.
+ */
+export const removeTree: Binding['removeTree'] = binding.removeTree;
+/** Waits up to `timeoutMs` for every queued removeTree to finish; returns how many are still pending. */
+export const drainRemovals: Binding['drainRemovals'] = binding.drainRemovals;
 
 /** Makes an overlay whiteout: a character device 0/0 named `path`. */
 export function mkWhiteout(path: string): void {

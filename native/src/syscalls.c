@@ -350,6 +350,8 @@ static napi_value js_fstat_array(napi_env env, napi_callback_info info) {
 }
 
 napi_value js_prefetch_dirs(napi_env env, napi_callback_info info); // prefetch.c
+napi_value js_remove_tree(napi_env env, napi_callback_info info); // remover.c
+napi_value js_drain_removals(napi_env env, napi_callback_info info); // remover.c
 
 static napi_value init(napi_env env, napi_value exports) {
   napi_property_descriptor props[] = {
@@ -365,6 +367,8 @@ static napi_value init(napi_env env, napi_value exports) {
     {"lstatArray", NULL, js_lstat_array, NULL, NULL, NULL, napi_default, NULL},
     {"fstatArray", NULL, js_fstat_array, NULL, NULL, NULL, napi_default, NULL},
     {"prefetchDirs", NULL, js_prefetch_dirs, NULL, NULL, NULL, napi_default, NULL},
+    {"removeTree", NULL, js_remove_tree, NULL, NULL, NULL, napi_default, NULL},
+    {"drainRemovals", NULL, js_drain_removals, NULL, NULL, NULL, napi_default, NULL},
   };
   napi_define_properties(env, exports, sizeof props / sizeof props[0], props);
   return exports;

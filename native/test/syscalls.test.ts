@@ -121,3 +121,24 @@ test('prefetchDirs reads ahead on background threads and ignores what it cannot 
   await new Promise((r) => setTimeout(r, 50));
   t.deepEqual(fs.readdirSync(d).sort(), ['a', 'file'], 'nothing was changed');
 });
+
+test('removeTree removes a tree on a background thread without following links out of it', (t) => {
+  const d = tmp();
+  const outside = path.join(d, 'outside');
+  fs.mkdirSync(outside);
+  fs.writeFileSync(path.join(outside, 'keep'), 'k');
+  const gone = path.join(d, 'gone');
+  fs.mkdirSync(path.join(gone, 'a', 'b', 'c'), { recursive: true });
+  for (let i = 0; i < 50; i++) native.mkWhiteout(path.join(gone, 'a', `w${i}`));
+  fs.writeFileSync(path.join(gone, 'a', 'b', 'c', 'f'), 'f');
+  fs.symlinkSync(outside, path.join(gone, 'a', 'link-dir'));
+  fs.symlinkSync(path.join(outside, 'keep'), path.join(gone, 'link-file'));
+  fs.mkdirSync(path.join(gone, 'locked'), { mode: 0o000 });
+  t.true(native.removeTree(gone));
+  t.is(native.drainRemovals(10_000), 0);
+  t.false(fs.existsSync(gone));
+  t.deepEqual(fs.readdirSync(outside), ['keep'], 'what the links pointed to is untouched');
+  t.false(native.removeTree('relative/path'), 'only absolute paths are taken');
+  t.true(native.removeTree(path.join(d, 'missing')), 'a missing path is queued and is simply nothing to do');
+  t.is(native.drainRemovals(10_000), 0);
+});

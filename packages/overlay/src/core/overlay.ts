@@ -7,7 +7,7 @@
 // transport calls the operations; close() releases open file descriptors.
 import fs from 'node:fs';
 import path from 'node:path';
-import { fstatArray, futimesNs, lgetxattr, llistxattr, lstatArray, lremovexattr, lsetxattr, lutimesNs, mknod, renameat2, RENAME_EXCHANGE, RENAME_NOREPLACE, RENAME_WHITEOUT } from '@strata/native';
+import { drainRemovals, fstatArray, futimesNs, lgetxattr, llistxattr, lstatArray, lremovexattr, lsetxattr, lutimesNs, mknod, removeTree, renameat2, RENAME_EXCHANGE, RENAME_NOREPLACE, RENAME_WHITEOUT } from '@strata/native';
 import { fail } from './errno.ts';
 import { HardLinks } from './hardlinks.ts';
 import { exchangeEntries, renameEntry, type RenameEnv } from './rename.ts';
@@ -459,10 +459,12 @@ export class Overlay {
           if (node.lowerVisible) this.whiteouts.write(path.dirname(target), node.name);
         }
         // Out of sight already: its whiteouts (rm -rf of a lower tree leaves
-        // one per file) go on the thread pool, not in the caller's rmdir
-        // (1.6 ms per 100-entry directory). What a stopped server leaves
-        // there, the next mount clears with the rest of the work area.
-        fs.rm(tmp, { recursive: true, force: true }, () => undefined);
+        // one per file) go to a background thread (src/remover.c), not in
+        // the caller's rmdir (1.6 ms per 100-entry directory) nor on this
+        // thread (fs.rm put a callback per entry here, between requests).
+        // What a stopped server leaves there, the next mount clears with
+        // the rest of the work area.
+        if (!removeTree(tmp)) fs.rm(tmp, { recursive: true, force: true }, () => undefined);
       } else if (node.lowerVisible && this.format === 'overlay') {
         const tmp = this.tempName();
         this.whiteouts.make(tmp);
@@ -511,6 +513,8 @@ export class Overlay {
     for (const h of this.handles.values()) fs.closeSync(h.fd);
     this.handles.clear();
     this.whiteouts.close();
+    // Trees removed out of sight (remove()): finished before the process goes, within reason.
+    drainRemovals(10_000);
   }
 }
 
