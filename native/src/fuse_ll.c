@@ -85,6 +85,10 @@ struct session {
   uint64_t prep_gen;
   uint64_t *looked;
   size_t looked_count;
+  // FORGETs not yet told to JavaScript: they need no reply, so they go in
+  // one batch with the next request it gets (see flush_forgets).
+  struct fuse_forget_one *forgets;
+  size_t forget_count;
   // Upper directories and files open for writing, answered by fstat (see fd_slot).
   struct fd_slot *dirs, *files;
   struct session *next;
@@ -263,6 +267,7 @@ static int file_setattr(struct session *s, const struct fuse_in_header *h, const
 #define PREP_BUCKETS 65536
 #define PREP_MAX 131072 // entries held at most
 #define LOOKED_MAX 4096
+#define FORGETS_MAX 1024
 struct prep {
   struct prep *next;     // in its bucket
   struct prep *all_next; // in the session's list of all entries (prep_clear)
@@ -325,6 +330,7 @@ static void prep_put(struct session *s, uint64_t parent, const char *name, size_
 }
 
 static void flush_looked(struct session *s);
+static void flush_forgets(struct session *s);
 
 // LOOKUP from the prepared entries: 1 if answered.
 static int prep_lookup(struct session *s, const struct fuse_in_header *h, const char *body, size_t len) {
@@ -544,6 +550,7 @@ static void on_closed(uv_handle_t *handle) {
   prep_clear(s);
   free(s->prep);
   free(s->looked);
+  free(s->forgets);
   free(s->dirs);
   free(s->files);
   free(s);
@@ -632,10 +639,23 @@ static void dispatch(struct session *s, const char *buf, size_t n) {
         forward(s, h, body, len);
       break;
     }
-    case FUSE_FORGET:
+    case FUSE_FORGET: {
+      // A walk that evicts inodes sends one per file (rm -rf: one per
+      // unlink); each cost a call into JavaScript. They wait for the next
+      // one instead, as one BATCH_FORGET.
       node_forgotten(s, h->nodeid);
-      forward(s, h, body, len);
+      const struct fuse_forget_in *in = (const void *)body;
+      if (len < sizeof *in) break;
+      if (s->forget_count == FORGETS_MAX) flush_forgets(s);
+      if (!s->forgets && !(s->forgets = malloc(FORGETS_MAX * sizeof *s->forgets))) {
+        forward(s, h, body, len);
+        break;
+      }
+      s->forgets[s->forget_count].nodeid = h->nodeid;
+      s->forgets[s->forget_count].nlookup = in->nlookup;
+      s->forget_count++;
       break;
+    }
     case FUSE_BATCH_FORGET: {
       const struct fuse_batch_forget_in *in = (const void *)body;
       const struct fuse_forget_one *one = (const void *)(in + 1);
@@ -732,11 +752,15 @@ static void on_readable(uv_poll_t *p, int status, int events) {
     i++;
     if ((size_t)n >= sizeof(struct fuse_in_header)) dispatch(s, in_buf, (size_t)n);
   }
+  // Going back to sleep: JavaScript lets go of what the kernel forgot now, not at the next request.
+  if (!s->ended) flush_forgets(s);
 }
 
 // Calls JavaScript: callback(kind, op, unique, nodeid, uid, gid, pid, body | info). Frees `it`.
 static void deliver(struct session *s, struct item *it) {
+  // In the kernel's order: lookups the loop answered before the forgets that may count them down, both before anything else.
   if (it->kind != ITEM_LOOKUPS) flush_looked(s);
+  if (it->kind != ITEM_LOOKUPS && !(it->kind == ITEM_REQUEST && it->h.opcode == FUSE_BATCH_FORGET && it->h.unique == 0)) flush_forgets(s);
   napi_env env = s->env;
   napi_handle_scope scope;
   napi_open_handle_scope(env, &scope);
@@ -780,6 +804,24 @@ static void flush_looked(struct session *s) {
   it->len = (uint32_t)bytes;
   memcpy(it->body, s->looked, bytes);
   s->looked_count = 0;
+  deliver(s, it);
+}
+
+// Tells JavaScript of the FORGETs held back, as one BATCH_FORGET (unique 0: no reply).
+static void flush_forgets(struct session *s) {
+  if (!s->forget_count) return;
+  size_t bytes = sizeof(struct fuse_batch_forget_in) + s->forget_count * sizeof *s->forgets;
+  struct item *it = malloc(sizeof *it + bytes);
+  if (!it) return; // (then JavaScript keeps those nodes: memory is gone anyway)
+  memset(it, 0, sizeof *it);
+  it->kind = ITEM_REQUEST;
+  it->h.opcode = FUSE_BATCH_FORGET;
+  it->h.len = (uint32_t)(sizeof it->h + bytes);
+  it->len = (uint32_t)bytes;
+  struct fuse_batch_forget_in in = {(uint32_t)s->forget_count, 0};
+  memcpy(it->body, &in, sizeof in);
+  memcpy(it->body + sizeof in, s->forgets, s->forget_count * sizeof *s->forgets);
+  s->forget_count = 0;
   deliver(s, it);
 }
 

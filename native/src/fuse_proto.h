@@ -132,6 +132,10 @@ struct fuse_notify_inval_inode_out {
   int64_t off, len;
 };
 
+struct fuse_forget_in {
+  uint64_t nlookup;
+};
+
 struct fuse_forget_one {
   uint64_t nodeid;
   uint64_t nlookup;
