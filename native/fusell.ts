@@ -32,6 +32,7 @@ interface Binding {
   writerFile(fd: number, nodeid: number, hostFd: number, ino: number, validSec: number, validNsec: number): void;
   invalAttrs(fd: number, nodeid: number): void;
   prepareEntries(fd: number, parent: number, entries: Buffer): void;
+  completeDir(fd: number, nodeid: number, names: Buffer, validSec: number, validNsec: number): void;
   generation(fd: number): number;
   counts(fd: number): number[];
 }
@@ -111,6 +112,14 @@ export const writerFile: Binding['writerFile'] = binding.writerFile;
  * ids it handed out (ItemKind.Lookups) before the next request it forwards.
  */
 export const prepareEntries: Binding['prepareEntries'] = binding.prepareEntries;
+
+/**
+ * Directory `nodeid` has no lower parts and exactly these names, each [u16
+ * LE length][name]: the loop answers LOOKUPs of any other name in it "no
+ * such entry" (cached by the kernel for validSec + validNsec), and adds
+ * every name a request may create there before forwarding the request.
+ */
+export const completeDir: Binding['completeDir'] = binding.completeDir;
 
 /**
  * The loop's tree generation: it steps on every request that may change the

@@ -89,6 +89,9 @@ struct session {
   // one batch with the next request it gets (see flush_forgets).
   struct fuse_forget_one *forgets;
   size_t forget_count;
+  // Directories whose every name the loop knows (see cdir), by node id.
+  struct cdir *cdirs;
+  size_t cdir_names;
   // Upper directories and files open for writing, answered by fstat (see fd_slot).
   struct fd_slot *dirs, *files;
   struct session *next;
@@ -194,7 +197,9 @@ static void slots_drop_all(struct fd_slot *table) {
 }
 
 // The kernel forgot node id `id`: nothing is answered for it here any more.
+static void cdir_drop_id(struct session *s, uint64_t id);
 static void node_forgotten(struct session *s, uint64_t id) {
+  cdir_drop_id(s, id);
   attr_forget(s, id);
   slot_forget(s->dirs, id);
   slot_forget(s->files, id);
@@ -327,6 +332,116 @@ static void prep_put(struct session *s, uint64_t parent, const char *name, size_
   e->all_next = s->prep_all;
   s->prep_all = e;
   s->prep_count++;
+}
+
+// Directories with no lower parts (made through the mount, or opaque)
+// whose names JavaScript handed the loop: a LOOKUP of a name such a
+// directory does not have is answered "no such entry" here. A program
+// filling a directory (tar, cp -r, a package manager, a compiler writing
+// its outputs) looks up every name before it creates it; without this each
+// lookup was a trip to JavaScript. The loop keeps each set a superset of
+// the directory's names: every request that may add a name to a directory
+// (CREATE, MKNOD, MKDIR, SYMLINK, LINK, RENAME, RENAME2) adds it here before
+// JavaScript sees it, and a name removed stays (its LOOKUPs go to
+// JavaScript, which knows). A directory with no lower parts never gains
+// one: lower layers do not change while mounted, and one moved where they
+// have entries is made opaque. So a name missing from the set is missing
+// from the directory. Sets hold 32-bit hashes of the names: a collision
+// only sends that LOOKUP to JavaScript. Direct-mapped by node id; a
+// colliding directory, or one past CDIR_NAMES_MAX names, loses its set.
+#define CDIR_SLOTS 4096
+#define CDIR_NAMES_MAX (1u << 20)      // names in one directory's set
+#define CDIR_SESSION_MAX (1u << 23)    // names in all sets of a session (32 MiB of hashes at most)
+struct cdir {
+  uint64_t nodeid; // 0: empty
+  uint64_t valid;  // entry timeout of the negative answers
+  uint32_t valid_nsec;
+  uint32_t count, cap; // names in the set; slots in `hashes` (a power of two, or 0)
+  uint32_t *hashes;    // open addressing; 0 is an empty slot
+};
+
+static uint32_t name_hash(const char *name, size_t len) {
+  uint32_t h = 2166136261u;
+  for (size_t i = 0; i < len; i++) h = (h ^ (uint8_t)name[i]) * 16777619u;
+  return h ? h : 1;
+}
+
+static struct cdir *cdir_of(struct session *s, uint64_t id) {
+  struct cdir *d = s->cdirs ? &s->cdirs[id & (CDIR_SLOTS - 1)] : NULL;
+  return d && d->nodeid == id ? d : NULL;
+}
+
+static void cdir_drop(struct session *s, struct cdir *d) {
+  if (!d || !d->nodeid) return;
+  s->cdir_names -= d->count;
+  free(d->hashes);
+  memset(d, 0, sizeof *d);
+}
+
+static int cdir_has(const struct cdir *d, uint32_t h) {
+  if (!d->cap) return 0;
+  for (uint32_t i = h & (d->cap - 1);; i = (i + 1) & (d->cap - 1)) {
+    if (d->hashes[i] == h) return 1;
+    if (!d->hashes[i]) return 0;
+  }
+}
+
+// Adds name hash h; 0 if the set could not take it (then the caller drops the set).
+static int cdir_add(struct session *s, struct cdir *d, uint32_t h) {
+  if (cdir_has(d, h)) return 1;
+  if (d->count >= CDIR_NAMES_MAX || s->cdir_names >= CDIR_SESSION_MAX) return 0;
+  if ((d->count + 1) * 2 > d->cap) {
+    uint32_t cap = d->cap ? d->cap * 2 : 16;
+    uint32_t *t = calloc(cap, sizeof *t);
+    if (!t) return 0;
+    for (uint32_t i = 0; i < d->cap; i++) {
+      uint32_t v = d->hashes[i];
+      if (!v) continue;
+      uint32_t j = v & (cap - 1);
+      while (t[j]) j = (j + 1) & (cap - 1);
+      t[j] = v;
+    }
+    free(d->hashes);
+    d->hashes = t;
+    d->cap = cap;
+  }
+  uint32_t i = h & (d->cap - 1);
+  while (d->hashes[i]) i = (i + 1) & (d->cap - 1);
+  d->hashes[i] = h;
+  d->count++;
+  s->cdir_names++;
+  return 1;
+}
+
+// A request may add `name` (NUL-terminated within `end`) to directory `parent`.
+static void cdir_note(struct session *s, uint64_t parent, const char *name, const char *end) {
+  struct cdir *d = cdir_of(s, parent);
+  if (!d) return;
+  size_t n = name < end ? strnlen(name, (size_t)(end - name)) : 0;
+  // A malformed request: JavaScript will refuse it; the set goes, to be safe.
+  if (n == 0 || name + n == end || !cdir_add(s, d, name_hash(name, n))) cdir_drop(s, d);
+}
+
+// LOOKUP of a name a known directory does not have: 1 if answered.
+static int cdir_lookup(struct session *s, const struct fuse_in_header *h, const char *body, size_t len) {
+  struct cdir *d = cdir_of(s, h->nodeid);
+  if (!d || len < 2 || body[len - 1] != '\0' || len - 1 > 255) return 0;
+  if (cdir_has(d, name_hash(body, len - 1))) return 0;
+  struct {
+    uint64_t nodeid, generation, entry_valid, attr_valid;
+    uint32_t entry_valid_nsec, attr_valid_nsec;
+    char attr[88];
+  } out;
+  _Static_assert(sizeof out == ENTRY_OUT_SIZE, "fuse_entry_out");
+  memset(&out, 0, sizeof out);
+  out.entry_valid = d->valid;
+  out.entry_valid_nsec = d->valid_nsec;
+  send_reply(s, h->unique, 0, &out, sizeof out);
+  return 1;
+}
+
+static void cdir_drop_id(struct session *s, uint64_t id) {
+  cdir_drop(s, cdir_of(s, id));
 }
 
 static void flush_looked(struct session *s);
@@ -551,6 +666,9 @@ static void on_closed(uv_handle_t *handle) {
   free(s->prep);
   free(s->looked);
   free(s->forgets);
+  if (s->cdirs)
+    for (int i = 0; i < CDIR_SLOTS; i++) free(s->cdirs[i].hashes);
+  free(s->cdirs);
   free(s->dirs);
   free(s->files);
   free(s);
@@ -567,6 +685,35 @@ static void end_session(struct session *s, int err) {
     deliver(s, it);
   }
   uv_close((uv_handle_t *)&s->poller, on_closed);
+}
+
+// The name a CREATE, MKNOD, MKDIR, SYMLINK or LINK gives in directory h->nodeid.
+static void cdir_note_new(struct session *s, const struct fuse_in_header *h, const char *body, size_t len) {
+  size_t skip;
+  switch (h->opcode) {
+    case FUSE_CREATE: skip = 16; break;  // fuse_create_in
+    case FUSE_MKNOD: skip = 16; break;   // fuse_mknod_in
+    case FUSE_MKDIR: skip = 8; break;    // fuse_mkdir_in
+    case FUSE_LINK: skip = 8; break;     // fuse_link_in
+    case FUSE_SYMLINK: skip = 0; break;  // name, then the link's target
+    default: return;                     // UNLINK, xattrs: no new name
+  }
+  if (!cdir_of(s, h->nodeid)) return;
+  if (len < skip) cdir_drop_id(s, h->nodeid);
+  else cdir_note(s, h->nodeid, body + skip, body + len);
+}
+
+// The new name a RENAME or RENAME2 gives in its target directory.
+static void cdir_note_rename(struct session *s, const struct fuse_in_header *h, const char *body, size_t len) {
+  size_t skip = h->opcode == FUSE_RENAME2 ? 16 : 8; // fuse_rename2_in / fuse_rename_in
+  uint64_t newdir;
+  if (len < skip) return;
+  memcpy(&newdir, body, sizeof newdir);
+  if (!cdir_of(s, newdir)) return;
+  const char *end = body + len, *old = body + skip;
+  size_t n = strnlen(old, (size_t)(end - old));
+  if (old + n >= end) cdir_drop_id(s, newdir);
+  else cdir_note(s, newdir, old + n + 1, end);
 }
 
 // One request: answered here, or handed to JavaScript.
@@ -665,7 +812,7 @@ static void dispatch(struct session *s, const char *buf, size_t n) {
     }
     // Requests that leave the tree as it is.
     case FUSE_LOOKUP:
-      if (!prep_lookup(s, h, body, len)) forward(s, h, body, len);
+      if (!prep_lookup(s, h, body, len) && !cdir_lookup(s, h, body, len)) forward(s, h, body, len);
       break;
     case FUSE_READLINK: case FUSE_STATFS: case FUSE_RELEASE:
     case FUSE_LISTXATTR: case FUSE_READDIR: case FUSE_READDIRPLUS:
@@ -673,6 +820,7 @@ static void dispatch(struct session *s, const char *buf, size_t n) {
       break;
     // Requests that may remove or replace a directory.
     case FUSE_RMDIR: case FUSE_RENAME: case FUSE_RENAME2:
+      if (h->opcode != FUSE_RMDIR) cdir_note_rename(s, h, body, len);
       slots_drop_all(s->dirs);
       s->attr_gen++;
       forward(s, h, body, len);
@@ -695,6 +843,7 @@ static void dispatch(struct session *s, const char *buf, size_t n) {
     case FUSE_UNLINK: case FUSE_LINK:
     case FUSE_SETXATTR: case FUSE_REMOVEXATTR:
     case FUSE_CREATE:
+      cdir_note_new(s, h, body, len);
       s->attr_gen++;
       forward(s, h, body, len);
       break;
@@ -1125,6 +1274,45 @@ static napi_value js_prepare_entries(napi_env env, napi_callback_info info) {
   return undef(env);
 }
 
+// completeDir(fd, nodeid, names, validSec, validNsec): directory nodeid has
+// no lower parts and exactly these names ([u16 length][name] each); the
+// loop answers LOOKUPs of other names "no such entry" (see cdir).
+static napi_value js_complete_dir(napi_env env, napi_callback_info info) {
+  struct node_args a;
+  const char *data = NULL;
+  size_t len = 0;
+  bool isbuf = false;
+  int64_t valid;
+  uint32_t nsec;
+  if (!node_call(env, info, 5, &a, "completeDir: arguments")) return NULL;
+  if (napi_is_buffer(env, a.argv[2], &isbuf) != napi_ok || !isbuf || !arg_i64(env, a.argv[3], &valid) ||
+      napi_get_value_uint32(env, a.argv[4], &nsec) != napi_ok)
+    return throw_errno(env, EINVAL, "completeDir: arguments");
+  napi_get_buffer_info(env, a.argv[2], (void **)&data, &len);
+  if (!a.s || a.id == 0) return undef(env);
+  struct session *s = a.s;
+  if (!s->cdirs && !(s->cdirs = calloc(CDIR_SLOTS, sizeof *s->cdirs))) return undef(env);
+  struct cdir *d = &s->cdirs[a.id & (CDIR_SLOTS - 1)];
+  cdir_drop(s, d);
+  d->nodeid = a.id;
+  d->valid = (uint64_t)valid;
+  d->valid_nsec = nsec;
+  for (size_t off = 0; off + 2 <= len;) {
+    uint16_t n;
+    memcpy(&n, data + off, 2);
+    if (n == 0 || off + 2 + n > len) {
+      cdir_drop(s, d);
+      return throw_errno(env, EINVAL, "completeDir: malformed");
+    }
+    if (!cdir_add(s, d, name_hash(data + off + 2, n))) {
+      cdir_drop(s, d); // too many names: JavaScript answers for this one
+      break;
+    }
+    off += 2 + n;
+  }
+  return undef(env);
+}
+
 // generation(fd) -> the tree generation (attr_gen): prepared entries and
 // stable attributes of an older one are gone.
 static napi_value js_generation(napi_env env, napi_callback_info info) {
@@ -1157,6 +1345,7 @@ static napi_value init(napi_env env, napi_value exports) {
     {"writerFile", NULL, js_writer_file, NULL, NULL, NULL, napi_default, NULL},
     {"invalAttrs", NULL, js_inval_attrs, NULL, NULL, NULL, napi_default, NULL},
     {"prepareEntries", NULL, js_prepare_entries, NULL, NULL, NULL, napi_default, NULL},
+    {"completeDir", NULL, js_complete_dir, NULL, NULL, NULL, napi_default, NULL},
     {"generation", NULL, js_generation, NULL, NULL, NULL, napi_default, NULL},
     {"counts", NULL, js_counts, NULL, NULL, NULL, napi_default, NULL},
   };

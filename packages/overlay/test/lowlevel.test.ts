@@ -446,3 +446,50 @@ test('files of a lower directory looked up one by one: the loop answers from pre
   for (const n of names.slice(5)) t.is(fs.statSync(m(n)).size, Number(n.slice(1)));
   t.deepEqual(fs.readdirSync(path.join(s.mnt, 'dir')).length, 61); // 60 - f4 + hard + sub
 });
+
+test('a directory with no lower parts: the loop answers lookups of names it lacks, and sees every way a name arrives', async (t) => {
+  const s = makeStack(1);
+  populate(s.lowers[0]!, { 'lower/file': 'l', 'lower/dir/inner': 'i', 'lower/other': 'o' });
+  await mountNative(t, s);
+  const d = path.join(s.mnt, 'new');
+  fs.mkdirSync(d);
+  const m = (p: string) => path.join(d, p);
+  // Held open: the kernel keeps the directory's node while its entries are dropped below.
+  const hold = fs.openSync(d, 'r');
+  t.teardown(() => fs.closeSync(hold));
+  t.false(fs.existsSync(m('first')), 'the engine answers this one and hands the loop the names');
+  const base = await serverStats(s.mnt);
+  for (let i = 0; i < 50; i++) t.false(fs.existsSync(m(`missing${i}`)));
+  const mid = await serverStats(s.mnt);
+  const sent = (mid.requests.lookup ?? 0) - (base.requests.lookup ?? 0);
+  const engine = (mid.ops.lookup?.count ?? 0) - (base.ops.lookup?.count ?? 0);
+  t.true(sent >= 50);
+  t.true(sent - engine >= 45, `the loop answered the lookups (${sent - engine} of ${sent})`);
+  // Every request that brings a name into the directory.
+  fs.writeFileSync(m('created'), 'c'); // CREATE
+  fs.mkdirSync(m('subdir')); // MKDIR
+  fs.symlinkSync('created', m('symlink')); // SYMLINK
+  fs.linkSync(m('created'), m('hardlink')); // LINK
+  execFileSync('mknod', [m('fifo'), 'p']); // MKNOD
+  fs.renameSync(path.join(s.mnt, 'lower/file'), m('moved-file')); // RENAME of a lower file
+  fs.renameSync(path.join(s.mnt, 'lower/dir'), m('moved-dir')); // a lower directory (redirect)
+  renameat2(path.join(s.mnt, 'lower/other'), m('noreplace'), RENAME_NOREPLACE); // RENAME2
+  fs.writeFileSync(m('gone'), 'g');
+  fs.unlinkSync(m('gone'));
+  const names = ['created', 'subdir', 'symlink', 'hardlink', 'fifo', 'moved-file', 'moved-dir', 'noreplace'];
+  // The kernel drops its entries (not the directory, held open) and asks for every name again.
+  execFileSync('sh', ['-c', 'echo 2 > /proc/sys/vm/drop_caches']);
+  for (const n of names) t.notThrows(() => fs.lstatSync(m(n)), n);
+  t.is(fs.readFileSync(m('moved-dir/inner'), 'utf8'), 'i');
+  t.is(fs.readFileSync(m('noreplace'), 'utf8'), 'o');
+  t.false(fs.existsSync(m('gone')), 'a removed name is missing (the engine says so)');
+  t.false(fs.existsSync(m('never')));
+  // The same inside a directory made inside it, and after the kernel forgot the directory itself.
+  fs.writeFileSync(m('subdir/a'), 'a');
+  t.false(fs.existsSync(m('subdir/b')));
+  fs.writeFileSync(m('subdir/b'), 'b');
+  execFileSync('sh', ['-c', 'echo 2 > /proc/sys/vm/drop_caches']);
+  t.is(fs.readFileSync(m('subdir/b'), 'utf8'), 'b');
+  t.deepEqual(fs.readdirSync(d).sort(), [...names].sort());
+  t.deepEqual(fs.readdirSync(m('subdir')).sort(), ['a', 'b']);
+});

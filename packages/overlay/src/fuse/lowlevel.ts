@@ -348,6 +348,7 @@ function createSession(overlay: Overlay, ttl: Timeouts, lowerPassthrough = false
     const child = overlay.tree.children(dir).get(name);
     if (!child) {
       if (Buffer.byteLength(name) > 255) throw new Errno(-36);
+      offerComplete(parent, dir);
       writeEntry(scratch, 0, 0, null, ttl);
       return scratch.subarray(0, ENTRY_OUT);
     }
@@ -356,6 +357,32 @@ function createSession(overlay: Overlay, ttl: Timeouts, lowerPassthrough = false
     writeEntry(scratch, 0, id, st, volatileAttrs.has(id) ? { entry: ttl.entry, attr: 0 } : ttl);
     offerStable(id, child, st);
     return scratch.subarray(0, ENTRY_OUT);
+  };
+
+  /** How often each directory's names went to the loop (offerComplete). */
+  const completeOffers = new WeakMap<Node, number>();
+
+  /**
+   * A directory with no lower parts, where a name was just looked up in
+   * vain: the loop gets all its names, and answers the next lookups of names
+   * it does not have itself (ll.completeDir; a directory being filled looks
+   * up every name before making it). Offered again only while that is cheap
+   * (the loop drops a set whose slot another directory takes).
+   */
+  const offerComplete = (id: number, dir: Node): void => {
+    if (!dir.upper || dir.lowerDirs.length > 0 || dir.removed) return;
+    const children = overlay.tree.children(dir);
+    const offers = completeOffers.get(dir) ?? 0;
+    if (offers > 0 && children.size > 256 && offers >= 4) return;
+    completeOffers.set(dir, offers + 1);
+    const out = Buffer.allocUnsafe(children.size * (2 + 255));
+    let pos = 0;
+    for (const name of children.keys()) {
+      const n = out.write(name, pos + 2, 255, 'utf8');
+      out.writeUInt16LE(n, pos);
+      pos += 2 + n;
+    }
+    ll.completeDir(dev, id, out.subarray(0, pos), Math.floor(ttl.entry), nsec(ttl.entry));
   };
 
   /** A directory of the upper layer: the loop answers its GETATTRs with an fstat of it from now on (ll.upperDir). */
