@@ -359,6 +359,8 @@ function createSession(overlay: Overlay, ttl: Timeouts, lowerPassthrough = false
     return scratch.subarray(0, ENTRY_OUT);
   };
 
+  /** Most names a directory may have for the loop to take them (its own limit, CDIR_NAMES_MAX). */
+  const COMPLETE_MAX = 1 << 20;
   /** How often each directory's names went to the loop (offerComplete). */
   const completeOffers = new WeakMap<Node, number>();
 
@@ -373,9 +375,11 @@ function createSession(overlay: Overlay, ttl: Timeouts, lowerPassthrough = false
     if (!dir.upper || dir.lowerDirs.length > 0 || dir.removed) return;
     const children = overlay.tree.children(dir);
     const offers = completeOffers.get(dir) ?? 0;
-    if (offers > 0 && children.size > 256 && offers >= 4) return;
+    if ((offers > 0 && children.size > 256 && offers >= 4) || children.size > COMPLETE_MAX) return;
     completeOffers.set(dir, offers + 1);
-    const out = Buffer.allocUnsafe(children.size * (2 + 255));
+    let bytes = 0;
+    for (const name of children.keys()) bytes += 2 + Buffer.byteLength(name);
+    const out = Buffer.allocUnsafe(bytes);
     let pos = 0;
     for (const name of children.keys()) {
       const n = out.write(name, pos + 2, 255, 'utf8');
