@@ -450,13 +450,12 @@ test('files of a lower directory looked up one by one: the loop answers from pre
 test('a directory with no lower parts: the loop answers lookups of names it lacks, and sees every way a name arrives', async (t) => {
   const s = makeStack(1);
   populate(s.lowers[0]!, { 'lower/file': 'l', 'lower/dir/inner': 'i', 'lower/other': 'o' });
-  await mountNative(t, s);
+  const h = await mountNative(t, s);
   const d = path.join(s.mnt, 'new');
   fs.mkdirSync(d);
   const m = (p: string) => path.join(d, p);
   // Held open: the kernel keeps the directory's node while its entries are dropped below.
   const hold = fs.openSync(d, 'r');
-  t.teardown(() => fs.closeSync(hold));
   t.false(fs.existsSync(m('first')), 'the engine answers this one and hands the loop the names');
   const base = await serverStats(s.mnt);
   for (let i = 0; i < 50; i++) t.false(fs.existsSync(m(`missing${i}`)));
@@ -492,4 +491,15 @@ test('a directory with no lower parts: the loop answers lookups of names it lack
   t.is(fs.readFileSync(m('subdir/b'), 'utf8'), 'b');
   t.deepEqual(fs.readdirSync(d).sort(), [...names].sort());
   t.deepEqual(fs.readdirSync(m('subdir')).sort(), ['a', 'b']);
+  // A new server: the directories are upper ones with names already when the loop first gets them.
+  fs.closeSync(hold);
+  await unmount(h);
+  await mountNative(t, s);
+  const missing = (p: string) => t.throws(() => fs.lstatSync(m(p)), { code: 'ENOENT' }, p);
+  missing('subdir/c');
+  missing('nothing-here');
+  missing('subdir/d');
+  execFileSync('sh', ['-c', 'echo 2 > /proc/sys/vm/drop_caches']);
+  t.is(fs.readFileSync(m('subdir/a'), 'utf8'), 'a');
+  for (const n of names) t.notThrows(() => fs.lstatSync(m(n)), `${n} after the remount`);
 });

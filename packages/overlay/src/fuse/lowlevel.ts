@@ -382,7 +382,7 @@ function createSession(overlay: Overlay, ttl: Timeouts, lowerPassthrough = false
     const out = Buffer.allocUnsafe(bytes);
     let pos = 0;
     for (const name of children.keys()) {
-      const n = out.write(name, pos + 2, 255, 'utf8');
+      const n = out.write(name, pos + 2, 'utf8'); // (a length argument past the buffer's end throws)
       out.writeUInt16LE(n, pos);
       pos += 2 + n;
     }
