@@ -348,7 +348,11 @@ function createSession(overlay: Overlay, ttl: Timeouts, lowerPassthrough = false
     const child = overlay.tree.children(dir).get(name);
     if (!child) {
       if (Buffer.byteLength(name) > 255) throw new Errno(-36);
-      offerComplete(parent, dir);
+      try {
+        offerComplete(parent, dir);
+      } catch {
+        // Only a shortcut for the next lookups: this one's answer stands.
+      }
       writeEntry(scratch, 0, 0, null, ttl);
       return scratch.subarray(0, ENTRY_OUT);
     }
