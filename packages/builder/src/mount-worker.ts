@@ -8,7 +8,7 @@
 // The worker exits when stdin closes and no mount is left.
 import fs from 'node:fs';
 import readline from 'node:readline';
-import { runServer } from '@strata/overlay';
+import { runServer, settleBackgroundWork } from '@strata/overlay';
 
 process.setMaxListeners(0);
 let active = 0;
@@ -23,7 +23,9 @@ function mounted(mp: string): boolean {
 }
 
 function maybeExit(): void {
-  if (closing && active === 0) process.exit(0);
+  if (!closing || active > 0) return;
+  settleBackgroundWork(); // no mount is left to hold up
+  process.exit(0);
 }
 
 const rl = readline.createInterface({ input: process.stdin });

@@ -5,7 +5,7 @@ import fs from 'node:fs';
 import { importEntry } from '../../common/bin/fresh-bundle.js';
 
 // The esbuild bundle when it is fresh (faster start-up), else the sources through tsx.
-const { runServer } = await importEntry('overlay-server', new URL('../src/server.ts', import.meta.url));
+const { runServer, settleBackgroundWork } = await importEntry('overlay-server', new URL('../src/server.ts', import.meta.url));
 let readyFd;
 try {
   fs.fstatSync(3);
@@ -14,4 +14,5 @@ try {
   readyFd = undefined;
 }
 const code = await runServer(process.argv[2], JSON.parse(process.argv[3]), { readyFd });
+settleBackgroundWork();
 process.exit(code);

@@ -5,7 +5,7 @@ export { mountOverlay, unmountWait } from './mount.ts';
 export { mountKernelOverlay, kernelOptions } from './kernel.ts';
 export { parseMountOptions, formatMountOptions, splitEscaped, type ParsedMountOptions } from './options.ts';
 export { Overlay } from './core/overlay.ts';
-export { runServer } from './server.ts';
+export { runServer, settleBackgroundWork } from './server.ts';
 export { readState, statsFileFor, alive } from './state.ts';
 export { unmountPath } from './unmount.ts';
 export { validateMount, mountPoints } from './validate.ts';

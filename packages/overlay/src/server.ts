@@ -5,6 +5,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { StrataError } from '@strata/common';
+import { drainRemovals } from '@strata/native';
 import { Overlay } from './core/overlay.ts';
 import { warmUp } from './core/warmup.ts';
 import type { FuseServer } from './fuse/transport.ts';
@@ -38,6 +39,19 @@ export function workArea(workDir: string): string {
  * Serves the overlay until it is unmounted; resolves with the exit code.
  * Errors before the mount is up are reported and resolve non-zero.
  */
+/**
+ * Waits (up to `timeoutMs`) for the background work mounts leave behind,
+ * the deletion of removed trees in their work areas (core/overlay.ts
+ * remove()), so a process that is about to exit does not cut it short; not
+ * per mount, since one process may serve many (the builder's mount worker)
+ * and a closing mount must not hold up the others. What is left when the
+ * time is up, the next mount of that work area clears. Returns how many
+ * trees are still queued.
+ */
+export function settleBackgroundWork(timeoutMs = 10_000): number {
+  return drainRemovals(timeoutMs);
+}
+
 export async function runServer(mountpoint: string, opts: ParsedMountOptions, sopts: ServerOptions = {}): Promise<number> {
   const mp = path.resolve(mountpoint);
   let overlay: Overlay;

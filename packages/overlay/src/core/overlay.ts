@@ -7,7 +7,7 @@
 // transport calls the operations; close() releases open file descriptors.
 import fs from 'node:fs';
 import path from 'node:path';
-import { drainRemovals, fstatArray, futimesNs, lgetxattr, llistxattr, lstatArray, lremovexattr, lsetxattr, lutimesNs, mknod, removeTree, renameat2, RENAME_EXCHANGE, RENAME_NOREPLACE, RENAME_WHITEOUT } from '@strata/native';
+import { fstatArray, futimesNs, lgetxattr, llistxattr, lstatArray, lremovexattr, lsetxattr, lutimesNs, mknod, removeTree, renameat2, RENAME_EXCHANGE, RENAME_NOREPLACE, RENAME_WHITEOUT } from '@strata/native';
 import { fail } from './errno.ts';
 import { HardLinks } from './hardlinks.ts';
 import { exchangeEntries, renameEntry, type RenameEnv } from './rename.ts';
@@ -513,8 +513,6 @@ export class Overlay {
     for (const h of this.handles.values()) fs.closeSync(h.fd);
     this.handles.clear();
     this.whiteouts.close();
-    // Trees removed out of sight (remove()): finished before the process goes, within reason.
-    drainRemovals(10_000);
   }
 }
 
