@@ -283,10 +283,15 @@ struct prep {
   char name[];
 };
 
-static uint32_t prep_hash(uint64_t parent, const char *name, size_t len) {
-  uint32_t h = 2166136261u ^ (uint32_t)(parent * 0x9e3779b97f4a7c15ull >> 32);
+// FNV-1a of a name, from `seed` (the prepared entries mix in the parent's id).
+static uint32_t fnv1a(uint32_t seed, const char *name, size_t len) {
+  uint32_t h = 2166136261u ^ seed;
   for (size_t i = 0; i < len; i++) h = (h ^ (uint8_t)name[i]) * 16777619u;
-  return h & (PREP_BUCKETS - 1);
+  return h;
+}
+
+static uint32_t prep_hash(uint64_t parent, const char *name, size_t len) {
+  return fnv1a((uint32_t)(parent * 0x9e3779b97f4a7c15ull >> 32), name, len) & (PREP_BUCKETS - 1);
 }
 
 // Drops every entry: a walk of the entries, not of the 64k buckets (a
@@ -361,9 +366,8 @@ struct cdir {
 };
 
 static uint32_t name_hash(const char *name, size_t len) {
-  uint32_t h = 2166136261u;
-  for (size_t i = 0; i < len; i++) h = (h ^ (uint8_t)name[i]) * 16777619u;
-  return h ? h : 1;
+  uint32_t h = fnv1a(0, name, len);
+  return h ? h : 1; // 0 marks an empty slot
 }
 
 static struct cdir *cdir_of(struct session *s, uint64_t id) {
@@ -413,10 +417,8 @@ static int cdir_add(struct session *s, struct cdir *d, uint32_t h) {
   return 1;
 }
 
-// A request may add `name` (NUL-terminated within `end`) to directory `parent`.
-static void cdir_note(struct session *s, uint64_t parent, const char *name, const char *end) {
-  struct cdir *d = cdir_of(s, parent);
-  if (!d) return;
+// A request may add `name` (NUL-terminated within `end`) to the directory of set `d`.
+static void cdir_note(struct session *s, struct cdir *d, const char *name, const char *end) {
   size_t n = name < end ? strnlen(name, (size_t)(end - name)) : 0;
   // A malformed request: JavaScript will refuse it; the set goes, to be safe.
   if (n == 0 || name + n == end || !cdir_add(s, d, name_hash(name, n))) cdir_drop(s, d);
@@ -698,9 +700,10 @@ static void cdir_note_new(struct session *s, const struct fuse_in_header *h, con
     case FUSE_SYMLINK: skip = 0; break;  // name, then the link's target
     default: return;                     // UNLINK, xattrs: no new name
   }
-  if (!cdir_of(s, h->nodeid)) return;
-  if (len < skip) cdir_drop_id(s, h->nodeid);
-  else cdir_note(s, h->nodeid, body + skip, body + len);
+  struct cdir *d = cdir_of(s, h->nodeid);
+  if (!d) return;
+  if (len < skip) cdir_drop(s, d);
+  else cdir_note(s, d, body + skip, body + len);
 }
 
 // The new name a RENAME or RENAME2 gives in its target directory.
@@ -709,11 +712,12 @@ static void cdir_note_rename(struct session *s, const struct fuse_in_header *h, 
   uint64_t newdir;
   if (len < skip) return;
   memcpy(&newdir, body, sizeof newdir);
-  if (!cdir_of(s, newdir)) return;
+  struct cdir *d = cdir_of(s, newdir);
+  if (!d) return;
   const char *end = body + len, *old = body + skip;
   size_t n = strnlen(old, (size_t)(end - old));
-  if (old + n >= end) cdir_drop_id(s, newdir);
-  else cdir_note(s, newdir, old + n + 1, end);
+  if (old + n >= end) cdir_drop(s, d);
+  else cdir_note(s, d, old + n + 1, end);
 }
 
 // One request: answered here, or handed to JavaScript.
@@ -907,9 +911,12 @@ static void on_readable(uv_poll_t *p, int status, int events) {
 
 // Calls JavaScript: callback(kind, op, unique, nodeid, uid, gid, pid, body | info). Frees `it`.
 static void deliver(struct session *s, struct item *it) {
-  // In the kernel's order: lookups the loop answered before the forgets that may count them down, both before anything else.
-  if (it->kind != ITEM_LOOKUPS) flush_looked(s);
-  if (it->kind != ITEM_LOOKUPS && !(it->kind == ITEM_REQUEST && it->h.opcode == FUSE_BATCH_FORGET && it->h.unique == 0)) flush_forgets(s);
+  // In the kernel's order: lookups the loop answered before the forgets that may count them down, both
+  // before anything else (each flush empties its list before it delivers, so the nested call does nothing).
+  if (it->kind != ITEM_LOOKUPS) {
+    flush_looked(s);
+    flush_forgets(s);
+  }
   napi_env env = s->env;
   napi_handle_scope scope;
   napi_open_handle_scope(env, &scope);
