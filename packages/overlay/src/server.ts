@@ -36,10 +36,6 @@ export function workArea(workDir: string): string {
 }
 
 /**
- * Serves the overlay until it is unmounted; resolves with the exit code.
- * Errors before the mount is up are reported and resolve non-zero.
- */
-/**
  * Waits (up to `timeoutMs`) for the background work mounts leave behind,
  * the deletion of removed trees in their work areas (core/overlay.ts
  * remove()), so a process that is about to exit does not cut it short; not
@@ -52,6 +48,10 @@ export function settleBackgroundWork(timeoutMs = 10_000): number {
   return drainRemovals(timeoutMs);
 }
 
+/**
+ * Serves the overlay until it is unmounted; resolves with the exit code.
+ * Errors before the mount is up are reported and resolve non-zero.
+ */
 export async function runServer(mountpoint: string, opts: ParsedMountOptions, sopts: ServerOptions = {}): Promise<number> {
   const mp = path.resolve(mountpoint);
   let overlay: Overlay;

@@ -379,7 +379,7 @@ function createSession(overlay: Overlay, ttl: Timeouts, lowerPassthrough = false
     if (!dir.upper || dir.lowerDirs.length > 0 || dir.removed) return;
     const children = overlay.tree.children(dir);
     const offers = completeOffers.get(dir) ?? 0;
-    if ((offers > 0 && children.size > 256 && offers >= 4) || children.size > COMPLETE_MAX) return;
+    if ((offers >= 4 && children.size > 256) || children.size > COMPLETE_MAX) return;
     completeOffers.set(dir, offers + 1);
     let bytes = 0;
     for (const name of children.keys()) bytes += 2 + Buffer.byteLength(name);
