@@ -32,7 +32,7 @@ export interface BenchOptions {
   dataParent?: string;
   /** strata's FUSE transport; absent: strata's own default, as `strata mount` uses. */
   strataTransport?: string;
-  /** Mount strata with -o lower_passthrough. */
+  /** Mount strata with -o lower_passthrough=on|off; absent: strata's default (on). */
   strataLowerPassthrough?: boolean;
   /** The command line to record in the report. */
   command?: string;
@@ -72,8 +72,8 @@ export async function runBench(opts: BenchOptions): Promise<BenchOutput> {
 
   const t = opts.strataTransport;
   if (t !== undefined && t !== 'native' && t !== 'fuse-native') throw new UsageError(`strata bench: --strata-transport must be native or fuse-native, not ${JSON.stringify(t)}`);
-  const lp = opts.strataLowerPassthrough ?? false;
-  const driverList = (names as DriverName[]).map((n) => (n === 'strata' && (t || lp) ? strataDriver(t, lp) : allDrivers[n]));
+  const lp = opts.strataLowerPassthrough;
+  const driverList = (names as DriverName[]).map((n) => (n === 'strata' && (t || lp !== undefined) ? strataDriver(t, lp) : allDrivers[n]));
   const res = await runWorkloads({ drivers: driverList, workloads: selected, sizes, runs, dataParent: opts.dataParent, progress, tty: opts.tty });
   const builder = withBuilder ? await runBuilderBench({ runs, quick, progress, tty: opts.tty }) : undefined;
 

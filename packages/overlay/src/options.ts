@@ -18,9 +18,13 @@ export interface ParsedMountOptions extends OverlayOptions {
   /** Rename directories that have lower parts (default true); false gives EXDEV as kernel redirect_dir=off does. */
   redirectDir?: boolean | 'copy';
   /**
-   * Native transport: pass files still in a lower layer through too (faster
-   * reads), at the price that a file opened before another open copies it up
-   * goes on reading the lower file (see fuse/lowlevel.ts openReply).
+   * Native transport: pass files still in a lower layer through too (the
+   * default; `lower_passthrough=off` turns it off). Reads of lower files go
+   * at the host page cache's speed, at the price that a file opened before
+   * another open copies it up goes on reading the lower file, as under
+   * fuse-overlayfs and overlayfs before Linux 4.19 (see fuse/lowlevel.ts
+   * openReply). Off, such a reader sees the copy, as under overlayfs since
+   * 4.19, and lower files are page cached by FUSE instead.
    */
   lowerPassthrough?: boolean;
 }
@@ -149,7 +153,8 @@ export function parseMountOptions(strings: string[]): ParsedMountOptions {
           o.noSync = true;
           break;
         case 'lower_passthrough':
-          o.lowerPassthrough = true;
+          if (!['', 'on', 'off'].includes(value)) throw new UsageError(`mount option lower_passthrough=${value}: expected on or off`);
+          o.lowerPassthrough = value !== 'off';
           break;
         default:
           if (IGNORED.has(raw) || IGNORED.has(key)) break;
@@ -181,6 +186,7 @@ export function formatMountOptions(opts: OverlayOptions): string {
   const rd = (opts as ParsedMountOptions).redirectDir;
   if (rd === false) parts.push('redirect_dir=off');
   if (rd === 'copy') parts.push('redirect_dir=copy');
-  if ((opts as ParsedMountOptions).lowerPassthrough) parts.push('lower_passthrough');
+  const lp = (opts as ParsedMountOptions).lowerPassthrough;
+  if (lp !== undefined) parts.push(lp ? 'lower_passthrough' : 'lower_passthrough=off');
   return parts.join(',');
 }

@@ -1,5 +1,5 @@
-// What only the native transport does: upper files' data bypasses the
-// server (FUSE passthrough), lower files are page cached, the per-write
+// What only the native transport does: file data bypasses the server (FUSE
+// passthrough; lower files are page cached with lower_passthrough=off), the per-write
 // capability query is answered without JavaScript, and files that cannot
 // be passed through still read and write correctly through the loop.
 import test, { type ExecutionContext } from 'ava';
@@ -55,10 +55,10 @@ test('with passthrough, writing and reading 32 MiB of upper files sends no READ 
   t.true((after.ops.getxattr?.count ?? 0) < 10);
 });
 
-test('files still in a lower layer are page cached: read once through the loop, then from the cache', async (t) => {
+test('lower_passthrough=off: files still in a lower layer are page cached: read once through the loop, then from the cache', async (t) => {
   const s = makeStack(1);
   populate(s.lowers[0]!, { 'lower': 'L'.repeat(4 << 20) });
-  await mountNative(t, s);
+  await mountStrata(t, s, { transport: 'native', lowerPassthrough: false });
   const m = path.join(s.mnt, 'lower');
   const before = (await serverStats(s.mnt)).requests.read ?? 0;
   t.is(fs.readFileSync(m, 'utf8'), 'L'.repeat(4 << 20));
@@ -75,10 +75,10 @@ test('files still in a lower layer are page cached: read once through the loop, 
   t.true(fromCache, 'a repeated read came from the page cache');
 });
 
-test('a lower file open for reading while another open copies it up: both go through the loop, the reader sees the writes', async (t) => {
+test('lower_passthrough=off: a lower file open for reading while another open copies it up: both go through the loop, the reader sees the writes', async (t) => {
   const s = makeStack(1);
   populate(s.lowers[0]!, { 'f': 'original' });
-  await mountNative(t, s);
+  await mountStrata(t, s, { transport: 'native', lowerPassthrough: false });
   const m = path.join(s.mnt, 'f');
   const ro = fs.openSync(m, 'r'); // a lower file: page cached
   try {
@@ -105,8 +105,8 @@ test('a lower file open for reading while another open copies it up: both go thr
   t.true((st.requests.write ?? 0) >= 1, 'the conflicting open went through the loop');
 });
 
-test('lower_passthrough, and mounts without an upper layer: lower files are passed through, no READ reaches user space', async (t) => {
-  for (const extra of [{ lowerPassthrough: true }, { upperDir: undefined, workDir: undefined }]) {
+test('by default (lower_passthrough), and on mounts without an upper layer, lower files are passed through: no READ reaches user space', async (t) => {
+  for (const extra of [{}, { lowerPassthrough: true }, { upperDir: undefined, workDir: undefined, lowerPassthrough: false }]) {
     const s = makeStack(1);
     populate(s.lowers[0]!, { 'lower': 'L'.repeat(4 << 20) });
     const h = await mountStrata(t, s, { transport: 'native', ...extra });
@@ -124,10 +124,10 @@ test('lower_passthrough, and mounts without an upper layer: lower files are pass
   }
 });
 
-test('lower_passthrough: an open that copies up a file a reader holds gets a new kernel inode; the reader keeps the lower file', async (t) => {
+test('lower_passthrough (the default): an open that copies up a file a reader holds gets a new kernel inode; the reader keeps the lower file', async (t) => {
   const s = makeStack(1);
   populate(s.lowers[0]!, { 'f': 'original' });
-  await mountStrata(t, s, { transport: 'native', lowerPassthrough: true });
+  await mountNative(t, s);
   const m = path.join(s.mnt, 'f');
   const ro = fs.openSync(m, 'r'); // passed through to the lower file
   try {

@@ -23,6 +23,10 @@ test('lowerdir alone is a read-only stack; common mount options are understood',
   t.like(parseMountOptions(['lowerdir=/a,attr_timeout=2']), { attrTimeout: 2, entryTimeout: undefined });
   t.throws(() => parseMountOptions(['lowerdir=/a,timeout=soon']), { message: /timeout=soon/ });
   t.throws(() => parseMountOptions(['lowerdir=/a,redirect_dir=maybe']), { message: /redirect_dir=maybe/ });
+  t.like(parseMountOptions(['lowerdir=/a,lower_passthrough']), { lowerPassthrough: true });
+  t.like(parseMountOptions(['lowerdir=/a,lower_passthrough=off']), { lowerPassthrough: false });
+  t.is(parseMountOptions(['lowerdir=/a']).lowerPassthrough, undefined, 'absent: the transport default (on)');
+  t.throws(() => parseMountOptions(['lowerdir=/a,lower_passthrough=maybe']), { message: /lower_passthrough=maybe: expected on or off/ });
 });
 
 test('bad option strings fail with a message naming the option', (t) => {
@@ -35,7 +39,9 @@ test('bad option strings fail with a message naming the option', (t) => {
 test('formatMountOptions round-trips through parseMountOptions', (t) => {
   const o = { lowerDirs: ['/x:y', '/with,comma', '/plain'], upperDir: '/u', workDir: '/w', whiteout: 'aufs' as const };
   t.deepEqual(parseMountOptions([formatMountOptions(o)]), o);
-  const fast = { ...o, lowerPassthrough: true };
-  t.deepEqual(parseMountOptions([formatMountOptions(fast)]), fast);
+  for (const lowerPassthrough of [true, false]) {
+    const lp = { ...o, lowerPassthrough };
+    t.deepEqual(parseMountOptions([formatMountOptions(lp)]), lp);
+  }
   t.deepEqual(splitEscaped('a\\:b:c', ':'), ['a:b', 'c']);
 });

@@ -36,6 +36,12 @@ function overlayVersion(): string {
 // either; kernel overlayfs does, and its figure says so.
 const OPTIONS = 'nosync: copy-ups not fsynced, like fuse-overlayfs; kernel overlayfs fsyncs them';
 
+/** What the lower_passthrough setting means for the figures (strata's default is on). */
+function passthroughText(lowerPassthrough: boolean | undefined): string {
+  if (lowerPassthrough === false) return 'lower_passthrough=off: lower files page cached by FUSE';
+  return `lower_passthrough${lowerPassthrough === undefined ? ' (the default)' : ''}: lower files read through FUSE passthrough`;
+}
+
 /** Asks the server for its per-operation stats (it writes them on SIGUSR2) and reads them. */
 async function serverStats(pid: number, file: string): Promise<unknown> {
   const before = await stat(file).then((s) => s.mtimeMs, () => 0);
@@ -58,9 +64,10 @@ export type StrataTransport = 'native' | 'fuse-native';
 /**
  * The strata driver. `transport` picks the FUSE transport; absent, strata's
  * own choice applies ($STRATA_FUSE_TRANSPORT, else its default), as for
- * `strata mount`. `lowerPassthrough` mounts with -o lower_passthrough.
+ * `strata mount`. `lowerPassthrough` mounts with -o lower_passthrough=on|off;
+ * absent, strata's default applies (on).
  */
-export function strataDriver(transport?: StrataTransport, lowerPassthrough = false): Driver {
+export function strataDriver(transport?: StrataTransport, lowerPassthrough?: boolean): Driver {
   const transportText = transport ?? (process.env.STRATA_FUSE_TRANSPORT ? `${process.env.STRATA_FUSE_TRANSPORT} (from STRATA_FUSE_TRANSPORT)` : 'the default');
   return {
     name: 'strata',
@@ -70,14 +77,14 @@ export function strataDriver(transport?: StrataTransport, lowerPassthrough = fal
         return { available: false, reason: `@strata/overlay failed to load: ${m.message.split('\n')[0]}` };
       }
       if (typeof m.mountOverlay !== 'function') return { available: false, reason: '@strata/overlay does not export mountOverlay yet' };
-      return { available: true, version: `strata ${overlayVersion()}, FUSE transport: ${transportText}`, options: lowerPassthrough ? `${OPTIONS}; lower_passthrough` : OPTIONS };
+      return { available: true, version: `strata ${overlayVersion()}, FUSE transport: ${transportText}`, options: `${OPTIONS}; ${passthroughText(lowerPassthrough)}` };
     },
     async mount(spec: MountSpec): Promise<MountedFs> {
       const m = await load();
       if (m instanceof Error || typeof m.mountOverlay !== 'function') throw new Error('strata: overlay not available');
       const handle = await m.mountOverlay(spec.mountpoint, {
         lowerDirs: spec.lowerDirs, upperDir: spec.upperDir, workDir: spec.workDir, noSync: true, ...(transport ? { transport } : {}),
-        ...(lowerPassthrough ? { lowerPassthrough } : {}),
+        ...(lowerPassthrough !== undefined ? { lowerPassthrough } : {}),
       });
       return {
         root: spec.mountpoint,

@@ -5,6 +5,12 @@ import { UsageError } from '@strata/common';
 import { runBench } from '@strata/bench';
 import { bool, str, type Command } from '../command.ts';
 
+function onOff(v: string | undefined): boolean | undefined {
+  if (v === undefined) return undefined;
+  if (v !== 'on' && v !== 'off') throw new UsageError(`strata bench: --strata-lower-passthrough must be on or off, not ${JSON.stringify(v)}`);
+  return v === 'on';
+}
+
 function list(v: string | undefined): string[] {
   return v ? v.split(',').map((s) => s.trim()).filter(Boolean) : [];
 }
@@ -13,7 +19,7 @@ export const bench: Command = {
   name: 'bench',
   summary: 'Benchmark strata against kernel overlayfs, fuse-overlayfs, unionfs-fuse and a plain directory',
   usage: [
-    'Usage: strata bench [--drivers LIST] [--workloads LIST] [--quick] [--runs N] [--out DIR] [--data-dir DIR] [--strata-transport T] [--strata-lower-passthrough]',
+    'Usage: strata bench [--drivers LIST] [--workloads LIST] [--quick] [--runs N] [--out DIR] [--data-dir DIR] [--strata-transport T] [--strata-lower-passthrough on|off]',
     '',
     'Runs each workload in a fresh mount of each driver over identical layer',
     'directories, N times, and reports median, min and max. Needs root (mounts,',
@@ -28,7 +34,7 @@ export const bench: Command = {
     '  --out DIR          where bench.json, bench.md and the SVG charts go (default: .bench)',
     '  --data-dir DIR     where the layer data is made (default: the OS temp dir)',
     '  --strata-transport T   strata\'s FUSE transport: native or fuse-native (default: strata\'s own default)',
-    '  --strata-lower-passthrough   mount strata with -o lower_passthrough (faster reads of lower files)',
+    '  --strata-lower-passthrough on|off   mount strata with -o lower_passthrough=on|off (default: strata\'s own, on)',
   ].join('\n'),
   options: {
     drivers: { type: 'string' },
@@ -38,7 +44,7 @@ export const bench: Command = {
     out: { type: 'string' },
     'data-dir': { type: 'string' },
     'strata-transport': { type: 'string' },
-    'strata-lower-passthrough': { type: 'boolean' },
+    'strata-lower-passthrough': { type: 'string' },
   },
   async run(args, ctx) {
     const runsText = str(args, 'runs');
@@ -52,7 +58,7 @@ export const bench: Command = {
       outDir: str(args, 'out') ?? '.bench',
       dataParent: str(args, 'data-dir'),
       strataTransport: str(args, 'strata-transport'),
-      strataLowerPassthrough: bool(args, 'strata-lower-passthrough'),
+      strataLowerPassthrough: onOff(str(args, 'strata-lower-passthrough')),
       command: ['strata', 'bench', ...process.argv.slice(3)].join(' '),
       progress: ctx.stderr,
     });

@@ -20,9 +20,10 @@ Options:
                     and ro, rw, dev, suid, allow_other, default_permissions, noatime;
                     transport=native|fuse-native picks the FUSE transport (default:
                     $STRATA_FUSE_TRANSPORT, else native for root, fuse-native otherwise);
-                    lower_passthrough (native): lower-layer files are read through FUSE
-                    passthrough too, faster, but a file opened before another open
-                    copies it up keeps reading the lower file
+                    lower_passthrough=on|off (native; default on): lower-layer files are
+                    read through FUSE passthrough, at the host page cache's speed; a file
+                    opened before another open copies it up keeps reading the lower file,
+                    as under fuse-overlayfs; off: it reads the copy, as under overlayfs
   -f, --foreground  serve in this process until unmounted (no daemon)
   --whiteout FMT    format deletions write: overlay (char device 0/0, default) or aufs (.wh.NAME)
   --stats           print per-operation counts and latencies of the server at MOUNTPOINT`;

@@ -186,7 +186,7 @@ interface Session {
   looked(ids: Buffer): void;
 }
 
-function createSession(overlay: Overlay, ttl: Timeouts, lowerPassthrough = false): Session {
+function createSession(overlay: Overlay, ttl: Timeouts, lowerPassthrough = true): Session {
   const inodes = new Map<number, Inode>([[ROOT_INO, { node: overlay.tree.root, nlookup: 1 }]]);
   const files = new Map<number, OpenFile>();
   /** Node id -> an open of it made for writing: fchmod/fchown/futimens arrive without a handle, and go through its fd. */
@@ -462,17 +462,17 @@ function createSession(overlay: Overlay, ttl: Timeouts, lowerPassthrough = false
    * that same backing, and no passthrough open while the inode has
    * page-cached opens. Upper files are passed through (one read-write
    * backing per inode, shared by its opens). Files still in a lower layer
-   * are page cached, data through the loop in C: a copy-up while such a
-   * reader is open then gives the writer a cached open too (through the
-   * loop, to the upper copy), and the reader sees what the writer wrote, as
-   * under kernel overlayfs. With lower_passthrough (and on a mount without
-   * an upper layer, where nothing is ever copied up) lower files get a
-   * read-only backing on the lower file instead; a write open that copies
-   * such a file up while its lower backing is open cannot share that inode,
-   * so the name gets a new node id and the open ESTALE: open(2) looks the
-   * name up again and opens the new inode, passed through to the upper copy,
-   * while the old readers go on reading the lower file (as overlayfs did
-   * before Linux 4.19).
+   * get a read-only backing on the lower file (lower_passthrough, the
+   * default); a write open that copies such a file up while its lower
+   * backing is open cannot share that inode, so the name gets a new node id
+   * and the open ESTALE: open(2) looks the name up again and opens the new
+   * inode, passed through to the upper copy, while the old readers go on
+   * reading the lower file (as under fuse-overlayfs, and overlayfs before
+   * Linux 4.19). With lower_passthrough=off lower files are page cached
+   * instead, data through the loop in C: a copy-up while such a reader is
+   * open then gives the writer a cached open too (through the loop, to the
+   * upper copy), and the reader sees what the writer wrote, as under kernel
+   * overlayfs since 4.19.
    */
   const openReply = (nodeid: number, fh: number, flags: number, out: Buffer, off: number): void => {
     const fd = overlay.fd(fh);

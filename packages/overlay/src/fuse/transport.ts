@@ -22,7 +22,7 @@ export interface TransportOptions {
   entryTimeout?: number;
   /** Called once the kernel has unmounted the filesystem (by anyone). */
   onUnmounted?: () => void;
-  /** Native transport: pass lower-layer files through too (see ParsedMountOptions.lowerPassthrough). */
+  /** Native transport: pass lower-layer files through too (default true; see ParsedMountOptions.lowerPassthrough). */
   lowerPassthrough?: boolean;
 }
 
