@@ -15,6 +15,8 @@ export const ItemKind = {
   End: 2,
   /** The loop answered LOOKUPs from prepared entries: `data` holds their node ids (u64 LE each), one per answer. */
   Lookups: 3,
+  /** The loop made files itself (reserveIds, completeDir's `creatable`): `data` holds their records (see fuse_ll.c, struct created_rec). */
+  Created: 4,
 } as const;
 export type ItemKind = (typeof ItemKind)[keyof typeof ItemKind];
 
@@ -32,7 +34,8 @@ interface Binding {
   writerFile(fd: number, nodeid: number, hostFd: number, ino: number, validSec: number, validNsec: number): void;
   invalAttrs(fd: number, nodeid: number): void;
   prepareEntries(fd: number, parent: number, entries: Buffer): void;
-  completeDir(fd: number, nodeid: number, names: Buffer, validSec: number, validNsec: number): void;
+  completeDir(fd: number, nodeid: number, names: Buffer, validSec: number, validNsec: number, creatable: boolean): void;
+  reserveIds(fd: number, first: number, count: number): void;
   generation(fd: number): number;
   counts(fd: number): number[];
 }
@@ -118,8 +121,14 @@ export const prepareEntries: Binding['prepareEntries'] = binding.prepareEntries;
  * LE length][name]: the loop answers LOOKUPs of any other name in it "no
  * such entry" (cached by the kernel for validSec + validNsec), and adds
  * every name a request may create there before forwarding the request.
+ * `creatable` (no whiteouts there either): the loop may answer a CREATE
+ * there itself, and reports the file (ItemKind.Created) before anything
+ * else it hands over.
  */
 export const completeDir: Binding['completeDir'] = binding.completeDir;
+
+/** Node ids [first, first + count) are the loop's to give the files it makes; an earlier block's rest goes unused. */
+export const reserveIds: Binding['reserveIds'] = binding.reserveIds;
 
 /**
  * The loop's tree generation: it steps on every request that may change the

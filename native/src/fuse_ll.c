@@ -40,7 +40,7 @@
 #define MAX_PAGES (MAX_WRITE / 4096)
 #define IN_BUF (MAX_WRITE + 8192)
 
-enum item_kind { ITEM_REQUEST, ITEM_INIT, ITEM_END, ITEM_LOOKUPS };
+enum item_kind { ITEM_REQUEST, ITEM_INIT, ITEM_END, ITEM_LOOKUPS, ITEM_CREATED };
 
 // What the loop hands JavaScript.
 struct item {
@@ -92,6 +92,11 @@ struct session {
   // Directories whose every name the loop knows (see cdir), by node id.
   struct cdir *cdirs;
   size_t cdir_names;
+  // Files the loop created itself (see try_create): node ids JavaScript set
+  // aside for it, and the records of files JavaScript has not yet been told of.
+  uint64_t ids_next, ids_end;
+  char *created;
+  size_t created_len, created_count;
   // Upper directories and files open for writing, answered by fstat (see fd_slot).
   struct fd_slot *dirs, *files;
   struct session *next;
@@ -361,6 +366,7 @@ struct cdir {
   uint64_t nodeid; // 0: empty
   uint64_t valid;  // entry timeout of the negative answers
   uint32_t valid_nsec;
+  int creatable;   // the loop may create files here itself (see try_create)
   uint32_t count, cap; // names in the set; slots in `hashes` (a power of two, or 0)
   uint32_t *hashes;    // open addressing; 0 is an empty slot
 };
@@ -444,6 +450,104 @@ static int cdir_lookup(struct session *s, const struct fuse_in_header *h, const 
 
 static void cdir_drop_id(struct session *s, uint64_t id) {
   cdir_drop(s, cdir_of(s, id));
+}
+
+// Files made here: a program filling a new directory (tar, cp -r, a
+// compiler's outputs, a package manager) creates file after file, and each
+// CREATE was a trip to JavaScript of 30-50 us beyond the host's own
+// open(2) (10k creates: JavaScript's CREATE took 93 us a file, open(2) 45
+// of them). Measured here, upper on a tmpfs, alternating: 10k creates 1.87
+// -> 1.60 s (median of 8, 8 of 8 pairs faster), the 235 MiB untar 3.05 ->
+// 2.75 s (median of 6). Where nothing can make the create anything but an
+// open(O_CREAT|O_EXCL) in the upper directory, the loop does it: a
+// directory with no lower parts and no whiteouts whose names it knows
+// (cdir, `creatable`), whose upper directory it holds (s->dirs), a name it
+// does not have, a regular file without set-ID bits, opened for writing by
+// root (anyone else's file is chowned by JavaScript), passed through. The
+// node id comes from a block JavaScript set aside (reserveIds). JavaScript
+// learns of each file (ITEM_CREATED) before anything else it is given, so
+// its tree, handles and backings are whole whenever it answers a request:
+// the record carries what its own CREATE would have kept. Anything
+// unexpected (the name exists on the host, say) undoes what was done and
+// hands the request to JavaScript. STRATA_FUSE_C_CREATE=0 turns it off.
+#define CREATED_MAX 256 // records held before JavaScript is told
+struct created_rec {
+  uint64_t parent, id, dev, ino;
+  int32_t fd, backing; // the host file, open read-write; its passthrough backing
+  uint16_t len;         // then the name
+} __attribute__((packed));
+_Static_assert(sizeof(struct created_rec) == 42, "CREATED_REC in lowlevel.ts");
+static int c_create = 1;
+static int backing_open(int dev, struct fuse_backing_map *map);
+static void flush_created(struct session *s);
+static void nocaps_set(struct session *s, uint64_t id, int on);
+
+static int try_create(struct session *s, const struct fuse_in_header *h, const char *body, size_t len) {
+  const struct fuse_create_in *in = (const void *)body;
+  if (!c_create || !s->passthrough || s->ids_next >= s->ids_end || h->uid != 0 || h->gid != 0 || len <= sizeof *in) return 0;
+  struct cdir *d = cdir_of(s, h->nodeid);
+  struct fd_slot *dir = slot_of(s->dirs, h->nodeid);
+  if (!d || !d->creatable || !dir || dir->merged) return 0;
+  const char *name = body + sizeof *in, *end = body + len;
+  size_t n = strnlen(name, (size_t)(end - name));
+  if (n == 0 || n > 255 || name + n == end || strcmp(name, ".") == 0 || strcmp(name, "..") == 0) return 0;
+  if (!S_ISREG(in->mode) || (in->mode & (S_ISUID | S_ISGID)) || (in->flags & O_ACCMODE) == O_RDONLY) return 0;
+  if (cdir_has(d, name_hash(name, n))) return 0;
+  // As JavaScript opens it (hostFlags): read-write, so the fd can back later readers too.
+  int flags = (int)(in->flags & ~(uint32_t)(O_ACCMODE | O_TRUNC)) | O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC;
+  int fd = openat(dir->fd, name, flags, in->mode & 07777);
+  if (fd < 0) return 0;
+  struct stat st;
+  struct fuse_backing_map map = {fd, 0, 0};
+  int bid = -1;
+  if (fstat(fd, &st) < 0 || (bid = backing_open(s->fd, &map)) < 0) {
+    unlinkat(dir->fd, name, 0);
+    close(fd);
+    return 0;
+  }
+  if (s->created_count >= CREATED_MAX) flush_created(s);
+  struct created_rec rec = {h->nodeid, s->ids_next, (uint64_t)st.st_dev, (uint64_t)st.st_ino, fd, bid, (uint16_t)n};
+  char *buf = realloc(s->created, s->created_len + sizeof rec + n);
+  if (!buf) {
+    uint32_t b = (uint32_t)bid;
+    ioctl(s->fd, FUSE_DEV_IOC_BACKING_CLOSE, &b);
+    unlinkat(dir->fd, name, 0);
+    close(fd);
+    return 0;
+  }
+  s->created = buf;
+  memcpy(buf + s->created_len, &rec, sizeof rec);
+  memcpy(buf + s->created_len + sizeof rec, name, n);
+  s->created_len += sizeof rec + n;
+  s->created_count++;
+  uint64_t id = s->ids_next++;
+  s->attr_gen++;
+  nocaps_set(s, id, 1); // a new file has no security.capability
+  int own = fcntl(fd, F_DUPFD_CLOEXEC, 0);
+  if (own >= 0) {
+    struct fd_slot f = {id, own, 0, id, dir->valid, dir->valid_nsec};
+    slot_put(&s->files, &f);
+  }
+  struct {
+    uint64_t nodeid, generation, entry_valid, attr_valid;
+    uint32_t entry_valid_nsec, attr_valid_nsec;
+    uint64_t ino, size, blocks, atime, mtime, ctime;
+    uint32_t atimensec, mtimensec, ctimensec, mode, nlink, uid, gid, rdev, blksize, flags;
+    uint64_t fh;
+    uint32_t open_flags;
+    int32_t backing_id;
+  } out = {
+    id, 0, d->valid, dir->valid, d->valid_nsec, dir->valid_nsec,
+    id, (uint64_t)st.st_size, (uint64_t)st.st_blocks,
+    (uint64_t)st.st_atim.tv_sec, (uint64_t)st.st_mtim.tv_sec, (uint64_t)st.st_ctim.tv_sec,
+    (uint32_t)st.st_atim.tv_nsec, (uint32_t)st.st_mtim.tv_nsec, (uint32_t)st.st_ctim.tv_nsec,
+    st.st_mode, (uint32_t)st.st_nlink, st.st_uid, st.st_gid, (uint32_t)st.st_rdev, (uint32_t)st.st_blksize, 0,
+    (uint64_t)fd, FOPEN_PASSTHROUGH, bid,
+  };
+  _Static_assert(sizeof out == ENTRY_OUT_SIZE + 16, "fuse_entry_out + fuse_open_out");
+  cdir_note(s, d, name, end); // (after the last use of d: a set that cannot take the name is dropped)
+  send_reply(s, h->unique, 0, &out, sizeof out);
+  return 1;
 }
 
 static void flush_looked(struct session *s);
@@ -668,6 +772,7 @@ static void on_closed(uv_handle_t *handle) {
   free(s->prep);
   free(s->looked);
   free(s->forgets);
+  free(s->created);
   if (s->cdirs)
     for (int i = 0; i < CDIR_SLOTS; i++) free(s->cdirs[i].hashes);
   free(s->cdirs);
@@ -843,10 +948,12 @@ static void dispatch(struct session *s, const char *buf, size_t n) {
       break;
     }
     // Requests that may change it.
+    case FUSE_CREATE:
+      if (try_create(s, h, body, len)) break;
+      // fall through
     case FUSE_SYMLINK: case FUSE_MKNOD: case FUSE_MKDIR:
     case FUSE_UNLINK: case FUSE_LINK:
     case FUSE_SETXATTR: case FUSE_REMOVEXATTR:
-    case FUSE_CREATE:
       cdir_note_new(s, h, body, len);
       s->attr_gen++;
       forward(s, h, body, len);
@@ -905,15 +1012,21 @@ static void on_readable(uv_poll_t *p, int status, int events) {
     i++;
     if ((size_t)n >= sizeof(struct fuse_in_header)) dispatch(s, in_buf, (size_t)n);
   }
-  // Going back to sleep: JavaScript lets go of what the kernel forgot now, not at the next request.
-  if (!s->ended) flush_forgets(s);
+  // Going back to sleep: JavaScript learns of the files made here and lets go of what the kernel forgot
+  // now, not at the next request.
+  if (!s->ended) {
+    flush_created(s);
+    flush_forgets(s);
+  }
 }
 
 // Calls JavaScript: callback(kind, op, unique, nodeid, uid, gid, pid, body | info). Frees `it`.
 static void deliver(struct session *s, struct item *it) {
-  // In the kernel's order: lookups the loop answered before the forgets that may count them down, both
-  // before anything else (each flush empties its list before it delivers, so the nested call does nothing).
-  if (it->kind != ITEM_LOOKUPS) {
+  // In the kernel's order: files made here, then lookups the loop answered, then the forgets that may
+  // count either down, all before anything else (each flush empties its list before it delivers, so the
+  // nested call does nothing).
+  if (it->kind != ITEM_CREATED) flush_created(s);
+  if (it->kind != ITEM_LOOKUPS && it->kind != ITEM_CREATED) {
     flush_looked(s);
     flush_forgets(s);
   }
@@ -930,7 +1043,7 @@ static void deliver(struct session *s, struct item *it) {
   napi_create_uint32(env, it->h.uid, &argv[4]);
   napi_create_uint32(env, it->h.gid, &argv[5]);
   napi_create_uint32(env, it->h.pid, &argv[6]);
-  if (it->kind == ITEM_REQUEST || it->kind == ITEM_LOOKUPS) {
+  if (it->kind == ITEM_REQUEST || it->kind == ITEM_LOOKUPS || it->kind == ITEM_CREATED) {
     void *p;
     napi_create_buffer_copy(env, it->len, it->body, &p, &argv[7]);
   } else if (it->kind == ITEM_INIT) {
@@ -960,6 +1073,20 @@ static void flush_looked(struct session *s) {
   it->len = (uint32_t)bytes;
   memcpy(it->body, s->looked, bytes);
   s->looked_count = 0;
+  deliver(s, it);
+}
+
+// Tells JavaScript of the files made here (records as struct created_rec, each followed by its name).
+static void flush_created(struct session *s) {
+  if (!s->created_count) return;
+  struct item *it = malloc(sizeof *it + s->created_len);
+  if (!it) return; // (then the next call tries again)
+  memset(it, 0, sizeof *it);
+  it->kind = ITEM_CREATED;
+  it->len = (uint32_t)s->created_len;
+  memcpy(it->body, s->created, s->created_len);
+  s->created_len = 0;
+  s->created_count = 0;
   deliver(s, it);
 }
 
@@ -1039,6 +1166,8 @@ static napi_value js_start(napi_env env, napi_callback_info info) {
   if (fl < 0 || fcntl(fd, F_SETFL, fl | O_NONBLOCK) < 0) return throw_errno(env, errno, "start: O_NONBLOCK");
   const char *spin = getenv("STRATA_FUSE_SPIN_US");
   if (spin && *spin) spin_ns = strtoull(spin, NULL, 10) * 1000u;
+  const char *cc = getenv("STRATA_FUSE_C_CREATE");
+  c_create = !(cc && strcmp(cc, "0") == 0);
   if (!in_buf) in_buf = malloc(IN_BUF);
   if (!read_buf) read_buf = malloc(MAX_WRITE + sizeof(struct fuse_out_header));
   struct session *s = calloc(1, sizeof *s);
@@ -1281,9 +1410,10 @@ static napi_value js_prepare_entries(napi_env env, napi_callback_info info) {
   return undef(env);
 }
 
-// completeDir(fd, nodeid, names, validSec, validNsec): directory nodeid has
-// no lower parts and exactly these names ([u16 length][name] each); the
-// loop answers LOOKUPs of other names "no such entry" (see cdir).
+// completeDir(fd, nodeid, names, validSec, validNsec, creatable): directory
+// nodeid has no lower parts and exactly these names ([u16 length][name]
+// each); the loop answers LOOKUPs of other names "no such entry" (see cdir),
+// and if `creatable` (no whiteouts either) makes files there (try_create).
 static napi_value js_complete_dir(napi_env env, napi_callback_info info) {
   struct node_args a;
   const char *data = NULL;
@@ -1291,7 +1421,9 @@ static napi_value js_complete_dir(napi_env env, napi_callback_info info) {
   bool isbuf = false;
   int64_t valid;
   uint32_t nsec;
-  if (!node_call(env, info, 5, &a, "completeDir: arguments")) return NULL;
+  bool creatable = false;
+  if (!node_call(env, info, 6, &a, "completeDir: arguments")) return NULL;
+  napi_get_value_bool(env, a.argv[5], &creatable);
   if (napi_is_buffer(env, a.argv[2], &isbuf) != napi_ok || !isbuf || !arg_i64(env, a.argv[3], &valid) ||
       napi_get_value_uint32(env, a.argv[4], &nsec) != napi_ok)
     return throw_errno(env, EINVAL, "completeDir: arguments");
@@ -1304,6 +1436,7 @@ static napi_value js_complete_dir(napi_env env, napi_callback_info info) {
   d->nodeid = a.id;
   d->valid = (uint64_t)valid;
   d->valid_nsec = nsec;
+  d->creatable = creatable;
   for (size_t off = 0; off + 2 <= len;) {
     uint16_t n;
     memcpy(&n, data + off, 2);
@@ -1316,6 +1449,20 @@ static napi_value js_complete_dir(napi_env env, napi_callback_info info) {
       break;
     }
     off += 2 + n;
+  }
+  return undef(env);
+}
+
+// reserveIds(fd, first, count): node ids [first, first + count) are the
+// loop's to give the files it makes (try_create); those of a block before go unused.
+static napi_value js_reserve_ids(napi_env env, napi_callback_info info) {
+  struct node_args a;
+  int64_t count;
+  if (!node_call(env, info, 3, &a, "reserveIds: arguments")) return NULL;
+  if (!arg_i64(env, a.argv[2], &count) || count < 0) return throw_errno(env, EINVAL, "reserveIds: arguments");
+  if (a.s) {
+    a.s->ids_next = a.id;
+    a.s->ids_end = a.id + (uint64_t)count;
   }
   return undef(env);
 }
@@ -1354,6 +1501,7 @@ static napi_value init(napi_env env, napi_value exports) {
     {"prepareEntries", NULL, js_prepare_entries, NULL, NULL, NULL, napi_default, NULL},
     {"completeDir", NULL, js_complete_dir, NULL, NULL, NULL, napi_default, NULL},
     {"generation", NULL, js_generation, NULL, NULL, NULL, napi_default, NULL},
+    {"reserveIds", NULL, js_reserve_ids, NULL, NULL, NULL, napi_default, NULL},
     {"counts", NULL, js_counts, NULL, NULL, NULL, napi_default, NULL},
   };
   napi_define_properties(env, exports, sizeof props / sizeof props[0], props);

@@ -136,6 +136,14 @@ struct fuse_forget_in {
   uint64_t nlookup;
 };
 
+// FUSE_CREATE: this, then the new name (NUL-terminated).
+struct fuse_create_in {
+  uint32_t flags;
+  uint32_t mode;
+  uint32_t umask;
+  uint32_t open_flags;
+};
+
 struct fuse_forget_one {
   uint64_t nodeid;
   uint64_t nlookup;

@@ -517,3 +517,67 @@ test('a directory with no lower parts: the loop answers lookups of names it lack
   t.is(fs.readFileSync(m('subdir/a'), 'utf8'), 'a');
   for (const n of names) t.notThrows(() => fs.lstatSync(m(n)), `${n} after the remount`);
 });
+
+test('files made in a new directory: the loop creates them itself, and the engine knows them as if it had', async (t) => {
+  const s = makeStack(1);
+  populate(s.lowers[0]!, { 'lower/file': 'l' });
+  const h = await mountNative(t, s);
+  const d = path.join(s.mnt, 'out');
+  fs.mkdirSync(d);
+  const m = (p: string) => path.join(d, p);
+  const hold = fs.openSync(d, 'r'); // (kept in the kernel while other tests drop caches)
+  t.false(fs.existsSync(m('first')), 'the engine hands the loop the names');
+  fs.statSync(d); // and the upper directory
+  const base = await serverStats(s.mnt);
+  if (!base.passthrough) {
+    fs.closeSync(hold);
+    t.fail('the kernel did not agree to FUSE passthrough (needs root and kernel 6.9+)');
+    return;
+  }
+  for (let i = 0; i < 40; i++) fs.writeFileSync(m(`f${i}`), `content ${i}`);
+  const mid = await serverStats(s.mnt);
+  const sent = (mid.requests.create ?? 0) - (base.requests.create ?? 0);
+  const engine = (mid.ops.create?.count ?? 0) - (base.ops.create?.count ?? 0);
+  t.is(sent, 40);
+  t.true(engine <= 4, `the loop made the files (the engine made ${engine} of ${sent})`);
+  t.is((mid.requests.write ?? 0) - (base.requests.write ?? 0), 0, 'their writes were passed through');
+  // What the engine must know of them: names, inode numbers, open handles, data, attributes.
+  const inos = new Set<number>();
+  for (let i = 0; i < 40; i++) {
+    const st = fs.statSync(m(`f${i}`));
+    t.is(fs.readFileSync(m(`f${i}`), 'utf8'), `content ${i}`);
+    t.is(fs.readFileSync(path.join(s.upper, 'out', `f${i}`), 'utf8'), `content ${i}`);
+    t.is(st.mode & 0o777, 0o666 & ~process.umask());
+    inos.add(st.ino);
+  }
+  t.is(inos.size, 40, 'each file its own inode number');
+  t.false(inos.has(fs.statSync(path.join(s.mnt, 'lower/file')).ino));
+  const fd = fs.openSync(m('open'), 'w'); // still open while the engine handles the next requests
+  fs.writeSync(fd, 'abc');
+  fs.fchmodSync(fd, 0o600);
+  fs.renameSync(m('open'), m('renamed'));
+  fs.writeSync(fd, 'def');
+  fs.closeSync(fd);
+  t.is(fs.readFileSync(m('renamed'), 'utf8'), 'abcdef');
+  t.is(fs.statSync(m('renamed')).mode & 0o777, 0o600);
+  fs.linkSync(m('f1'), m('f1-link'));
+  t.is(fs.statSync(m('f1-link')).ino, fs.statSync(m('f1')).ino);
+  t.is(fs.statSync(m('f1')).nlink, 2);
+  fs.unlinkSync(m('f2'));
+  fs.appendFileSync(m('f3'), ' more');
+  t.is(fs.readFileSync(m('f3'), 'utf8'), 'content 3 more');
+  t.throws(() => fs.writeFileSync(m('f5'), 'x', { flag: 'wx' }), { code: 'EEXIST' });
+  execFileSync('sh', ['-c', 'echo 2 > /proc/sys/vm/drop_caches']); // the kernel forgets them; the engine answers
+  const names = fs.readdirSync(d).sort();
+  t.is(names.length, 41);
+  t.false(names.includes('f2'));
+  t.true(names.includes('renamed') && names.includes('f1-link'));
+  t.is(fs.readFileSync(m('f7'), 'utf8'), 'content 7');
+  fs.closeSync(hold);
+  // A new server reads them from the upper layer.
+  await unmount(h);
+  await mountNative(t, s);
+  t.is(fs.readFileSync(m('f39'), 'utf8'), 'content 39');
+  t.is(fs.readFileSync(m('renamed'), 'utf8'), 'abcdef');
+  t.is(fs.statSync(m('f1')).nlink, 2);
+});

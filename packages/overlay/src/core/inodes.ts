@@ -19,6 +19,13 @@ export class Inodes {
     return n;
   }
 
+  /** Sets aside `count` numbers no host file will be given (for files made elsewhere, see Overlay.adoptCreated); the first one. */
+  reserve(count: number): number {
+    const first = this.next;
+    this.next += count;
+    return first;
+  }
+
   /** Makes host file (dev, ino) carry merged number `n` (after a copy-up). */
   alias(dev: number, ino: number, n: number): void {
     this.byHost.set(`${dev}:${ino}`, n);

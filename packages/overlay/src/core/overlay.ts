@@ -217,6 +217,25 @@ export class Overlay {
     return this.addHandle(fd, node, (flags & O_ACCMODE) !== fs.constants.O_RDONLY);
   }
 
+  /**
+   * A regular file the FUSE loop made itself in `parent`'s upper directory,
+   * as create() would have for root (open(O_CREAT|O_EXCL) of a new name in
+   * a directory with no lower parts and no whiteouts): enters it in the
+   * tree with merged inode number `ino` (one of Inodes.reserve) and returns
+   * its handle on `fd`, open for reading and writing.
+   */
+  adoptCreated(parent: Node, name: string, fd: number, hostDev: number, hostIno: number, ino: number): { node: Node; fh: number } {
+    const children = this.tree.children(parent);
+    let node = children.get(name);
+    if (!node) {
+      node = new Node(name, parent, S_IFREG, true, null, false);
+      addChild(parent, name, node);
+    }
+    node.ino = ino;
+    this.inodes.alias(hostDev, hostIno, ino);
+    return { node, fh: this.addHandle(fd, node, true) };
+  }
+
   private addHandle(fd: number, node: Node, writable: boolean): number {
     const fh = this.nextHandle++;
     if (this.nextHandle > 0x7fffffff) this.nextHandle = 1;

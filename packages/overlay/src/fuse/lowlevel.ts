@@ -127,6 +127,9 @@ function nsec(seconds: number): number {
 }
 
 /** fuse_entry_out (128 bytes) at `off`; nodeid 0 with no attributes is a cacheable "no such entry". */
+/** Bytes of the fixed part of a record of a file the loop made (struct created_rec in fuse_ll.c). */
+const CREATED_REC = 42;
+
 function writeEntry(b: Buffer, off: number, nodeid: number, st: StatArray | null, ttl: Timeouts): void {
   w64(b, off, nodeid);
   w64(b, off + 8, 0);
@@ -184,6 +187,8 @@ interface Session {
   attach(devFd: number, withPassthrough: boolean): void;
   /** The loop answered LOOKUPs from prepared entries: one u64 node id per answer, each a kernel reference. */
   looked(ids: Buffer): void;
+  /** The loop answered CREATEs itself: one record per file (see fuse_ll.c, struct created_rec). */
+  created(records: Buffer): void;
 }
 
 function createSession(overlay: Overlay, ttl: Timeouts, lowerPassthrough = true): Session {
@@ -390,7 +395,21 @@ function createSession(overlay: Overlay, ttl: Timeouts, lowerPassthrough = true)
       out.writeUInt16LE(n, pos);
       pos += 2 + n;
     }
-    ll.completeDir(dev, id, out.subarray(0, pos), Math.floor(ttl.entry), nsec(ttl.entry));
+    // Files the loop may make itself: no whiteouts to replace, and passed through (what JavaScript would do).
+    const creatable = passthrough && !overlay.readOnly && !dir.upperWhiteouts?.size;
+    if (creatable) topUpIds();
+    ll.completeDir(dev, id, out.subarray(0, pos), Math.floor(ttl.entry), nsec(ttl.entry), creatable);
+  };
+
+  /** Node ids set aside for the files the loop makes (ll.reserveIds): the next it will give, and the block's end. */
+  let idsNext = 0;
+  let idsEnd = 0;
+  const ID_BLOCK = 1024;
+  const topUpIds = (): void => {
+    if (idsEnd - idsNext >= ID_BLOCK / 4) return;
+    idsNext = overlay.inodes.reserve(ID_BLOCK);
+    idsEnd = idsNext + ID_BLOCK;
+    ll.reserveIds(dev, idsNext, ID_BLOCK);
   };
 
   /** A directory of the upper layer: the loop answers its GETATTRs with an fstat of it from now on (ll.upperDir). */
@@ -898,7 +917,34 @@ function createSession(overlay: Overlay, ttl: Timeouts, lowerPassthrough = true)
       if (dir) dir.used++;
     }
   };
-  return { handle, attach, looked };
+  /** Takes in the files the loop made: what CREATE here would have kept (tree entry, handle, backing, writer). */
+  const created = (recs: Buffer): void => {
+    const u64 = (off: number) => recs.readUInt32LE(off) + recs.readUInt32LE(off + 4) * 4294967296;
+    for (let off = 0; off + CREATED_REC <= recs.length;) {
+      const parentId = u64(off);
+      const id = u64(off + 8);
+      const hostDev = u64(off + 16);
+      const hostIno = u64(off + 24);
+      const fd = recs.readInt32LE(off + 32);
+      const backingId = recs.readInt32LE(off + 36);
+      const n = recs.readUInt16LE(off + 40);
+      const name = recs.toString('utf8', off + CREATED_REC, off + CREATED_REC + n);
+      off += CREATED_REC + n;
+      idsNext = Math.max(idsNext, id + 1);
+      const parent = inodes.get(parentId);
+      // (The kernel holds its reference to the directory while it creates in it.)
+      if (!parent) throw new Error(`the loop made ${name} in node ${parentId}, which the engine does not know`);
+      const { node, fh } = overlay.adoptCreated(parent.node, name, fd, hostDev, hostIno, id);
+      inodes.set(id, { node, nlookup: 1 });
+      const bk: Backing = { id: backingId, refs: 1, key: `${hostDev}:${hostIno}`, rw: true };
+      backings.set(id, bk);
+      const file: OpenFile = { fh, fd, nodeid: id, cached: false, backing: bk };
+      files.set(fd, file);
+      writers.set(id, file);
+    }
+    topUpIds();
+  };
+  return { handle, attach, looked, created };
 }
 
 /** Mounts `overlay` at `mountpoint` through /dev/fuse; resolves once the kernel's INIT is answered. */
@@ -938,6 +984,10 @@ export function serveLowLevel(overlay: Overlay, mountpoint: string, opts: Transp
         }
         if (kind === ll.ItemKind.Lookups) {
           session.looked(data as Buffer);
+          return;
+        }
+        if (kind === ll.ItemKind.Created) {
+          session.created(data as Buffer);
           return;
         }
         if (kind === ll.ItemKind.End) {
