@@ -54,6 +54,11 @@ export function settleBackgroundWork(timeoutMs = 10_000): number {
  */
 export async function runServer(mountpoint: string, opts: ParsedMountOptions, sopts: ServerOptions = {}): Promise<number> {
   const mp = path.resolve(mountpoint);
+  // Modes of new entries arrive with the caller's umask applied by the
+  // kernel; the server's own must not take more away (under umask 0, touch
+  // gave 0644). This process exists to serve mounts (a daemon, the
+  // builder's mount worker, or `strata mount -f`).
+  process.umask(0);
   let overlay: Overlay;
   let server: FuseServer;
   let finished!: (code: number) => void;
@@ -113,7 +118,7 @@ export async function runServer(mountpoint: string, opts: ParsedMountOptions, so
   const statsFile = statsFileFor(mp);
   writeState({ pid: process.pid, mountpoint: mp, options: opts, statsFile });
   process.on('SIGUSR2', () => {
-    fs.writeFileSync(statsFile + '.tmp', JSON.stringify(server.stats.toJSON(), null, 2));
+    fs.writeFileSync(statsFile + '.tmp', JSON.stringify(server.stats.toJSON(), null, 2), { mode: 0o600 });
     fs.renameSync(statsFile + '.tmp', statsFile);
   });
   // A bug in one operation must not take the mount down with it (a dead

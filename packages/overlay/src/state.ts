@@ -38,7 +38,7 @@ export function logFileFor(mountpoint: string): string {
 export function writeState(s: MountState): void {
   fs.mkdirSync(runDir(), { recursive: true, mode: 0o700 });
   const f = stateFile(s.mountpoint);
-  fs.writeFileSync(f + '.tmp', JSON.stringify(s));
+  fs.writeFileSync(f + '.tmp', JSON.stringify(s), { mode: 0o600 });
   fs.renameSync(f + '.tmp', f);
 }
 

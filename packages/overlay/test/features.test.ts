@@ -7,7 +7,7 @@ import path from 'node:path';
 import { execFileSync } from 'node:child_process';
 import { run } from '@strata/common';
 import { mknod } from '@strata/native';
-import { cleanup, ls, makeStack, mountStrata, populate } from './helpers.ts';
+import { cleanup, ls, makeStack, mountKernel, mountStrata, populate } from './helpers.ts';
 
 test.afterEach.always(async (t) => cleanup(t));
 
@@ -119,4 +119,33 @@ test('layers on different filesystems: a lower layer on tmpfs copies up to an up
   t.is(fs.statSync(path.join(s.upper, 'f')).size, 100001);
   fs.renameSync(path.join(s.mnt, 'd'), path.join(s.mnt, 'd2'));
   t.is(fs.readFileSync(path.join(s.mnt, 'd2/g'), 'utf8'), 'g');
+});
+
+test('new entries get the mode asked for less the caller\'s umask only, as on kernel overlayfs', async (t) => {
+  // The kernel applies the caller's umask before the request reaches the
+  // server; a server that let its own umask apply as well made `touch`
+  // under umask 0 give 0644 instead of 0666.
+  const modes = async (mnt: string): Promise<string> => {
+    // merged/ has lower parts (the engine creates there), fresh/ none (the loop may create there itself).
+    const script = [
+      'umask 0', 'cd "$1"', 'mkdir fresh', 'ls fresh/a 2>/dev/null',
+      'for d in merged fresh; do touch $d/file; mkdir $d/dir; mkfifo $d/fifo; mkdir -m 1777 $d/sticky; done',
+      'python3 -c "import os; os.close(os.open(\'fresh/exact\', os.O_CREAT | os.O_WRONLY, 0o751))"',
+      'umask 027', 'touch fresh/masked merged/masked', 'mkdir fresh/masked-dir',
+      'stat -c "%n %a" merged/* fresh/* | sort',
+    ].join('; ');
+    return execFileSync('sh', ['-c', script, 'sh', mnt]).toString();
+  };
+  const s = makeStack(1);
+  populate(s.lowers[0]!, { 'merged/lower': 'l' });
+  await mountStrata(t, s);
+  const strata = await modes(s.mnt);
+  const k = makeStack(1);
+  populate(k.lowers[0]!, { 'merged/lower': 'l' });
+  await mountKernel(t, k, k.mnt);
+  t.is(strata, await modes(k.mnt));
+  t.regex(strata, /^fresh\/file 666$/m);
+  t.regex(strata, /^fresh\/dir 777$/m);
+  t.regex(strata, /^fresh\/exact 751$/m);
+  t.regex(strata, /^merged\/masked 640$/m);
 });

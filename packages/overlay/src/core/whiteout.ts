@@ -101,7 +101,7 @@ export function setOverlayXattr(p: string, trustedName: string, value: Buffer): 
 
 /** Marks the (upper) directory `dir` opaque in `format`. */
 export function makeOpaque(dir: string, format: WhiteoutFormat): void {
-  if (format === 'aufs') fs.writeFileSync(path.join(dir, AUFS_OPAQUE), '');
+  if (format === 'aufs') fs.writeFileSync(path.join(dir, AUFS_OPAQUE), '', { mode: 0o644 }); // (the server runs with umask 0)
   else setOverlayXattr(dir, OPAQUE_XATTR, Buffer.from('y'));
 }
 
@@ -120,7 +120,7 @@ export function writeWhiteout(dir: string, name: string, format: WhiteoutFormat)
       if (!unprivileged(err)) throw err;
     }
   }
-  fs.writeFileSync(path.join(dir, AUFS_PREFIX + name), '');
+  fs.writeFileSync(path.join(dir, AUFS_PREFIX + name), '', { mode: 0o644 });
 }
 
 /**
