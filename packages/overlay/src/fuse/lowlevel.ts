@@ -126,10 +126,10 @@ function nsec(seconds: number): number {
   return Math.min(999999999, Math.round((seconds - Math.floor(seconds)) * 1e9));
 }
 
-/** fuse_entry_out (128 bytes) at `off`; nodeid 0 with no attributes is a cacheable "no such entry". */
 /** Bytes of the fixed part of a record of a file the loop made (struct created_rec in fuse_ll.c). */
 const CREATED_REC = 42;
 
+/** fuse_entry_out (128 bytes) at `off`; nodeid 0 with no attributes is a cacheable "no such entry". */
 function writeEntry(b: Buffer, off: number, nodeid: number, st: StatArray | null, ttl: Timeouts): void {
   w64(b, off, nodeid);
   w64(b, off + 8, 0);
