@@ -111,6 +111,7 @@ struct session {
 // Every request not known to leave the tree alone empties the table (one
 // generation step) before JavaScript sees it. Direct-mapped by node id.
 #define ATTR_OUT_SIZE 104 // struct fuse_attr_out
+_Static_assert(sizeof(struct fuse_attr_out) == ATTR_OUT_SIZE, "fuse_attr_out");
 static void send_reply(struct session *s, uint64_t unique, int err, const void *data, size_t len);
 static int kill_suidgid(int fd, uint32_t caller_gid);
 #define ATTR_SLOTS 8192
@@ -210,24 +211,21 @@ static void node_forgotten(struct session *s, uint64_t id) {
   slot_forget(s->files, id);
 }
 
+// Host file `st` as the kernel is told it: under node id `ino`, with link count `nlink`.
+static struct fuse_attr attr_of(const struct stat *st, uint64_t ino, uint32_t nlink) {
+  return (struct fuse_attr){
+    ino, (uint64_t)st->st_size, (uint64_t)st->st_blocks,
+    (uint64_t)st->st_atim.tv_sec, (uint64_t)st->st_mtim.tv_sec, (uint64_t)st->st_ctim.tv_sec,
+    (uint32_t)st->st_atim.tv_nsec, (uint32_t)st->st_mtim.tv_nsec, (uint32_t)st->st_ctim.tv_nsec,
+    st->st_mode, nlink, st->st_uid, st->st_gid, (uint32_t)st->st_rdev, (uint32_t)st->st_blksize, 0,
+  };
+}
+
 // GETATTR (or a SETATTR's reply) from the slot's descriptor: 1 if answered.
 static int slot_getattr(struct session *s, const struct fd_slot *d, uint64_t unique) {
   struct stat st;
   if (!d || fstat(d->fd, &st) < 0) return 0;
-  struct {
-    uint64_t valid;
-    uint32_t valid_nsec, dummy;
-    uint64_t ino, size, blocks, atime, mtime, ctime;
-    uint32_t atimensec, mtimensec, ctimensec, mode, nlink, uid, gid, rdev, blksize, flags;
-  } out = {
-    d->valid, d->valid_nsec, 0,
-    d->ino, (uint64_t)st.st_size, (uint64_t)st.st_blocks,
-    (uint64_t)st.st_atim.tv_sec, (uint64_t)st.st_mtim.tv_sec, (uint64_t)st.st_ctim.tv_sec,
-    (uint32_t)st.st_atim.tv_nsec, (uint32_t)st.st_mtim.tv_nsec, (uint32_t)st.st_ctim.tv_nsec,
-    st.st_mode, d->merged ? 1 : (uint32_t)st.st_nlink, st.st_uid, st.st_gid, (uint32_t)st.st_rdev,
-    (uint32_t)st.st_blksize, 0,
-  };
-  _Static_assert(sizeof out == ATTR_OUT_SIZE, "fuse_attr_out");
+  struct fuse_attr_out out = {d->valid, d->valid_nsec, 0, attr_of(&st, d->ino, d->merged ? 1 : (uint32_t)st.st_nlink)};
   send_reply(s, unique, 0, &out, sizeof out);
   return 1;
 }
@@ -274,6 +272,7 @@ static int file_setattr(struct session *s, const struct fuse_in_header *h, const
 // reference JavaScript must count: the node ids go to it in one batch
 // (ITEM_LOOKUPS) before any request it handles, FORGET included.
 #define ENTRY_OUT_SIZE 128 // struct fuse_entry_out
+_Static_assert(sizeof(struct fuse_entry_out) == ENTRY_OUT_SIZE, "fuse_entry_out");
 #define PREP_BUCKETS 65536
 #define PREP_MAX 131072 // entries held at most
 #define LOOKED_MAX 4096
@@ -435,15 +434,7 @@ static int cdir_lookup(struct session *s, const struct fuse_in_header *h, const 
   struct cdir *d = cdir_of(s, h->nodeid);
   if (!d || len < 2 || body[len - 1] != '\0' || len - 1 > 255) return 0;
   if (cdir_has(d, name_hash(body, len - 1))) return 0;
-  struct {
-    uint64_t nodeid, generation, entry_valid, attr_valid;
-    uint32_t entry_valid_nsec, attr_valid_nsec;
-    char attr[88];
-  } out;
-  _Static_assert(sizeof out == ENTRY_OUT_SIZE, "fuse_entry_out");
-  memset(&out, 0, sizeof out);
-  out.entry_valid = d->valid;
-  out.entry_valid_nsec = d->valid_nsec;
+  struct fuse_entry_out out = {.entry_valid = d->valid, .entry_valid_nsec = d->valid_nsec};
   send_reply(s, h->unique, 0, &out, sizeof out);
   return 1;
 }
@@ -493,6 +484,11 @@ static int try_create(struct session *s, const struct fuse_in_header *h, const c
   if (n == 0 || n > 255 || name + n == end || strcmp(name, ".") == 0 || strcmp(name, "..") == 0) return 0;
   if (!S_ISREG(in->mode) || (in->mode & (S_ISUID | S_ISGID)) || (in->flags & O_ACCMODE) == O_RDONLY) return 0;
   if (cdir_has(d, name_hash(name, n))) return 0;
+  // Room for the record first: past this point only the host can say no.
+  if (s->created_count >= CREATED_MAX) flush_created(s);
+  char *buf = realloc(s->created, s->created_len + sizeof(struct created_rec) + n);
+  if (!buf) return 0;
+  s->created = buf;
   // As JavaScript opens it (hostFlags): read-write, so the fd can back later readers too.
   int flags = (int)(in->flags & ~(uint32_t)(O_ACCMODE | O_TRUNC)) | O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC;
   int fd = openat(dir->fd, name, flags, in->mode & 07777);
@@ -505,17 +501,7 @@ static int try_create(struct session *s, const struct fuse_in_header *h, const c
     close(fd);
     return 0;
   }
-  if (s->created_count >= CREATED_MAX) flush_created(s);
   struct created_rec rec = {h->nodeid, s->ids_next, (uint64_t)st.st_dev, (uint64_t)st.st_ino, fd, bid, (uint16_t)n};
-  char *buf = realloc(s->created, s->created_len + sizeof rec + n);
-  if (!buf) {
-    uint32_t b = (uint32_t)bid;
-    ioctl(s->fd, FUSE_DEV_IOC_BACKING_CLOSE, &b);
-    unlinkat(dir->fd, name, 0);
-    close(fd);
-    return 0;
-  }
-  s->created = buf;
   memcpy(buf + s->created_len, &rec, sizeof rec);
   memcpy(buf + s->created_len + sizeof rec, name, n);
   s->created_len += sizeof rec + n;
@@ -529,22 +515,12 @@ static int try_create(struct session *s, const struct fuse_in_header *h, const c
     slot_put(&s->files, &f);
   }
   struct {
-    uint64_t nodeid, generation, entry_valid, attr_valid;
-    uint32_t entry_valid_nsec, attr_valid_nsec;
-    uint64_t ino, size, blocks, atime, mtime, ctime;
-    uint32_t atimensec, mtimensec, ctimensec, mode, nlink, uid, gid, rdev, blksize, flags;
-    uint64_t fh;
-    uint32_t open_flags;
-    int32_t backing_id;
+    struct fuse_entry_out entry;
+    struct fuse_open_out open;
   } out = {
-    id, 0, d->valid, dir->valid, d->valid_nsec, dir->valid_nsec,
-    id, (uint64_t)st.st_size, (uint64_t)st.st_blocks,
-    (uint64_t)st.st_atim.tv_sec, (uint64_t)st.st_mtim.tv_sec, (uint64_t)st.st_ctim.tv_sec,
-    (uint32_t)st.st_atim.tv_nsec, (uint32_t)st.st_mtim.tv_nsec, (uint32_t)st.st_ctim.tv_nsec,
-    st.st_mode, (uint32_t)st.st_nlink, st.st_uid, st.st_gid, (uint32_t)st.st_rdev, (uint32_t)st.st_blksize, 0,
-    (uint64_t)fd, FOPEN_PASSTHROUGH, bid,
+    {id, 0, d->valid, dir->valid, d->valid_nsec, dir->valid_nsec, attr_of(&st, id, (uint32_t)st.st_nlink)},
+    {(uint64_t)fd, FOPEN_PASSTHROUGH, bid},
   };
-  _Static_assert(sizeof out == ENTRY_OUT_SIZE + 16, "fuse_entry_out + fuse_open_out");
   cdir_note(s, d, name, end); // (after the last use of d: a set that cannot take the name is dropped)
   send_reply(s, h->unique, 0, &out, sizeof out);
   return 1;

@@ -154,6 +154,25 @@ struct fuse_batch_forget_in {
   uint32_t dummy;
 };
 
+struct fuse_attr {
+  uint64_t ino, size, blocks, atime, mtime, ctime;
+  uint32_t atimensec, mtimensec, ctimensec, mode, nlink, uid, gid, rdev, blksize, flags;
+};
+
+// GETATTR and SETATTR replies.
+struct fuse_attr_out {
+  uint64_t attr_valid;
+  uint32_t attr_valid_nsec, dummy;
+  struct fuse_attr attr;
+};
+
+// LOOKUP, CREATE, MKDIR... replies; node id 0 with no attributes is a cacheable "no such entry".
+struct fuse_entry_out {
+  uint64_t nodeid, generation, entry_valid, attr_valid;
+  uint32_t entry_valid_nsec, attr_valid_nsec;
+  struct fuse_attr attr;
+};
+
 struct fuse_open_out {
   uint64_t fh;
   uint32_t open_flags;
