@@ -95,6 +95,11 @@ function w64(b: Buffer, off: number, v: number): void {
   b.writeUInt32LE(Math.floor(v / 4294967296) >>> 0, off + 4);
 }
 
+/** The u64 at `off` (node ids, offsets and sizes stay below 2^53). */
+function r64(b: Buffer, off: number): number {
+  return b.readUInt32LE(off) + b.readUInt32LE(off + 4) * 4294967296;
+}
+
 /** fuse_attr (88 bytes) at `off` from the engine's stat array. */
 function writeAttr(b: Buffer, off: number, st: StatArray): void {
   w64(b, off, st[6]!);
@@ -698,12 +703,12 @@ function createSession(overlay: Overlay, ttl: Timeouts, lowerPassthrough = true)
         return out;
       }
       case OP.FORGET:
-        forget(nodeid, b.readUInt32LE(0) + b.readUInt32LE(4) * 4294967296);
+        forget(nodeid, r64(b, 0));
         return null; // no reply
       case OP.BATCH_FORGET: {
         const count = b.readUInt32LE(0);
         for (let i = 0, off = 8; i < count; i++, off += 16) {
-          forget(b.readUInt32LE(off) + b.readUInt32LE(off + 4) * 4294967296, b.readUInt32LE(off + 8) + b.readUInt32LE(off + 12) * 4294967296);
+          forget(r64(b, off), r64(b, off + 8));
         }
         return null;
       }
@@ -743,7 +748,7 @@ function createSession(overlay: Overlay, ttl: Timeouts, lowerPassthrough = true)
         return undefined;
       case OP.RENAME:
       case OP.RENAME2: {
-        const newdir = b.readUInt32LE(0) + b.readUInt32LE(4) * 4294967296;
+        const newdir = r64(b, 0);
         const flags = op === OP.RENAME2 ? b.readUInt32LE(8) : 0;
         const [from, next] = cstr(b, op === OP.RENAME2 ? 16 : 8);
         const [to] = cstr(b, next);
@@ -751,7 +756,7 @@ function createSession(overlay: Overlay, ttl: Timeouts, lowerPassthrough = true)
         return undefined;
       }
       case OP.LINK: {
-        const old = b.readUInt32LE(0) + b.readUInt32LE(4) * 4294967296;
+        const old = r64(b, 0);
         const [name] = cstr(b, 8);
         overlay.link(pathOf(old), childPath(nodeid, name));
         return entryFor(nodeid, name);
@@ -839,7 +844,7 @@ function createSession(overlay: Overlay, ttl: Timeouts, lowerPassthrough = true)
         return undefined;
       case OP.READDIR:
       case OP.READDIRPLUS: {
-        const offset = b.readUInt32LE(8) + b.readUInt32LE(12) * 4294967296;
+        const offset = r64(b, 8);
         return readdir(nodeid, offset, b.readUInt32LE(16), op === OP.READDIRPLUS);
       }
       default:
@@ -872,7 +877,7 @@ function createSession(overlay: Overlay, ttl: Timeouts, lowerPassthrough = true)
     const e = inodeOf(nodeid);
     if (e.node.removed && f) {
       // Unlinked but open: only the handle reaches it.
-      if (valid & FATTR.SIZE) overlay.ftruncate(f.fh, '', b.readUInt32LE(16) + b.readUInt32LE(20) * 4294967296);
+      if (valid & FATTR.SIZE) overlay.ftruncate(f.fh, '', r64(b, 16));
       if (valid & FATTR.MODE) fs.fchmodSync(f.fd, b.readUInt32LE(68) & 0o7777);
       if (valid & (FATTR.UID | FATTR.GID)) fs.fchownSync(f.fd, valid & FATTR.UID ? b.readUInt32LE(76) : -1, valid & FATTR.GID ? b.readUInt32LE(80) : -1);
       return statInode(nodeid, f.fd);
@@ -887,7 +892,7 @@ function createSession(overlay: Overlay, ttl: Timeouts, lowerPassthrough = true)
       overlay.fchown(fh, p, valid & FATTR.UID ? b.readUInt32LE(76) : 0xffffffff, valid & FATTR.GID ? b.readUInt32LE(80) : 0xffffffff);
     }
     if (valid & FATTR.SIZE) {
-      const size = b.readUInt32LE(16) + b.readUInt32LE(20) * 4294967296;
+      const size = r64(b, 16);
       if (f) overlay.ftruncate(f.fh, p, size);
       else overlay.truncate(p, size);
     }
@@ -910,7 +915,7 @@ function createSession(overlay: Overlay, ttl: Timeouts, lowerPassthrough = true)
   };
   const looked = (ids: Buffer): void => {
     for (let off = 0; off + 8 <= ids.length; off += 8) {
-      const e = inodes.get(ids.readUInt32LE(off) + ids.readUInt32LE(off + 4) * 4294967296);
+      const e = inodes.get(r64(ids, off));
       if (!e) continue;
       e.nlookup++;
       const dir = e.node.parent && preparedDirs.get(e.node.parent.ino);
@@ -919,12 +924,11 @@ function createSession(overlay: Overlay, ttl: Timeouts, lowerPassthrough = true)
   };
   /** Takes in the files the loop made: what CREATE here would have kept (tree entry, handle, backing, writer). */
   const created = (recs: Buffer): void => {
-    const u64 = (off: number) => recs.readUInt32LE(off) + recs.readUInt32LE(off + 4) * 4294967296;
     for (let off = 0; off + CREATED_REC <= recs.length;) {
-      const parentId = u64(off);
-      const id = u64(off + 8);
-      const hostDev = u64(off + 16);
-      const hostIno = u64(off + 24);
+      const parentId = r64(recs, off);
+      const id = r64(recs, off + 8);
+      const hostDev = r64(recs, off + 16);
+      const hostIno = r64(recs, off + 24);
       const fd = recs.readInt32LE(off + 32);
       const backingId = recs.readInt32LE(off + 36);
       const n = recs.readUInt16LE(off + 40);
@@ -1052,7 +1056,7 @@ export function exerciseSession(overlay: Overlay): void {
   };
   const names = (...n: string[]): Buffer => Buffer.from(n.map((x) => x + '\0').join(''));
   const withNames = (head: number, ...n: string[]): Buffer => Buffer.concat([Buffer.alloc(head), names(...n)]);
-  const id = (entry: Buffer | undefined, off = 0): number => (entry ? entry.readUInt32LE(off) + entry.readUInt32LE(off + 4) * 4294967296 : 0);
+  const id = (entry: Buffer | undefined, off = 0): number => (entry ? r64(entry, off) : 0);
   const readIn = (): Buffer => {
     const b = Buffer.alloc(40);
     b.writeUInt32LE(65536, 16);
