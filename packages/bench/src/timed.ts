@@ -31,6 +31,20 @@ export async function timeCommand(command: string, cwd: string, timeoutMs = 30 *
   return (us(m[3]!) - us(m[2]!)) / 1000;
 }
 
+/**
+ * Runs `program --version` in `cwd`, so that the program and its shared
+ * libraries are in the page cache before a figure is timed with it: the
+ * figure is the file system's, not the disk's reading `mv`. It matters
+ * after the runner's drop_caches, when each driver's mount command has
+ * loaded different libraries: the plain directory's `cp -al` loads mv's
+ * and tar's (libselinux, libacl, libpcre2), strata's node does not, and a
+ * `mv` of a lower directory took 5.5-6.9 ms on strata with them cold
+ * against 2.2-2.5 ms with them loaded (by hand, 4 runs each).
+ */
+export async function loadProgram(program: string, cwd: string): Promise<void> {
+  await timeCommand(`${program} --version`, cwd);
+}
+
 /** Quotes `s` for bash. */
 export function sq(s: string): string {
   return `'${s.replace(/'/g, `'\\''`)}'`;

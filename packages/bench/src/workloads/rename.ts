@@ -5,7 +5,7 @@ import { readdir } from 'node:fs/promises';
 import path from 'node:path';
 import { StrataError } from '@strata/common';
 import type { Workload } from '../types.ts';
-import { sq, timeCommand } from '../timed.ts';
+import { loadProgram, sq, timeCommand } from '../timed.ts';
 
 export const renameDir: Workload = {
   id: 'rename',
@@ -20,6 +20,7 @@ export const renameDir: Workload = {
   async measure(ctx) {
     // The run starts with cold caches: warm the lower tree, read straight from the layer.
     await timeCommand(`du -s ${sq(path.join(ctx.lowerDirs[0]!, 'src'))}`, ctx.root);
+    await loadProgram('mv', ctx.root);
     const ms = await timeCommand('mv src dst', ctx.root);
     const n = (await readdir(path.join(ctx.root, 'dst'))).length;
     if (n !== ctx.sizes.renameFiles) throw new StrataError(`rename: dst/ holds ${n} entries, expected ${ctx.sizes.renameFiles}`);

@@ -4,7 +4,7 @@ import path from 'node:path';
 import { StrataError } from '@strata/common';
 import type { Workload } from '../types.ts';
 import { makeTree } from '../layers.ts';
-import { sq, timeCommand } from '../timed.ts';
+import { loadProgram, sq, timeCommand } from '../timed.ts';
 
 export const rmRf: Workload = {
   id: 'rm-rf',
@@ -17,6 +17,7 @@ export const rmRf: Workload = {
   async measure(ctx) {
     // The run starts with cold caches: warm the lower tree, read straight from the layer.
     await timeCommand(`du -s ${sq(path.join(ctx.lowerDirs[0]!, 'tree'))}`, ctx.root);
+    await loadProgram('rm', ctx.root);
     const ms = await timeCommand('rm -rf tree', ctx.root);
     const gone = await access(path.join(ctx.root, 'tree')).then(() => false, () => true);
     if (!gone) throw new StrataError('rm-rf: tree/ is still visible after rm -rf');

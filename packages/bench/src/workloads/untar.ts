@@ -6,7 +6,7 @@ import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
 import { run, StrataError } from '@strata/common';
 import type { Sizes, Workload } from '../types.ts';
-import { sq, timeCommand } from '../timed.ts';
+import { loadProgram, sq, timeCommand } from '../timed.ts';
 
 /** Makes `dir/tree` with about `entries` entries and `bytes` bytes, and returns the number of entries. */
 function makeSourceTree(dir: string, sizes: Sizes): number {
@@ -52,6 +52,7 @@ export const untar: Workload = {
     const tarball = path.join(ctx.prepDir, 'tree.tar');
     // Keep the tarball's own reads out of the figure: it is read from the page cache.
     await timeCommand(`cat ${sq(tarball)}`, ctx.root);
+    await loadProgram('tar', ctx.root);
     const ms = await timeCommand(`tar -xf ${sq(tarball)} -C dst`, ctx.root);
     const count = (await run('sh', ['-c', 'find dst/tree | wc -l'], { cwd: ctx.root })).stdout.trim();
     const want = readFileSync(path.join(ctx.prepDir, 'entries'), 'utf8').trim();
