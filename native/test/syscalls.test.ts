@@ -1,15 +1,17 @@
-import test from 'ava';
+import test, { type ExecutionContext } from 'ava';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import * as native from '../index.ts';
 
-function tmp(): string {
-  return fs.mkdtempSync(path.join(os.tmpdir(), 'strata-native-'));
+function tmp(t: ExecutionContext): string {
+  const d = fs.mkdtempSync(path.join(os.tmpdir(), 'strata-native-'));
+  t.teardown(() => fs.rmSync(d, { recursive: true, force: true }));
+  return d;
 }
 
 test('mkWhiteout makes a character device 0/0', (t) => {
-  const d = tmp();
+  const d = tmp(t);
   native.mkWhiteout(path.join(d, 'gone'));
   const st = fs.lstatSync(path.join(d, 'gone'));
   t.true(st.isCharacterDevice());
@@ -19,7 +21,7 @@ test('mkWhiteout makes a character device 0/0', (t) => {
 });
 
 test('renameat2 NOREPLACE refuses an existing target, EXCHANGE swaps', (t) => {
-  const d = tmp();
+  const d = tmp(t);
   fs.writeFileSync(path.join(d, 'a'), 'A');
   fs.writeFileSync(path.join(d, 'b'), 'B');
   const err = t.throws(() => native.renameat2(path.join(d, 'a'), path.join(d, 'b'), native.RENAME_NOREPLACE));
@@ -30,7 +32,7 @@ test('renameat2 NOREPLACE refuses an existing target, EXCHANGE swaps', (t) => {
 });
 
 test('cloneFd copies a file in the kernel', (t) => {
-  const d = tmp();
+  const d = tmp(t);
   const data = Buffer.alloc(3 << 20, 7);
   data.write('head');
   fs.writeFileSync(path.join(d, 'src'), data);
@@ -44,7 +46,7 @@ test('cloneFd copies a file in the kernel', (t) => {
 });
 
 test('xattrs on a symlink itself: set, get, list, remove', (t) => {
-  const d = tmp();
+  const d = tmp(t);
   const f = path.join(d, 'f');
   fs.writeFileSync(f, '');
   native.lsetxattr(f, 'trusted.overlay.opaque', Buffer.from('y'), 0);
@@ -61,7 +63,7 @@ test('xattrs on a symlink itself: set, get, list, remove', (t) => {
 });
 
 test('lutimesNs sets nanosecond mtimes without following symlinks', (t) => {
-  const d = tmp();
+  const d = tmp(t);
   const l = path.join(d, 'l');
   fs.symlinkSync('/nowhere', l);
   native.lutimesNs(l, 1000, 5, 2000, 123456789);
@@ -70,7 +72,7 @@ test('lutimesNs sets nanosecond mtimes without following symlinks', (t) => {
 });
 
 test('cloneFd copies across filesystems (tmpfs to the test dir) inside the kernel', (t) => {
-  const d = tmp();
+  const d = tmp(t);
   const shm = fs.mkdtempSync('/dev/shm/strata-native-');
   try {
     const data = Buffer.alloc((1 << 20) + 123, 3);
@@ -88,7 +90,7 @@ test('cloneFd copies across filesystems (tmpfs to the test dir) inside the kerne
 });
 
 test('lstatArray and fstatArray fill the stat layout with nanosecond times', (t) => {
-  const d = tmp();
+  const d = tmp(t);
   const f = path.join(d, 'f');
   fs.writeFileSync(f, 'hello');
   native.lutimesNs(f, 1000, 123456789, 2000, 987654321);
@@ -109,7 +111,7 @@ test('lstatArray and fstatArray fill the stat layout with nanosecond times', (t)
 });
 
 test('prefetchDirs reads ahead on background threads and ignores what it cannot read', async (t) => {
-  const d = tmp();
+  const d = tmp(t);
   fs.mkdirSync(path.join(d, 'a', 'b'), { recursive: true });
   fs.writeFileSync(path.join(d, 'file'), 'x');
   const threads = () => fs.readdirSync('/proc/self/task').length;
@@ -123,7 +125,7 @@ test('prefetchDirs reads ahead on background threads and ignores what it cannot 
 });
 
 test('removeTree removes a tree on a background thread without following links out of it', (t) => {
-  const d = tmp();
+  const d = tmp(t);
   const outside = path.join(d, 'outside');
   fs.mkdirSync(outside);
   fs.writeFileSync(path.join(outside, 'keep'), 'k');

@@ -15,9 +15,32 @@ export interface Stack {
   mnt: string;
 }
 
+/** The stacks this process made: removed when it exits (below). */
+const stackDirs: string[] = [];
+
+/**
+ * Ava runs each test file in a process of its own; by the time it exits,
+ * every test's always-hooks have unmounted what the test mounted, and its
+ * stacks can go. A stack with anything still mounted inside (a mount a
+ * test failed to release) is left alone: removing it would reach through
+ * the mount into the layers, or hang on a dead FUSE server.
+ */
+process.on('exit', () => {
+  const mounted = [...mountPoints()];
+  for (const dir of stackDirs) {
+    if (mounted.some((m) => m === dir || m.startsWith(dir + '/'))) continue;
+    try {
+      fs.rmSync(dir, { recursive: true, force: true });
+    } catch {
+      // a leftover temp dir is not a test failure
+    }
+  }
+});
+
 /** A temp dir with `n` lower layers l0 (top) .. l{n-1}, an upper, a work dir and a mountpoint. */
 export function makeStack(n = 2): Stack {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'strata-ov-'));
+  stackDirs.push(dir);
   const lowers = Array.from({ length: n }, (_, i) => path.join(dir, `l${i}`));
   for (const l of lowers) fs.mkdirSync(l);
   const s = { dir, lowers, upper: path.join(dir, 'upper'), work: path.join(dir, 'work'), mnt: path.join(dir, 'mnt') };
