@@ -39,7 +39,7 @@ export async function timeCommand(command: string, cwd: string, timeoutMs = 30 *
  * loaded different libraries: the plain directory's `cp -al` loads mv's
  * and tar's (libselinux, libacl, libpcre2), strata's node does not, and a
  * `mv` of a lower directory took 5.5-6.9 ms on strata with them cold
- * against 2.2-2.5 ms with them loaded (by hand, 4 runs each).
+ * against 2.2-2.5 ms with them loaded (by hand, 5 and 4 runs).
  */
 export async function loadProgram(program: string, cwd: string): Promise<void> {
   await timeCommand(`${program} --version`, cwd);
