@@ -442,18 +442,46 @@ export class Overlay {
 
   unlink(p: string): void {
     this.writable(p);
-    const node = this.tree.resolve(p);
-    if (node.isDir) fail('EISDIR', p);
+    if (p === '/') fail('EISDIR', p);
+    const [dir, name] = splitPath(p);
+    this.unlinkAt(this.tree.resolve(dir), name);
+  }
+
+  /**
+   * unlink(2) of entry `name` of directory `dir`: the low-level transport's
+   * form, which has the directory's node and no path. An rm -rf of 5k files
+   * spent 30-40 ms of its server time building paths from node ids and
+   * resolving them back (CPU profile).
+   */
+  unlinkAt(dir: Node, name: string): void {
+    const node = this.entryToChange(dir, name);
+    if (node.isDir) fail('EISDIR', node.path);
     this.remove(node);
   }
 
   rmdir(p: string): void {
     this.writable(p);
-    const node = this.tree.resolve(p);
-    if (!node.isDir) fail('ENOTDIR', p);
-    if (node === this.tree.root) fail('EBUSY', p);
-    if (this.tree.children(node).size > 0) fail('ENOTEMPTY', p);
+    if (p === '/') fail('EBUSY', p);
+    const [dir, name] = splitPath(p);
+    this.rmdirAt(this.tree.resolve(dir), name);
+  }
+
+  /** rmdir(2) of entry `name` of directory `dir` (see unlinkAt). */
+  rmdirAt(dir: Node, name: string): void {
+    const node = this.entryToChange(dir, name);
+    if (!node.isDir) fail('ENOTDIR', node.path);
+    if (this.tree.children(node).size > 0) fail('ENOTEMPTY', node.path);
     this.remove(node);
+  }
+
+  /** Entry `name` of directory `dir`, which a request is about to change: EROFS, ENOTDIR, ENOENT as a path would give. */
+  private entryToChange(dir: Node, name: string): Node {
+    const where = (): string => (dir.parent ? dir.path + '/' + name : '/' + name);
+    if (this.readOnly) fail('EROFS', where());
+    if (!dir.isDir) fail('ENOTDIR', where());
+    const node = this.tree.children(dir).get(name);
+    if (!node) fail(Buffer.byteLength(name) > NAME_MAX ? 'ENAMETOOLONG' : 'ENOENT', where());
+    return node;
   }
 
   /** Deletes `node` from the merged view: from the upper layer, plus a whiteout if a lower layer has the name. */
@@ -461,7 +489,8 @@ export class Overlay {
     const parent = node.parent!;
     copyUp(this.copyEnv, parent);
     this.tree.children(parent);
-    const target = this.tree.upperPath(node);
+    const upperDir = this.tree.upperPath(parent);
+    const target = upperDir + '/' + node.name;
     if (node.upper) {
       if (node.isDir) {
         // Move the directory (with whatever whiteouts it holds) out of sight in one step.
@@ -475,7 +504,7 @@ export class Overlay {
           }
         } else {
           fs.renameSync(target, tmp);
-          if (node.lowerVisible) this.whiteouts.write(path.dirname(target), node.name);
+          if (node.lowerVisible) this.whiteouts.write(upperDir, node.name);
         }
         // Out of sight already: its whiteouts (rm -rf of a lower tree leaves
         // one per file) go to a background thread (src/remover.c), not in
@@ -490,10 +519,10 @@ export class Overlay {
         fs.renameSync(tmp, target);
       } else {
         fs.unlinkSync(target);
-        if (node.lowerVisible) this.whiteouts.write(path.dirname(target), node.name);
+        if (node.lowerVisible) this.whiteouts.write(upperDir, node.name);
       }
     } else {
-      this.whiteouts.write(path.dirname(target), node.name);
+      this.whiteouts.write(upperDir, node.name);
       this.lowerNameGone(node);
     }
     removeChild(parent, node.name);

@@ -741,10 +741,10 @@ function createSession(overlay: Overlay, ttl: Timeouts, lowerPassthrough = true)
         return entryFor(nodeid, name);
       }
       case OP.UNLINK:
-        overlay.unlink(childPath(nodeid, cstr(b, 0)[0]));
+        overlay.unlinkAt(nodeOf(nodeid), cstr(b, 0)[0]);
         return undefined;
       case OP.RMDIR:
-        overlay.rmdir(childPath(nodeid, cstr(b, 0)[0]));
+        overlay.rmdirAt(nodeOf(nodeid), cstr(b, 0)[0]);
         return undefined;
       case OP.RENAME:
       case OP.RENAME2: {
