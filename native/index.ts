@@ -15,6 +15,7 @@ interface Binding {
   lremovexattr(path: string, name: string): void;
   lutimesNs(path: string, atimeSec: number, atimeNsec: number, mtimeSec: number, mtimeNsec: number): void;
   futimesNs(fd: number, atimeSec: number, atimeNsec: number, mtimeSec: number, mtimeNsec: number): void;
+  dupOnto(fd: number, target: number): void;
   lstatArray(path: string, out: Float64Array): void;
   fstatArray(fd: number, out: Float64Array): void;
   prefetchDirs(paths: string[], statAll?: boolean): void;
@@ -66,6 +67,8 @@ export const lutimesNs: Binding['lutimesNs'] = binding.lutimesNs;
 export const lstatArray: Binding['lstatArray'] = binding.lstatArray;
 /** lutimesNs on an open file (futimens). */
 export const futimesNs: Binding['futimesNs'] = binding.futimesNs;
+/** dup3(fd, target, O_CLOEXEC): descriptor `target` now names the file `fd` names (its old file is closed). */
+export const dupOnto: Binding['dupOnto'] = binding.dupOnto;
 /** fstat(2) into `out`, same layout as lstatArray. */
 export const fstatArray: Binding['fstatArray'] = binding.fstatArray;
 /** Queues absolute host directory paths to be read ahead (their subdirectories stat'ed; with statAll every entry) by background threads (src/prefetch.c): a cache hint, never an error. */

@@ -300,6 +300,17 @@ static napi_value js_futimes_ns(napi_env env, napi_callback_info info) {
   return undef(env);
 }
 
+// dupOnto(fd, target): dup3(fd, target, O_CLOEXEC): `target` then names the
+// file `fd` names, in one step (a descriptor number that a FUSE handle is
+// stays the same while the file behind it changes).
+static napi_value js_dup_onto(napi_env env, napi_callback_info info) {
+  napi_value argv[2];
+  int64_t fd, target;
+  if (!get_args(env, info, 2, argv) || !get_i64(env, argv[0], &fd) || !get_i64(env, argv[1], &target)) return NULL;
+  if (dup3((int)fd, (int)target, O_CLOEXEC) < 0) return throw_errno(env, errno, "dup3", NULL);
+  return undef(env);
+}
+
 // The stat array a FUSE server replies with: mode, uid, gid, size, dev, nlink,
 // ino, rdev, blksize, blocks, atime sec, nsec, mtime sec, nsec, ctime sec, nsec.
 // Filled in place, so a getattr allocates no Stats object and no BigInts.
@@ -364,6 +375,7 @@ static napi_value init(napi_env env, napi_value exports) {
     {"lremovexattr", NULL, js_lremovexattr, NULL, NULL, NULL, napi_default, NULL},
     {"lutimesNs", NULL, js_lutimes_ns, NULL, NULL, NULL, napi_default, NULL},
     {"futimesNs", NULL, js_futimes_ns, NULL, NULL, NULL, napi_default, NULL},
+    {"dupOnto", NULL, js_dup_onto, NULL, NULL, NULL, napi_default, NULL},
     {"lstatArray", NULL, js_lstat_array, NULL, NULL, NULL, napi_default, NULL},
     {"fstatArray", NULL, js_fstat_array, NULL, NULL, NULL, napi_default, NULL},
     {"prefetchDirs", NULL, js_prefetch_dirs, NULL, NULL, NULL, napi_default, NULL},

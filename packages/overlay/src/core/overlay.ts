@@ -7,7 +7,7 @@
 // transport calls the operations; close() releases open file descriptors.
 import fs from 'node:fs';
 import path from 'node:path';
-import { fstatArray, futimesNs, lgetxattr, llistxattr, lstatArray, lremovexattr, lsetxattr, lutimesNs, mknod, removeTree, renameat2, RENAME_EXCHANGE, RENAME_NOREPLACE, RENAME_WHITEOUT } from '@strata/native';
+import { dupOnto, fstatArray, futimesNs, lgetxattr, llistxattr, lstatArray, lremovexattr, lsetxattr, lutimesNs, mknod, removeTree, renameat2, RENAME_EXCHANGE, RENAME_NOREPLACE, RENAME_WHITEOUT } from '@strata/native';
 import { fail } from './errno.ts';
 import { HardLinks } from './hardlinks.ts';
 import { exchangeEntries, renameEntry, type RenameEnv } from './rename.ts';
@@ -73,6 +73,13 @@ export class Overlay {
   private readonly whiteouts: WhiteoutWriter;
   readonly readOnly: boolean;
   private readonly handles = new Map<number, Handle>();
+  /**
+   * Whether the open file behind descriptor `fd` goes on reading a file's
+   * copy once it is copied up (readersFollow). The transport says: a
+   * handle whose reads the kernel passes through to the lower file itself
+   * keeps it. By default every reader follows.
+   */
+  followsCopyUp: (fd: number) => boolean = () => true;
   private nextHandle = 1;
   private tmpSeq = 0;
   private readonly copyEnv: CopyUpEnv;
@@ -99,6 +106,7 @@ export class Overlay {
         else node.ino = this.inodes.of(Number(lowerSt.dev), Number(lowerSt.ino));
         this.inodes.alias(upperSt.dev, upperSt.ino, node.ino);
         if (lowerSt.nlink > 1n && node.type === S_IFREG) this.links.recordCopy(lowerSt, this.tree.upperPath(node));
+        if (node.type === S_IFREG) this.readersFollow(node);
       },
       linkedCopy: (st) => this.links.copyOf(st),
     };
@@ -205,6 +213,27 @@ export class Overlay {
     }
     const fd = fs.openSync(this.servePath(node), flags & ~(O_CREAT | O_EXCL));
     return this.addHandle(fd, node, writable);
+  }
+
+  /**
+   * `node`, a regular file, was copied up while handles had its lower file
+   * open for reading: they read the copy from now on, as under kernel
+   * overlayfs since Linux 4.19. A write through another open must show to
+   * them, and the kernel's page cache, which shows it for a while, lets go
+   * of pages whenever it likes; a handle that still read the lower file
+   * then brought the old bytes back (and into the cache, for every open of
+   * the file). The descriptor number stays: the kernel knows the handle by it.
+   */
+  private readersFollow(node: Node): void {
+    for (const h of this.handles.values()) {
+      if (h.node !== node || h.writable || !this.followsCopyUp(h.fd)) continue;
+      const copy = fs.openSync(this.tree.upperPath(node), fs.constants.O_RDONLY | fs.constants.O_NOFOLLOW);
+      try {
+        dupOnto(copy, h.fd);
+      } finally {
+        fs.closeSync(copy);
+      }
+    }
   }
 
   create(p: string, mode: number, flags: number, caller: Caller): number {

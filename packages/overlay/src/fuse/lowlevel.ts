@@ -608,6 +608,9 @@ function createSession(overlay: Overlay, ttl: Timeouts, lowerPassthrough = true)
    * made garbage enough for a fifth of a cold find's server time.
    */
   let listBuf = Buffer.allocUnsafe(64 * 1024);
+  // A reader passed through to the lower file reads it in the kernel, whatever
+  // its descriptor here names: it keeps the lower file (see openReply).
+  overlay.followsCopyUp = (fd) => !files.get(fd)?.backing;
 
   /**
    * READDIR / READDIRPLUS of directory `nodeid` from offset `offset`. The
