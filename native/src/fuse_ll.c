@@ -548,7 +548,22 @@ static int prep_lookup(struct session *s, const struct fuse_in_header *h, const 
 
 static struct session *sessions;
 // Shared by all sessions: requests are handled one at a time on this thread.
+// Both are placed so that file data lands on a page boundary (a WRITE's
+// payload in in_buf, a READ's reply data in read_buf): a handle the program
+// opened with O_DIRECT is open with O_DIRECT on the host too, and the host
+// file system takes only aligned buffers then (EINVAL otherwise, which made
+// `dd iflag=direct` of a page-cached file fail through the mount).
+#define DATA_ALIGN 4096
+#define WRITE_DATA_OFF (sizeof(struct fuse_in_header) + sizeof(struct fuse_write_in))
 static char *in_buf, *read_buf;
+
+// A buffer of `size` bytes whose byte `data_off` sits on a DATA_ALIGN boundary; never freed (one per process).
+static char *aligned_at(size_t data_off, size_t size) {
+  void *p;
+  size_t pad = (DATA_ALIGN - data_off % DATA_ALIGN) % DATA_ALIGN;
+  if (posix_memalign(&p, DATA_ALIGN, pad + size) != 0) return NULL;
+  return (char *)p + pad;
+}
 
 static struct session *session_of(int fd) {
   for (struct session *s = sessions; s; s = s->next)
@@ -1144,8 +1159,8 @@ static napi_value js_start(napi_env env, napi_callback_info info) {
   if (spin && *spin) spin_ns = strtoull(spin, NULL, 10) * 1000u;
   const char *cc = getenv("STRATA_FUSE_C_CREATE");
   c_create = !(cc && strcmp(cc, "0") == 0);
-  if (!in_buf) in_buf = malloc(IN_BUF);
-  if (!read_buf) read_buf = malloc(MAX_WRITE + sizeof(struct fuse_out_header));
+  if (!in_buf) in_buf = aligned_at(WRITE_DATA_OFF, IN_BUF);
+  if (!read_buf) read_buf = aligned_at(sizeof(struct fuse_out_header), MAX_WRITE + sizeof(struct fuse_out_header));
   struct session *s = calloc(1, sizeof *s);
   if (!in_buf || !read_buf || !s) {
     free(s);

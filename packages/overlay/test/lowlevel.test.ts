@@ -112,6 +112,33 @@ test('lower_passthrough=off: a lower file open for reading while another open co
   t.true((st.requests.write ?? 0) >= 1, 'the conflicting open went through the loop');
 });
 
+test('O_DIRECT reads and writes (dd iflag/oflag=direct) work on lower, copied-up and new files, whichever way the data goes', async (t) => {
+  const configs = [
+    { transport: 'native' as const },
+    { transport: 'native' as const, lowerPassthrough: false },
+    { transport: 'fuse-native' as const },
+  ];
+  const data = Buffer.alloc(256 * 1024);
+  for (let i = 0; i < data.length; i += 4) data.writeUInt32LE(i * 2654435761 >>> 0, i);
+  for (const cfg of configs) {
+    const s = makeStack(1);
+    fs.writeFileSync(path.join(s.lowers[0]!, 'lower'), data);
+    fs.writeFileSync(path.join(s.dir, 'src'), Buffer.from(data.subarray(0, 64 * 1024)).reverse());
+    const h = await mountStrata(t, s, cfg);
+    const dd = (...args: string[]) => execFileSync('dd', [...args, 'bs=4096', 'status=none']);
+    const label = JSON.stringify(cfg);
+    dd(`if=${path.join(s.mnt, 'lower')}`, `of=${path.join(s.dir, 'out')}`, 'iflag=direct');
+    t.true(fs.readFileSync(path.join(s.dir, 'out')).equals(data), `${label}: direct read of a lower file`);
+    dd(`if=${path.join(s.dir, 'src')}`, `of=${path.join(s.mnt, 'new')}`, 'oflag=direct');
+    t.true(fs.readFileSync(path.join(s.upper, 'new')).equals(fs.readFileSync(path.join(s.dir, 'src'))), `${label}: direct write of a new file`);
+    dd(`if=${path.join(s.dir, 'src')}`, `of=${path.join(s.mnt, 'lower')}`, 'oflag=direct', 'conv=notrunc');
+    const want = Buffer.concat([fs.readFileSync(path.join(s.dir, 'src')), data.subarray(64 * 1024)]);
+    dd(`if=${path.join(s.mnt, 'lower')}`, `of=${path.join(s.dir, 'out')}`, 'iflag=direct');
+    t.true(fs.readFileSync(path.join(s.dir, 'out')).equals(want), `${label}: direct write, then read, of a copied-up file`);
+    await unmount(h);
+  }
+});
+
 test('by default (lower_passthrough), and on mounts without an upper layer, lower files are passed through: no READ reaches user space', async (t) => {
   for (const extra of [{}, { lowerPassthrough: true }, { upperDir: undefined, workDir: undefined, lowerPassthrough: false }]) {
     const s = makeStack(1);

@@ -35,6 +35,18 @@ export interface FuseServer {
 type Done = (res: number, ...rest: unknown[]) => void;
 
 /** Mounts `overlay` at `mountpoint`; resolves once the kernel has sent INIT (the mount is usable). */
+/**
+ * The flags a host file is opened with for a program's open through this
+ * transport: O_DIRECT dropped. Reads and writes reach the engine in
+ * Node's Buffers, which are not page aligned, and the host file system
+ * refuses unaligned O_DIRECT transfers (EINVAL: `dd iflag=direct`
+ * failed). The kernel still sends such a program's reads and writes on
+ * without its page cache; the host's page cache serves them here.
+ */
+function hostFlags(flags: number): number {
+  return flags & ~fs.constants.O_DIRECT;
+}
+
 export function serveFuse(overlay: Overlay, mountpoint: string, opts: TransportOptions): Promise<FuseServer> {
   const stats = new OpStats();
   let fuse: Fuse;
@@ -93,11 +105,11 @@ export function serveFuse(overlay: Overlay, mountpoint: string, opts: TransportO
       }
     },
     readlink: sync('readlink', (p: string) => overlay.readlink(p), true),
-    open: sync('open', (p: string, flags: number) => overlay.open(p, flags), true),
+    open: sync('open', (p: string, flags: number) => overlay.open(p, hostFlags(flags)), true),
     create: (p: string, mode: number, flags: number, cb: Done) => {
       const t0 = process.hrtime.bigint();
       try {
-        const fh = overlay.create(p, mode, flags, caller());
+        const fh = overlay.create(p, mode, hostFlags(flags), caller());
         stats.record('create', t0, false);
         cb(0, fh);
       } catch (err) {
