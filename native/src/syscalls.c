@@ -131,9 +131,44 @@ static napi_value js_renameat2(napi_env env, napi_callback_info info) {
 }
 
 // cloneFd(srcFd, dstFd, length) -> "ficlone" | "copy_file_range" | "sendfile"
-// Copies the whole of src into dst in the kernel: a reflink where the
-// filesystem shares extents, else copy_file_range, else (across filesystems)
-// sendfile; never through user space.
+// Copies the whole of src into dst (empty) in the kernel: a reflink where
+// the filesystem shares extents, else copy_file_range, else (across
+// filesystems) sendfile; never through user space. Only src's data is
+// copied (SEEK_DATA / SEEK_HOLE) and dst gets src's length at the end, so
+// holes stay holes, as kernel overlayfs copies up: a 2 GiB sparse file with
+// a few bytes in it took 10.5 s and 2 GiB of disk to copy up, against 3 ms
+// and 1 MiB on kernel overlayfs.
+static int copy_segment(int src, int dst, off_t from, off_t to, int *use_sendfile) {
+  loff_t off_in = from, off_out = from;
+  while (!*use_sendfile && off_in < to) {
+    ssize_t n = copy_file_range(src, &off_in, dst, &off_out, (size_t)(to - off_in), 0);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      // Across filesystems (EXDEV since Linux 5.19) or where unsupported:
+      // sendfile still copies inside the kernel.
+      if (errno == EXDEV || errno == EINVAL || errno == EOPNOTSUPP || errno == ENOSYS) {
+        *use_sendfile = 1;
+        break;
+      }
+      return -1;
+    }
+    if (n == 0) return 0;  // source shorter than said: stop at its end
+  }
+  if (!*use_sendfile) return 0;
+  off_t soff = off_in;
+  if (lseek(dst, soff, SEEK_SET) < 0) return -1;
+  while (soff < to) {
+    off_t left = to - soff;
+    ssize_t n = sendfile(dst, src, &soff, left > 0x7ffff000 ? 0x7ffff000 : (size_t)left);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      return -1;
+    }
+    if (n == 0) break;
+  }
+  return 0;
+}
+
 static napi_value js_clone_fd(napi_env env, napi_callback_info info) {
   napi_value argv[3], out;
   int64_t src, dst, len;
@@ -144,37 +179,24 @@ static napi_value js_clone_fd(napi_env env, napi_callback_info info) {
     napi_create_string_utf8(env, "ficlone", NAPI_AUTO_LENGTH, &out);
     return out;
   }
-  loff_t off_in = 0, off_out = 0;
-  int64_t left = len;
   int use_sendfile = 0;
-  while (left > 0) {
-    ssize_t n = copy_file_range((int)src, &off_in, (int)dst, &off_out, (size_t)left, 0);
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      // Across filesystems (EXDEV since Linux 5.19) or where unsupported:
-      // sendfile still copies inside the kernel.
-      if ((errno == EXDEV || errno == EINVAL || errno == EOPNOTSUPP || errno == ENOSYS) && off_in == 0) {
-        use_sendfile = 1;
-        break;
-      }
-      return throw_errno(env, errno, "copy_file_range", NULL);
+  for (off_t pos = 0; pos < len;) {
+    off_t data = lseek((int)src, pos, SEEK_DATA);
+    off_t hole;
+    if (data < 0) {
+      if (errno == ENXIO) break;  // nothing but a hole from here on
+      data = pos;                  // no SEEK_DATA here: all of it is data
+      hole = len;
+    } else {
+      if (data >= len) break;
+      hole = lseek((int)src, data, SEEK_HOLE);
+      if (hole < 0 || hole > len) hole = len;
     }
-    if (n == 0) break;  // source shorter than said: stop at its end
-    left -= n;
+    if (copy_segment((int)src, (int)dst, data, hole, &use_sendfile) < 0)
+      return throw_errno(env, errno, use_sendfile ? "sendfile" : "copy_file_range", NULL);
+    pos = hole;
   }
-  if (use_sendfile) {
-    off_t soff = 0;
-    if (lseek((int)dst, 0, SEEK_SET) < 0) return throw_errno(env, errno, "lseek", NULL);
-    while (left > 0) {
-      ssize_t n = sendfile((int)dst, (int)src, &soff, left > 0x7ffff000 ? 0x7ffff000 : (size_t)left);
-      if (n < 0) {
-        if (errno == EINTR) continue;
-        return throw_errno(env, errno, "sendfile", NULL);
-      }
-      if (n == 0) break;
-      left -= n;
-    }
-  }
+  if (ftruncate((int)dst, len) < 0) return throw_errno(env, errno, "ftruncate", NULL);
   napi_create_string_utf8(env, use_sendfile ? "sendfile" : "copy_file_range", NAPI_AUTO_LENGTH, &out);
   return out;
 }

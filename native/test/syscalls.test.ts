@@ -45,6 +45,32 @@ test('cloneFd copies a file in the kernel', (t) => {
   t.deepEqual(fs.readFileSync(path.join(d, 'dst')), data);
 });
 
+test('cloneFd keeps holes: a sparse file copies its data only, to the same size and bytes', (t) => {
+  for (const d of [tmp(t), fs.mkdtempSync('/dev/shm/strata-native-')]) {
+    if (d.startsWith('/dev/shm/')) t.teardown(() => fs.rmSync(d, { recursive: true, force: true }));
+    const size = 256 << 20;
+    const fd = fs.openSync(path.join(d, 'src'), 'w');
+    fs.ftruncateSync(fd, size);
+    fs.writeSync(fd, Buffer.from('middle'), 0, 6, 100 << 20);
+    fs.writeSync(fd, Buffer.from('end!'), 0, 4, size - 4);
+    fs.closeSync(fd);
+    const src = fs.openSync(path.join(d, 'src'), 'r');
+    const dst = fs.openSync(path.join(d, 'dst'), 'w');
+    native.cloneFd(src, dst, size);
+    fs.closeSync(src);
+    fs.closeSync(dst);
+    const st = fs.statSync(path.join(d, 'dst'));
+    t.is(st.size, size, d);
+    t.true(st.blocks * 512 < 4 << 20, `${d}: ${st.blocks * 512} bytes allocated for 10 bytes of data`);
+    const out = fs.openSync(path.join(d, 'dst'), 'r');
+    const at = (off: number, n: number) => { const b = Buffer.alloc(n); fs.readSync(out, b, 0, n, off); return b.toString('latin1'); };
+    t.is(at(100 << 20, 6), 'middle');
+    t.is(at(size - 4, 4), 'end!');
+    t.is(at(0, 4), '\0\0\0\0');
+    fs.closeSync(out);
+  }
+});
+
 test('xattrs on a symlink itself: set, get, list, remove', (t) => {
   const d = tmp(t);
   const f = path.join(d, 'f');

@@ -2,7 +2,8 @@
 // layer, a copy of it (data, mode, owner, times, xattrs) is made in the
 // upper layer, parents first. The copy is built in workdir and renamed into
 // place, so a crash never leaves a half-copied file visible; the data moves
-// with FICLONE or copy_file_range inside the kernel, never through here.
+// with FICLONE or copy_file_range inside the kernel, never through here, and
+// a sparse file's holes stay holes (native cloneFd).
 import fs from 'node:fs';
 import { cloneFd, lgetxattr, llistxattr, lsetxattr, lutimesNs, mknod } from '@strata/native';
 import type { Node, Tree } from './tree.ts';
