@@ -202,6 +202,10 @@ function createSession(overlay: Overlay, ttl: Timeouts, lowerPassthrough = true)
   /** Node id -> an open of it made for writing: fchmod/fchown/futimens arrive without a handle, and go through its fd. */
   const writers = new Map<number, OpenFile>();
   const backings = new Map<number, Backing>();
+  // Readers follow a file's copy-up (Overlay.readersFollow), but one passed
+  // through to the lower file reads it in the kernel, whatever its descriptor
+  // here names: it keeps the lower file (see openReply).
+  overlay.followsCopyUp = (fd) => !files.get(fd)?.backing;
   /** Node id -> how many of its opens are page cached (they rule out passthrough for it). */
   const cachedOpens = new Map<number, number>();
   /** Directories whose files the kernel looked up one by one: READDIRPLUS includes their files' attributes. */
@@ -608,9 +612,6 @@ function createSession(overlay: Overlay, ttl: Timeouts, lowerPassthrough = true)
    * made garbage enough for a fifth of a cold find's server time.
    */
   let listBuf = Buffer.allocUnsafe(64 * 1024);
-  // A reader passed through to the lower file reads it in the kernel, whatever
-  // its descriptor here names: it keeps the lower file (see openReply).
-  overlay.followsCopyUp = (fd) => !files.get(fd)?.backing;
 
   /**
    * READDIR / READDIRPLUS of directory `nodeid` from offset `offset`. The

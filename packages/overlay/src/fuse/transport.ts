@@ -34,7 +34,6 @@ export interface FuseServer {
 
 type Done = (res: number, ...rest: unknown[]) => void;
 
-/** Mounts `overlay` at `mountpoint`; resolves once the kernel has sent INIT (the mount is usable). */
 /**
  * The flags a host file is opened with for a program's open through this
  * transport: O_DIRECT dropped. Reads and writes reach the engine in
@@ -47,6 +46,7 @@ function hostFlags(flags: number): number {
   return flags & ~fs.constants.O_DIRECT;
 }
 
+/** Mounts `overlay` at `mountpoint`; resolves once the kernel has sent INIT (the mount is usable). */
 export function serveFuse(overlay: Overlay, mountpoint: string, opts: TransportOptions): Promise<FuseServer> {
   const stats = new OpStats();
   let fuse: Fuse;
