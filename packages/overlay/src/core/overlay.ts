@@ -225,14 +225,15 @@ export class Overlay {
    * the file). The descriptor number stays: the kernel knows the handle by it.
    */
   private readersFollow(node: Node): void {
-    for (const h of this.handles.values()) {
-      if (h.node !== node || h.writable || !this.followsCopyUp(h.fd)) continue;
-      const copy = fs.openSync(this.tree.upperPath(node), fs.constants.O_RDONLY | fs.constants.O_NOFOLLOW);
-      try {
+    let copy = -1;
+    try {
+      for (const h of this.handles.values()) {
+        if (h.node !== node || h.writable || !this.followsCopyUp(h.fd)) continue;
+        if (copy < 0) copy = fs.openSync(this.tree.upperPath(node), fs.constants.O_RDONLY | fs.constants.O_NOFOLLOW);
         dupOnto(copy, h.fd);
-      } finally {
-        fs.closeSync(copy);
       }
+    } finally {
+      if (copy >= 0) fs.closeSync(copy);
     }
   }
 
