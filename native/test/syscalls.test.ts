@@ -4,8 +4,9 @@ import os from 'node:os';
 import path from 'node:path';
 import * as native from '../index.ts';
 
-function tmp(t: ExecutionContext): string {
-  const d = fs.mkdtempSync(path.join(os.tmpdir(), 'strata-native-'));
+/** A temp dir under `base` (the OS temp dir, or /dev/shm for a tmpfs), removed when the test ends. */
+function tmp(t: ExecutionContext, base = os.tmpdir()): string {
+  const d = fs.mkdtempSync(path.join(base, 'strata-native-'));
   t.teardown(() => fs.rmSync(d, { recursive: true, force: true }));
   return d;
 }
@@ -46,8 +47,7 @@ test('cloneFd copies a file in the kernel', (t) => {
 });
 
 test('cloneFd keeps holes: a sparse file copies its data only, to the same size and bytes', (t) => {
-  for (const d of [tmp(t), fs.mkdtempSync('/dev/shm/strata-native-')]) {
-    if (d.startsWith('/dev/shm/')) t.teardown(() => fs.rmSync(d, { recursive: true, force: true }));
+  for (const d of [tmp(t), tmp(t, '/dev/shm')]) {
     const size = 256 << 20;
     const fd = fs.openSync(path.join(d, 'src'), 'w');
     fs.ftruncateSync(fd, size);
@@ -99,20 +99,16 @@ test('lutimesNs sets nanosecond mtimes without following symlinks', (t) => {
 
 test('cloneFd copies across filesystems (tmpfs to the test dir) inside the kernel', (t) => {
   const d = tmp(t);
-  const shm = fs.mkdtempSync('/dev/shm/strata-native-');
-  try {
-    const data = Buffer.alloc((1 << 20) + 123, 3);
-    fs.writeFileSync(path.join(shm, 'src'), data);
-    const src = fs.openSync(path.join(shm, 'src'), 'r');
-    const dst = fs.openSync(path.join(d, 'dst'), 'w');
-    const how = native.cloneFd(src, dst, data.length);
-    fs.closeSync(src);
-    fs.closeSync(dst);
-    t.true(['copy_file_range', 'sendfile'].includes(how));
-    t.deepEqual(fs.readFileSync(path.join(d, 'dst')), data);
-  } finally {
-    fs.rmSync(shm, { recursive: true, force: true });
-  }
+  const shm = tmp(t, '/dev/shm');
+  const data = Buffer.alloc((1 << 20) + 123, 3);
+  fs.writeFileSync(path.join(shm, 'src'), data);
+  const src = fs.openSync(path.join(shm, 'src'), 'r');
+  const dst = fs.openSync(path.join(d, 'dst'), 'w');
+  const how = native.cloneFd(src, dst, data.length);
+  fs.closeSync(src);
+  fs.closeSync(dst);
+  t.true(['copy_file_range', 'sendfile'].includes(how));
+  t.deepEqual(fs.readFileSync(path.join(d, 'dst')), data);
 });
 
 test('lstatArray and fstatArray fill the stat layout with nanosecond times', (t) => {
