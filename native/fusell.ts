@@ -38,6 +38,18 @@ interface Binding {
   reserveIds(fd: number, first: number, count: number): void;
   generation(fd: number): number;
   counts(fd: number): number[];
+  colocation(): Colocation;
+}
+
+/** How the loop followed its callers' CPUs (native/src/colocate.c). */
+export interface Colocation {
+  enabled: boolean;
+  /** Runs of requests served as an idle-class thread. */
+  bursts: number;
+  /** Moves of the loop to its caller's CPU. */
+  moves: number;
+  /** Times the watchdog found the loop starved by a CPU-bound neighbour and made it a normal thread again. */
+  rescues: number;
 }
 
 const binding = require('./build/Release/strata_fusell.node') as Binding;
@@ -148,3 +160,6 @@ export const invalAttrs: Binding['invalAttrs'] = binding.invalAttrs;
 
 /** Requests received so far per opcode (index = FUSE opcode), including those the loop answered itself. */
 export const counts: Binding['counts'] = binding.counts;
+
+/** The loop's CPU placement so far, for this process (one loop thread follows its callers). */
+export const colocation: Binding['colocation'] = binding.colocation;

@@ -35,6 +35,7 @@
 #include <time.h>
 #include <unistd.h>
 #include "fuse_proto.h"
+#include "colocate.h"
 
 #define MAX_WRITE (1u << 20)
 #define MAX_PAGES (MAX_WRITE / 4096)
@@ -775,6 +776,7 @@ static void on_closed(uv_handle_t *handle) {
 static void end_session(struct session *s, int err) {
   if (s->ended) return;
   s->ended = 1;
+  colo_forget(s->fd);
   uv_poll_stop(&s->poller);
   struct item *it = calloc(1, sizeof *it);
   if (it) {
@@ -970,7 +972,8 @@ static uint64_t now_ns(void) {
 // vCPUs, 10k cold lstats through the mount, fsops stat): 0.95-1.07 s
 // without polling, 0.53-0.65 s polling 200 us; a pipe ping-pong: 41 us
 // round trip blocking, 10 us with one side polling. Bounded, so an idle
-// mount costs nothing.
+// mount costs nothing. While requests keep coming, colocate.c keeps the
+// loop on its caller's CPU.
 static uint64_t spin_ns = 200000;
 
 // The fd is readable: drain requests, polling a little for the next one
@@ -1001,8 +1004,11 @@ static void on_readable(uv_poll_t *p, int status, int events) {
     }
     idle_since = 0;
     i++;
-    if ((size_t)n >= sizeof(struct fuse_in_header)) dispatch(s, in_buf, (size_t)n);
+    if ((size_t)n < sizeof(struct fuse_in_header)) continue;
+    colo_request(s->fd, ((const struct fuse_in_header *)in_buf)->pid);
+    dispatch(s, in_buf, (size_t)n);
   }
+  colo_rest();
   // Going back to sleep: JavaScript learns of the files made here and lets go of what the kernel forgot
   // now, not at the next request.
   if (!s->ended) {
@@ -1159,6 +1165,7 @@ static napi_value js_start(napi_env env, napi_callback_info info) {
   if (spin && *spin) spin_ns = strtoull(spin, NULL, 10) * 1000u;
   const char *cc = getenv("STRATA_FUSE_C_CREATE");
   c_create = !(cc && strcmp(cc, "0") == 0);
+  colo_init();
   if (!in_buf) in_buf = aligned_at(WRITE_DATA_OFF, IN_BUF);
   if (!read_buf) read_buf = aligned_at(sizeof(struct fuse_out_header), MAX_WRITE + sizeof(struct fuse_out_header));
   struct session *s = calloc(1, sizeof *s);
@@ -1291,6 +1298,28 @@ static napi_value js_counts(napi_env env, napi_callback_info info) {
     napi_set_element(env, arr, i, v);
   }
   return arr;
+}
+
+// colocation() -> { enabled, bursts, moves, rescues } of the loop's CPU placement (colocate.c).
+static napi_value js_colocation(napi_env env, napi_callback_info info) {
+  (void)info;
+  struct colo_stats st;
+  colo_stats(&st);
+  napi_value o, v;
+  napi_create_object(env, &o);
+  napi_get_boolean(env, st.enabled, &v);
+  napi_set_named_property(env, o, "enabled", v);
+  napi_create_double(env, (double)st.bursts, &v);
+  napi_set_named_property(env, o, "bursts", v);
+  napi_create_double(env, (double)st.moves, &v);
+  napi_set_named_property(env, o, "moves", v);
+  napi_create_double(env, (double)st.rescues, &v);
+  napi_set_named_property(env, o, "rescues", v);
+  napi_create_double(env, (double)st.looks, &v);
+  napi_set_named_property(env, o, "looks", v);
+  napi_create_double(env, (double)st.starved, &v);
+  napi_set_named_property(env, o, "starved", v);
+  return o;
 }
 
 // The arguments of a call about one node: (fd, nodeid, ...rest).
@@ -1494,6 +1523,7 @@ static napi_value init(napi_env env, napi_value exports) {
     {"generation", NULL, js_generation, NULL, NULL, NULL, napi_default, NULL},
     {"reserveIds", NULL, js_reserve_ids, NULL, NULL, NULL, napi_default, NULL},
     {"counts", NULL, js_counts, NULL, NULL, NULL, napi_default, NULL},
+    {"colocation", NULL, js_colocation, NULL, NULL, NULL, napi_default, NULL},
   };
   napi_define_properties(env, exports, sizeof props / sizeof props[0], props);
   return exports;

@@ -8,6 +8,7 @@ export interface NativeStats {
   passthrough?: boolean;
   ops: Record<string, { count: number }>;
   requests: Record<string, number>;
+  colocation?: { enabled: boolean; bursts: number; moves: number; rescues: number; looks: number; starved: number };
 }
 
 /** The stats of the server at `mnt`, fresh. */

@@ -1034,7 +1034,7 @@ function withKernelCounts(stats: OpStats, dev: number, passthrough: boolean): Op
     for (const [name, count] of Object.entries(requests)) {
       json.ops[name] ??= { count, errors: 0, totalUs: 0, maxUs: 0, avgUs: 0 };
     }
-    return Object.assign(json, { transport: 'native', passthrough, requests });
+    return Object.assign(json, { transport: 'native', passthrough, requests, colocation: ll.colocation() });
   };
   return stats;
 }
