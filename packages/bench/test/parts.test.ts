@@ -51,6 +51,14 @@ test('targets: judged on full runs only, find-32 must also be flat', (t) => {
   t.true(checkTargets(rs, true).every((c) => c.met === null));
 });
 
+test('targets: a sequential write through passthrough is held to the 3 GB/s line', (t) => {
+  const rs = [result('seq-write', 'strata', 1800, 'MB/s')];
+  const write = (passthrough: boolean) => checkTargets(rs, false, passthrough).find((c) => c.metric === 'seq-write')!;
+  t.true(write(false).met);
+  t.false(write(true).met);
+  t.regex(write(true).note ?? '', /3 GB\/s line/);
+});
+
 test('relative speed reads the same way for rates and times', (t) => {
   t.is(relativeSpeed(result('x', 'kernel', 50, 'MB/s'), result('x', 'plain', 100, 'MB/s')), 0.5);
   t.is(relativeSpeed(result('x', 'kernel', 200), result('x', 'plain', 100)), 0.5);
