@@ -50,6 +50,9 @@ export interface Colocation {
   moves: number;
   /** Times the watchdog found the loop starved by a CPU-bound neighbour and made it a normal thread again. */
   rescues: number;
+  /** The watchdog's looks, and those that found the loop starved. */
+  looks: number;
+  starved: number;
 }
 
 const binding = require('./build/Release/strata_fusell.node') as Binding;

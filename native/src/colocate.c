@@ -32,6 +32,13 @@
 // again, for a while (doubling each time, up to a minute). A busy neighbour
 // costs a few milliseconds.
 //
+// A thread made while the loop is idle-class would stay idle-class for
+// good (the class is inherited, and SCHED_RESET_ON_FORK does not undo this
+// one): Node starts its thread pool and strata its read-ahead and remover
+// threads on first use, which may fall inside a burst. So when a burst
+// ends with more threads in the process than it began with, the loop makes
+// every idle-class thread but itself a normal one again.
+//
 // STRATA_FUSE_COLOCATE=0 turns it off. Only the first thread to call
 // colo_init() is ever moved or reclassed (a process could serve mounts from
 // several threads; the others run as they are).
@@ -39,6 +46,7 @@
 #define _GNU_SOURCE
 #endif
 #include "colocate.h"
+#include <dirent.h>
 #include <fcntl.h>
 #include <poll.h>
 #include <pthread.h>
@@ -67,6 +75,7 @@ static cpu_set_t allowed; // the loop's own affinity: it moves within it and ret
 static int cpus;          // CPUs in it
 static int loadavg_fd = -1;
 static int schedstat_fd = -1; // /proc/self/task/TID/schedstat of the loop
+static int self_stat_fd = -1; // /proc/self/stat, for the number of threads
 static __thread int is_loop;
 // Under mu (the loop reads idle_class without it):
 static int idle_class;
@@ -79,6 +88,7 @@ static struct colo_stats stats;
 static int loop_cpu = -1;
 // The loop's alone:
 static unsigned burst; // requests since the loop woke
+static long threads_then = -1; // threads in the process when the loop last went idle-class
 static uint64_t followed_at;
 
 static uint64_t now_ns(void) {
@@ -114,6 +124,33 @@ static struct waits loop_waits(void) {
   return w;
 }
 
+// The number of threads in this process (field 20 of /proc/self/stat), or -1.
+static long thread_count(void) {
+  char b[1024];
+  ssize_t n = pread(self_stat_fd, b, sizeof b - 1, 0);
+  if (n <= 0) return -1;
+  b[n] = 0;
+  char *p = strrchr(b, ')');
+  if (!p) return -1;
+  for (int field = 2; field < 20; p++) {
+    if (!*p) return -1;
+    if (*p == ' ') field++;
+  }
+  return atol(p);
+}
+
+// Makes every idle-class thread of the process but the loop a normal one.
+static void reclass_others(void) {
+  DIR *d = opendir("/proc/self/task");
+  if (!d) return;
+  struct dirent *e;
+  while ((e = readdir(d))) {
+    pid_t tid = (pid_t)atoi(e->d_name);
+    if (tid > 0 && tid != loop_tid && sched_getscheduler(tid) == SCHED_IDLE) set_class(tid, SCHED_OTHER);
+  }
+  closedir(d);
+}
+
 // Whether the machine has no CPU to spare: as many runnable threads as CPUs
 // (the loop may use), not counting the one asking.
 static int crowded(void) {
@@ -130,6 +167,7 @@ static int crowded(void) {
 
 static void *watchdog(void *arg) {
   (void)arg;
+  pthread_setname_np(pthread_self(), "strata-watchdog");
   pthread_mutex_lock(&mu);
   for (;;) {
     while (armed_fd < 0) pthread_cond_wait(&armed_cv, &mu);
@@ -179,7 +217,8 @@ void colo_init(void) {
   snprintf(path, sizeof path, "/proc/self/task/%d/schedstat", (int)loop_tid);
   loadavg_fd = open("/proc/loadavg", O_RDONLY | O_CLOEXEC);
   schedstat_fd = open(path, O_RDONLY | O_CLOEXEC);
-  if (loadavg_fd < 0 || schedstat_fd < 0) return; // nothing to tell a starved loop by: stay as we are
+  self_stat_fd = open("/proc/self/stat", O_RDONLY | O_CLOEXEC);
+  if (loadavg_fd < 0 || schedstat_fd < 0 || self_stat_fd < 0) return; // nothing to go by: stay as we are
   pthread_t t;
   pthread_attr_t a;
   pthread_attr_init(&a);
@@ -232,6 +271,7 @@ void colo_request(int fd, uint32_t pid) {
     if (!idle_class && t >= cooldown_until && !crowded()) {
       if (set_class(0, SCHED_IDLE) == 0) {
         __atomic_store_n(&idle_class, 1, __ATOMIC_RELAXED);
+        threads_then = thread_count();
         armed_fd = fd;
         stats.bursts++;
         __atomic_store_n(&loop_cpu, sched_getcpu(), __ATOMIC_RELAXED);
@@ -260,6 +300,11 @@ void colo_rest(void) {
     backoff_ns = BACKOFF_MIN_NS; // a burst that ended without a rescue
   }
   pthread_mutex_unlock(&mu);
+  // (Also after a rescue: the threads made before it are idle-class still.)
+  if (threads_then >= 0) {
+    if (thread_count() != threads_then) reclass_others();
+    threads_then = -1;
+  }
 }
 
 void colo_forget(int fd) {

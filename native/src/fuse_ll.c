@@ -1300,7 +1300,7 @@ static napi_value js_counts(napi_env env, napi_callback_info info) {
   return arr;
 }
 
-// colocation() -> { enabled, bursts, moves, rescues } of the loop's CPU placement (colocate.c).
+// colocation() -> { enabled, bursts, moves, rescues, looks, starved }: the loop's CPU placement (colocate.c).
 static napi_value js_colocation(napi_env env, napi_callback_info info) {
   (void)info;
   struct colo_stats st;

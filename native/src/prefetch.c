@@ -63,6 +63,7 @@ static void read_ahead(const char *path) {
 
 static void *worker(void *arg) {
   (void)arg;
+  pthread_setname_np(pthread_self(), "strata-readahd");
   for (;;) {
     pthread_mutex_lock(&lock);
     while (!count) pthread_cond_wait(&more, &lock);

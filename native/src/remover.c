@@ -45,6 +45,7 @@ static int remove_entry(const char *path, const struct stat *st, int type, struc
 
 static void *worker(void *arg) {
   (void)arg;
+  pthread_setname_np(pthread_self(), "strata-remover");
   // Below the server and the programs it serves: this is cleanup of what nobody sees.
   setpriority(PRIO_PROCESS, (id_t)syscall(SYS_gettid), 19);
   for (;;) {

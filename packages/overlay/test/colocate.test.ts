@@ -8,7 +8,8 @@ import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { cleanup, makeStack, mountStrata } from './helpers.ts';
+import { readState } from '../src/index.ts';
+import { cleanup, makeStack, mountStrata, populate, type Stack } from './helpers.ts';
 import { serverStats } from './native-stats.ts';
 
 test.afterEach.always(async (t) => cleanup(t));
@@ -26,23 +27,26 @@ function createMany(dir: string, n: number): void {
   if (fs.readdirSync(dir).length !== n) throw new Error(`created ${fs.readdirSync(dir).length} of ${n} files in ${dir}`);
 }
 
-/** Mounts a native-transport stack with STRATA_FUSE_COLOCATE set to `value` (undefined: unset) for its server. */
-async function mountWith(t: Parameters<typeof mountStrata>[0], value: string | undefined) {
-  const s = makeStack(1);
-  const saved = process.env.STRATA_FUSE_COLOCATE;
-  if (value === undefined) delete process.env.STRATA_FUSE_COLOCATE;
-  else process.env.STRATA_FUSE_COLOCATE = value;
+/** Mounts a native-transport stack with these environment variables (undefined: unset) for its server. */
+async function mountWith(t: Parameters<typeof mountStrata>[0], env: Record<string, string | undefined>, s: Stack = makeStack(1)) {
+  const saved = Object.fromEntries(Object.keys(env).map((k) => [k, process.env[k]]));
+  const set = (vars: Record<string, string | undefined>) => {
+    for (const [k, v] of Object.entries(vars)) {
+      if (v === undefined) delete process.env[k];
+      else process.env[k] = v;
+    }
+  };
+  set(env);
   try {
     await mountStrata(t, s, { transport: 'native' });
   } finally {
-    if (saved === undefined) delete process.env.STRATA_FUSE_COLOCATE;
-    else process.env.STRATA_FUSE_COLOCATE = saved;
+    set(saved);
   }
   return s;
 }
 
 test.serial('a burst of creates from one caller is served idle-class beside it', async (t) => {
-  const s = await mountWith(t, undefined);
+  const s = await mountWith(t, { STRATA_FUSE_COLOCATE: undefined });
   // The loop goes idle-class only when the burst starts with a CPU to spare;
   // other test files run beside this one, so a few bursts may start crowded.
   let stats;
@@ -57,14 +61,14 @@ test.serial('a burst of creates from one caller is served idle-class beside it',
 });
 
 test.serial('STRATA_FUSE_COLOCATE=0 leaves the loop a normal thread', async (t) => {
-  const s = await mountWith(t, '0');
+  const s = await mountWith(t, { STRATA_FUSE_COLOCATE: '0' });
   createMany(path.join(s.mnt, 'd'), 1000);
   const stats = (await serverStats(s.mnt)).colocation;
   t.deepEqual({ enabled: stats?.enabled, bursts: stats?.bursts }, { enabled: false, bursts: 0 });
 });
 
 test.serial('with a busy loop on every CPU the server stays a normal thread and keeps answering', async (t) => {
-  const s = await mountWith(t, undefined);
+  const s = await mountWith(t, { STRATA_FUSE_COLOCATE: undefined });
   const cpus = os.availableParallelism();
   for (let c = 0; c < cpus; c++) hogs.push(spawn('taskset', ['-c', String(c), 'sh', '-c', 'while :; do :; done'], { stdio: 'ignore' }));
   t.teardown(stopHogs);
@@ -75,4 +79,41 @@ test.serial('with a busy loop on every CPU the server stays a normal thread and 
   t.true(after?.enabled);
   // Idle-class beside a busy loop, the server would get a trickle of its CPU.
   t.is(after?.bursts, before?.bursts, `before: ${JSON.stringify(before)}, after: ${JSON.stringify(after)}`);
+});
+
+/** The server's threads: name and scheduling policy (field 41 of /proc/PID/task/TID/stat; 5 = SCHED_IDLE). */
+function serverThreads(mnt: string): { name: string; policy: number }[] {
+  const pid = readState(mnt)!.pid;
+  return fs.readdirSync(`/proc/${pid}/task`).flatMap((tid) => {
+    try {
+      const stat = fs.readFileSync(`/proc/${pid}/task/${tid}/stat`, 'utf8');
+      const name = stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')'));
+      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' '); // from field 3
+      return [{ name, policy: Number(fields[41 - 3]) }];
+    } catch {
+      return []; // the thread ended meanwhile
+    }
+  });
+}
+
+test.serial('a thread started during a burst does not stay idle-class', async (t) => {
+  // The remover thread starts at the first removal of a copied-up directory,
+  // here inside rm -rf's burst of requests, while the loop may be idle-class.
+  const spec: Record<string, string> = {};
+  for (let d = 0; d < 10; d++) for (let f = 0; f < 50; f++) spec[`tree/d${d}/f${f}`] = 'x';
+  let threads: { name: string; policy: number }[] = [];
+  let bursts = 0;
+  for (let i = 0; i < 5 && bursts === 0; i++) {
+    const s = makeStack(1);
+    populate(s.lowers[0]!, spec);
+    // Without the warm-up, which would start the remover before the mount.
+    await mountWith(t, { STRATA_FUSE_COLOCATE: undefined, STRATA_WARMUP: '0' }, s);
+    execFileSync('rm', ['-rf', path.join(s.mnt, 'tree')]);
+    await new Promise((r) => setTimeout(r, 300)); // the burst is over
+    bursts = (await serverStats(s.mnt)).colocation?.bursts ?? 0;
+    threads = serverThreads(s.mnt);
+  }
+  t.true(bursts > 0, 'the rm -rf was served idle-class');
+  t.true(threads.some((th) => th.name === 'strata-remover'), `threads: ${JSON.stringify(threads)}`);
+  t.deepEqual(threads.filter((th) => th.policy === 5), [], 'idle-class threads after the burst');
 });

@@ -1,5 +1,6 @@
 // Reading a running server's stats from a test (the server writes them on SIGUSR2).
 import fs from 'node:fs';
+import type { Colocation } from '@strata/native/fusell';
 import { readState } from '../src/index.ts';
 
 /** Stats of the native transport: engine ops, plus what the kernel sent (answered in C or not). */
@@ -8,7 +9,7 @@ export interface NativeStats {
   passthrough?: boolean;
   ops: Record<string, { count: number }>;
   requests: Record<string, number>;
-  colocation?: { enabled: boolean; bursts: number; moves: number; rescues: number; looks: number; starved: number };
+  colocation?: Colocation;
 }
 
 /** The stats of the server at `mnt`, fresh. */
