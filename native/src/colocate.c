@@ -23,11 +23,12 @@
 // after it woke until it goes back to sleep), only if the machine has a CPU
 // to spare when the burst starts (fewer runnable threads than CPUs besides
 // the loop, /proc/loadavg), and a watchdog thread looks every WATCH_NS while
-// it is. A look finds the loop starved when requests wait on /dev/fuse and
-// the loop, since the look before, has not been given the CPU at all or
-// waited for it more than WAIT_MAX_NS a time on average (its schedstat):
-// beside its own caller it waits only while the caller works between two
-// requests, and then nothing waits on /dev/fuse. When STARVED of the last
+// it is. A look finds the loop starved when it is working on a request, or
+// requests wait on /dev/fuse, and the loop, since the look before, has not
+// been given the CPU at all or waited for it more than WAIT_MAX_NS a time
+// on average (its schedstat): beside its own caller it waits only while the
+// caller works between two requests, and then it has none in hand and
+// nothing waits on /dev/fuse. When STARVED of the last
 // LOOKS looks find it starved, the watchdog makes the loop a normal thread
 // again, for a while (doubling each time, up to a minute). A busy neighbour
 // costs a few milliseconds.
@@ -86,6 +87,8 @@ static struct colo_stats stats;
 // normal thread waking there, even for microseconds, sends the caller's next
 // wake-up to another CPU (atomic).
 static int loop_cpu = -1;
+// Whether the loop is working on a request (atomic).
+static int in_request;
 // The loop's alone:
 static unsigned burst; // requests since the loop woke
 static long threads_then = -1; // threads in the process when the loop last went idle-class
@@ -188,7 +191,8 @@ static void *watchdog(void *arg) {
       struct waits w = loop_waits();
       uint64_t runs = w.runs - was.runs, waited = w.ns - was.ns;
       was = w;
-      int starved = requests_wait(fd) && (runs == 0 || waited / runs > WAIT_MAX_NS);
+      int busy = __atomic_load_n(&in_request, __ATOMIC_RELAXED) || requests_wait(fd);
+      int starved = busy && (runs == 0 || waited / runs > WAIT_MAX_NS);
       pthread_mutex_lock(&mu);
       if (armed_fd < 0) break;
       stats.looks++;
@@ -263,7 +267,9 @@ static void follow(uint32_t pid) {
 }
 
 void colo_request(int fd, uint32_t pid) {
-  if (!enabled || !is_loop || ++burst < BURST) return;
+  if (!enabled || !is_loop) return;
+  __atomic_store_n(&in_request, 1, __ATOMIC_RELAXED);
+  if (++burst < BURST) return;
   uint64_t t = now_ns();
   if (burst == BURST) {
     // Decided once a wake-up.
@@ -287,6 +293,10 @@ void colo_request(int fd, uint32_t pid) {
     follow(pid);
     __atomic_store_n(&loop_cpu, sched_getcpu(), __ATOMIC_RELAXED);
   }
+}
+
+void colo_done(void) {
+  if (is_loop) __atomic_store_n(&in_request, 0, __ATOMIC_RELAXED);
 }
 
 void colo_rest(void) {

@@ -17,6 +17,8 @@ struct colo_stats {
 void colo_init(void);
 // The loop read a request from session fd `fd`, sent by thread `pid`.
 void colo_request(int fd, uint32_t pid);
+// The loop is done with that request (answered it, or handed it to JavaScript and back).
+void colo_done(void);
 // The loop goes back to sleep in the event loop: a normal thread again.
 void colo_rest(void);
 // The session on `fd` ends: the watchdog must not poll it any more.

@@ -1007,6 +1007,7 @@ static void on_readable(uv_poll_t *p, int status, int events) {
     if ((size_t)n < sizeof(struct fuse_in_header)) continue;
     colo_request(s->fd, ((const struct fuse_in_header *)in_buf)->pid);
     dispatch(s, in_buf, (size_t)n);
+    colo_done();
   }
   colo_rest();
   // Going back to sleep: JavaScript learns of the files made here and lets go of what the kernel forgot
