@@ -127,19 +127,23 @@ static struct waits loop_waits(void) {
   return w;
 }
 
-// The number of threads in this process (field 20 of /proc/self/stat), or -1.
-static long thread_count(void) {
-  char b[1024];
-  ssize_t n = pread(self_stat_fd, b, sizeof b - 1, 0);
+// Field `want` (from 1, past the command name) of a /proc/PID/stat line read into `b` (n bytes), or -1.
+static long stat_field(char *b, ssize_t n, int want) {
   if (n <= 0) return -1;
   b[n] = 0;
-  char *p = strrchr(b, ')');
+  char *p = strrchr(b, ')'); // the command name may hold spaces and parentheses
   if (!p) return -1;
-  for (int field = 2; field < 20; p++) {
+  for (int field = 2; field < want; p++) {
     if (!*p) return -1;
     if (*p == ' ') field++;
   }
   return atol(p);
+}
+
+// The number of threads in this process (field 20 of /proc/self/stat), or -1.
+static long thread_count(void) {
+  char b[1024];
+  return stat_field(b, pread(self_stat_fd, b, sizeof b - 1, 0), 20);
 }
 
 // Makes every idle-class thread of the process but the loop a normal one.
@@ -241,15 +245,7 @@ static int cpu_of(uint32_t pid) {
   if (fd < 0) return -1;
   ssize_t n = read(fd, buf, sizeof buf - 1);
   close(fd);
-  if (n <= 0) return -1;
-  buf[n] = 0;
-  char *p = strrchr(buf, ')'); // the command name may hold spaces and parentheses
-  if (!p) return -1;
-  for (int field = 2; field < 39; p++) {
-    if (!*p) return -1;
-    if (*p == ' ') field++;
-  }
-  return atoi(p);
+  return (int)stat_field(buf, n, 39);
 }
 
 // Moves the loop to the CPU its caller last ran on, leaving its affinity as it was.
