@@ -11,6 +11,18 @@ function tmp(t: ExecutionContext, base = os.tmpdir()): string {
   return d;
 }
 
+/** cloneFd of file `src` into a new file `dst`, `length` bytes; returns how it copied. */
+function cloneFile(src: string, dst: string, length: number): string {
+  const from = fs.openSync(src, 'r');
+  const to = fs.openSync(dst, 'w');
+  try {
+    return native.cloneFd(from, to, length);
+  } finally {
+    fs.closeSync(from);
+    fs.closeSync(to);
+  }
+}
+
 test('mkWhiteout makes a character device 0/0', (t) => {
   const d = tmp(t);
   native.mkWhiteout(path.join(d, 'gone'));
@@ -37,11 +49,7 @@ test('cloneFd copies a file in the kernel', (t) => {
   const data = Buffer.alloc(3 << 20, 7);
   data.write('head');
   fs.writeFileSync(path.join(d, 'src'), data);
-  const src = fs.openSync(path.join(d, 'src'), 'r');
-  const dst = fs.openSync(path.join(d, 'dst'), 'w');
-  const how = native.cloneFd(src, dst, data.length);
-  fs.closeSync(src);
-  fs.closeSync(dst);
+  const how = cloneFile(path.join(d, 'src'), path.join(d, 'dst'), data.length);
   t.true(how === 'ficlone' || how === 'copy_file_range' || how === 'sendfile');
   t.deepEqual(fs.readFileSync(path.join(d, 'dst')), data);
 });
@@ -54,11 +62,7 @@ test('cloneFd keeps holes: a sparse file copies its data only, to the same size 
     fs.writeSync(fd, Buffer.from('middle'), 0, 6, 100 << 20);
     fs.writeSync(fd, Buffer.from('end!'), 0, 4, size - 4);
     fs.closeSync(fd);
-    const src = fs.openSync(path.join(d, 'src'), 'r');
-    const dst = fs.openSync(path.join(d, 'dst'), 'w');
-    native.cloneFd(src, dst, size);
-    fs.closeSync(src);
-    fs.closeSync(dst);
+    cloneFile(path.join(d, 'src'), path.join(d, 'dst'), size);
     const st = fs.statSync(path.join(d, 'dst'));
     t.is(st.size, size, d);
     t.true(st.blocks * 512 < 4 << 20, `${d}: ${st.blocks * 512} bytes allocated for 10 bytes of data`);
@@ -102,11 +106,7 @@ test('cloneFd copies across filesystems (tmpfs to the test dir) inside the kerne
   const shm = tmp(t, '/dev/shm');
   const data = Buffer.alloc((1 << 20) + 123, 3);
   fs.writeFileSync(path.join(shm, 'src'), data);
-  const src = fs.openSync(path.join(shm, 'src'), 'r');
-  const dst = fs.openSync(path.join(d, 'dst'), 'w');
-  const how = native.cloneFd(src, dst, data.length);
-  fs.closeSync(src);
-  fs.closeSync(dst);
+  const how = cloneFile(path.join(shm, 'src'), path.join(d, 'dst'), data.length);
   t.true(['copy_file_range', 'sendfile'].includes(how));
   t.deepEqual(fs.readFileSync(path.join(d, 'dst')), data);
 });
