@@ -248,29 +248,32 @@ static int cpu_of(uint32_t pid) {
   return (int)stat_field(buf, n, 39);
 }
 
-// Moves the loop to the CPU its caller last ran on, leaving its affinity as it was.
+// Moves the loop to the CPU its caller last ran on, leaving its affinity as it was, and tells the
+// watchdog which CPU to keep off.
 static void follow(uint32_t pid) {
-  int cpu = cpu_of(pid);
-  if (cpu < 0 || cpu == sched_getcpu() || !CPU_ISSET(cpu, &allowed)) return;
-  cpu_set_t one;
-  CPU_ZERO(&one);
-  CPU_SET(cpu, &one);
-  if (sched_setaffinity(0, sizeof one, &one) != 0) return;
-  sched_setaffinity(0, sizeof allowed, &allowed);
-  pthread_mutex_lock(&mu);
-  stats.moves++;
-  pthread_mutex_unlock(&mu);
+  int cpu = cpu_of(pid), here = sched_getcpu();
+  if (cpu < 0 || !CPU_ISSET(cpu, &allowed)) return;
+  if (cpu != here) {
+    cpu_set_t one;
+    CPU_ZERO(&one);
+    CPU_SET(cpu, &one);
+    if (sched_setaffinity(0, sizeof one, &one) != 0) return;
+    sched_setaffinity(0, sizeof allowed, &allowed);
+    pthread_mutex_lock(&mu);
+    stats.moves++;
+    pthread_mutex_unlock(&mu);
+  }
+  __atomic_store_n(&loop_cpu, cpu, __ATOMIC_RELAXED);
 }
 
 void colo_request(int fd, uint32_t pid) {
   if (!enabled || !is_loop) return;
   __atomic_store_n(&in_request, 1, __ATOMIC_RELAXED);
   if (++burst < BURST) return;
-  uint64_t t = now_ns();
   if (burst == BURST) {
     // Decided once a wake-up.
     pthread_mutex_lock(&mu);
-    if (!idle_class && t >= cooldown_until && !crowded()) {
+    if (!idle_class && now_ns() >= cooldown_until && !crowded()) {
       if (set_class(0, SCHED_IDLE) == 0) {
         __atomic_store_n(&idle_class, 1, __ATOMIC_RELAXED);
         threads_then = thread_count();
@@ -284,11 +287,12 @@ void colo_request(int fd, uint32_t pid) {
     }
     pthread_mutex_unlock(&mu);
   }
-  if (__atomic_load_n(&idle_class, __ATOMIC_RELAXED) && pid && t - followed_at >= FOLLOW_NS) {
-    followed_at = t;
-    follow(pid);
-    __atomic_store_n(&loop_cpu, sched_getcpu(), __ATOMIC_RELAXED);
-  }
+  // Only an idle-class loop follows (and only it reads the clock per request).
+  if (!pid || !__atomic_load_n(&idle_class, __ATOMIC_RELAXED)) return;
+  uint64_t t = now_ns();
+  if (t - followed_at < FOLLOW_NS) return;
+  followed_at = t;
+  follow(pid);
 }
 
 void colo_done(void) {

@@ -1310,16 +1310,13 @@ static napi_value js_colocation(napi_env env, napi_callback_info info) {
   napi_create_object(env, &o);
   napi_get_boolean(env, st.enabled, &v);
   napi_set_named_property(env, o, "enabled", v);
-  napi_create_double(env, (double)st.bursts, &v);
-  napi_set_named_property(env, o, "bursts", v);
-  napi_create_double(env, (double)st.moves, &v);
-  napi_set_named_property(env, o, "moves", v);
-  napi_create_double(env, (double)st.rescues, &v);
-  napi_set_named_property(env, o, "rescues", v);
-  napi_create_double(env, (double)st.looks, &v);
-  napi_set_named_property(env, o, "looks", v);
-  napi_create_double(env, (double)st.starved, &v);
-  napi_set_named_property(env, o, "starved", v);
+  const struct { const char *name; uint64_t n; } counts[] = {
+    {"bursts", st.bursts}, {"moves", st.moves}, {"rescues", st.rescues}, {"looks", st.looks}, {"starved", st.starved},
+  };
+  for (size_t i = 0; i < sizeof counts / sizeof counts[0]; i++) {
+    napi_create_double(env, (double)counts[i].n, &v);
+    napi_set_named_property(env, o, counts[i].name, v);
+  }
   return o;
 }
 
