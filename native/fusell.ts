@@ -17,6 +17,8 @@ export const ItemKind = {
   Lookups: 3,
   /** The loop made files itself (reserveIds, completeDir's `creatable`): `data` holds their records (see fuse_ll.c, struct created_rec). */
   Created: 4,
+  /** The loop whited out lower files itself (unlinkable): `data` holds their records (see fuse_ll.c, struct unlinked_rec). */
+  Unlinked: 5,
 } as const;
 export type ItemKind = (typeof ItemKind)[keyof typeof ItemKind];
 
@@ -35,6 +37,7 @@ interface Binding {
   invalAttrs(fd: number, nodeid: number): void;
   prepareEntries(fd: number, parent: number, entries: Buffer): void;
   completeDir(fd: number, nodeid: number, names: Buffer, validSec: number, validNsec: number, creatable: boolean): void;
+  unlinkable(fd: number, nodeid: number, dirFd: number, whiteout: string, names: Buffer): void;
   reserveIds(fd: number, first: number, count: number): void;
   generation(fd: number): number;
   counts(fd: number): number[];
@@ -141,6 +144,16 @@ export const prepareEntries: Binding['prepareEntries'] = binding.prepareEntries;
  * else it hands over.
  */
 export const completeDir: Binding['completeDir'] = binding.completeDir;
+
+/**
+ * The loop may answer UNLINK of these names of directory `nodeid` (each
+ * [u16 LE length][name]; files only in lower layers) itself, by linking
+ * the shared whiteout inode at `whiteout` into `dirFd` (its upper
+ * directory; the loop owns the descriptor from now on), until a request
+ * that may change the tree arrives; it reports each name
+ * (ItemKind.Unlinked) before the next request it forwards.
+ */
+export const unlinkable: Binding['unlinkable'] = binding.unlinkable;
 
 /** Node ids [first, first + count) are the loop's to give the files it makes; an earlier block's rest goes unused. */
 export const reserveIds: Binding['reserveIds'] = binding.reserveIds;

@@ -41,7 +41,7 @@
 #define MAX_PAGES (MAX_WRITE / 4096)
 #define IN_BUF (MAX_WRITE + 8192)
 
-enum item_kind { ITEM_REQUEST, ITEM_INIT, ITEM_END, ITEM_LOOKUPS, ITEM_CREATED };
+enum item_kind { ITEM_REQUEST, ITEM_INIT, ITEM_END, ITEM_LOOKUPS, ITEM_CREATED, ITEM_UNLINKED };
 
 // What the loop hands JavaScript.
 struct item {
@@ -100,6 +100,12 @@ struct session {
   size_t created_len, created_count;
   // Upper directories and files open for writing, answered by fstat (see fd_slot).
   struct fd_slot *dirs, *files;
+  // Directories whose lower files the loop may white out itself (see udir),
+  // the shared whiteout it links, and the names JavaScript has not yet been told of.
+  struct udir *udirs;
+  char *whiteout;
+  char *unlinked;
+  size_t unlinked_len, unlinked_count;
   struct session *next;
 };
 
@@ -205,8 +211,10 @@ static void slots_drop_all(struct fd_slot *table) {
 
 // The kernel forgot node id `id`: nothing is answered for it here any more.
 static void cdir_drop_id(struct session *s, uint64_t id);
+static void udir_drop_id(struct session *s, uint64_t id);
 static void node_forgotten(struct session *s, uint64_t id) {
   cdir_drop_id(s, id);
+  udir_drop_id(s, id);
   attr_forget(s, id);
   slot_forget(s->dirs, id);
   slot_forget(s->files, id);
@@ -527,6 +535,93 @@ static int try_create(struct session *s, const struct fuse_in_header *h, const c
   return 1;
 }
 
+// Lower files removed one by one (rm -rf of a lower tree, a package
+// manager's or a build step's cleanup): each UNLINK of a file only in lower
+// layers is a whiteout in the upper directory and nothing else, and each was
+// a trip to JavaScript (30 us of server time a file in an rm -rf of 5k
+// files, half of it the link(2) of the whiteout). After it has removed one
+// such file in a directory, JavaScript hands the loop the names of the
+// others there (files only in lower layers, in a tree with no hard-link
+// bookkeeping), a descriptor of the upper directory and the path of the
+// work area's shared whiteout inode; the loop then links the whiteout for
+// an UNLINK of any of those names itself. The set holds for the generation
+// it was made in (a request JavaScript sees that may change the tree ends
+// it), and each name goes from it when used. JavaScript learns of each
+// name (ITEM_UNLINKED) before anything else it is given but the files made
+// here and the lookups answered here, so its tree is whole whenever it
+// answers a request. Anything unexpected (the link fails: the shared inode
+// is full, or gone) hands the request to JavaScript, which knows what to do.
+#define UDIR_SLOTS 64 // directories at once (each holds a descriptor)
+#define UNLINKED_MAX 1024 // records held before JavaScript is told
+struct udir {
+  uint64_t nodeid; // 0: empty
+  uint64_t gen;    // valid while the session's attr_gen is this
+  int fd;          // the upper directory
+  uint32_t cap;    // slots, a power of two
+  uint32_t *slots; // open addressing by name hash: offset + 1 into names (0: empty)
+  char *names;     // [u16 length][name] each, as JavaScript sent them; length 0: removed
+};
+struct unlinked_rec {
+  uint64_t parent;
+  uint16_t len; // then the name
+} __attribute__((packed));
+_Static_assert(sizeof(struct unlinked_rec) == 10, "UNLINKED_REC in lowlevel.ts");
+
+static struct udir *udir_of(struct session *s, uint64_t id) {
+  struct udir *u = s->udirs ? &s->udirs[id & (UDIR_SLOTS - 1)] : NULL;
+  return u && u->nodeid == id ? u : NULL;
+}
+
+static void udir_drop(struct udir *u) {
+  if (!u || !u->nodeid) return;
+  close(u->fd);
+  free(u->slots);
+  free(u->names);
+  memset(u, 0, sizeof *u);
+}
+
+// The slot of `name` (n bytes) in u's set, or NULL.
+static uint32_t *udir_find(struct udir *u, const char *name, size_t n) {
+  for (uint32_t i = name_hash(name, n) & (u->cap - 1);; i = (i + 1) & (u->cap - 1)) {
+    if (!u->slots[i]) return NULL;
+    const char *rec = u->names + u->slots[i] - 1;
+    uint16_t len;
+    memcpy(&len, rec, 2);
+    if (len == n && memcmp(rec + 2, name, n) == 0) return &u->slots[i];
+  }
+}
+
+static void flush_unlinked(struct session *s);
+
+static void udir_drop_id(struct session *s, uint64_t id) {
+  udir_drop(udir_of(s, id));
+}
+
+static int try_unlink(struct session *s, const struct fuse_in_header *h, const char *body, size_t len) {
+  struct udir *u = udir_of(s, h->nodeid);
+  if (!u || u->gen != s->attr_gen || !s->whiteout || len < 2 || len - 1 > 255 || body[len - 1] != '\0') return 0;
+  size_t n = len - 1;
+  uint32_t *slot = udir_find(u, body, n);
+  if (!slot) return 0;
+  if (s->unlinked_count >= UNLINKED_MAX) flush_unlinked(s);
+  char *buf = realloc(s->unlinked, s->unlinked_len + sizeof(struct unlinked_rec) + n);
+  if (!buf) return 0;
+  s->unlinked = buf;
+  if (linkat(AT_FDCWD, s->whiteout, u->fd, body, 0) < 0) return 0;
+  char *rec = u->names + *slot - 1;
+  memset(rec, 0, 2); // used: an UNLINK of the name again is JavaScript's (ENOENT)
+  struct unlinked_rec r = {h->nodeid, (uint16_t)n};
+  memcpy(buf + s->unlinked_len, &r, sizeof r);
+  memcpy(buf + s->unlinked_len + sizeof r, body, n);
+  s->unlinked_len += sizeof r + n;
+  s->unlinked_count++;
+  // What JavaScript would have done: a new generation (no prepared entry answers for the name now).
+  s->attr_gen++;
+  u->gen = s->attr_gen;
+  send_reply(s, h->unique, 0, NULL, 0);
+  return 1;
+}
+
 static void flush_looked(struct session *s);
 static void flush_forgets(struct session *s);
 
@@ -765,6 +860,11 @@ static void on_closed(uv_handle_t *handle) {
   free(s->looked);
   free(s->forgets);
   free(s->created);
+  if (s->udirs)
+    for (int i = 0; i < UDIR_SLOTS; i++) udir_drop(&s->udirs[i]);
+  free(s->udirs);
+  free(s->whiteout);
+  free(s->unlinked);
   if (s->cdirs)
     for (int i = 0; i < CDIR_SLOTS; i++) free(s->cdirs[i].hashes);
   free(s->cdirs);
@@ -944,8 +1044,11 @@ static void dispatch(struct session *s, const char *buf, size_t n) {
     case FUSE_CREATE:
       if (try_create(s, h, body, len)) break;
       // fall through
+    case FUSE_UNLINK: // (and CREATE, falling through)
+      if (h->opcode == FUSE_UNLINK && try_unlink(s, h, body, len)) break;
+      // fall through
     case FUSE_SYMLINK: case FUSE_MKNOD: case FUSE_MKDIR:
-    case FUSE_UNLINK: case FUSE_LINK:
+    case FUSE_LINK:
     case FUSE_SETXATTR: case FUSE_REMOVEXATTR:
       cdir_note_new(s, h, body, len);
       s->attr_gen++;
@@ -1014,18 +1117,21 @@ static void on_readable(uv_poll_t *p, int status, int events) {
   // now, not at the next request.
   if (!s->ended) {
     flush_created(s);
+    flush_unlinked(s);
     flush_forgets(s);
   }
 }
 
 // Calls JavaScript: callback(kind, op, unique, nodeid, uid, gid, pid, body | info). Frees `it`.
 static void deliver(struct session *s, struct item *it) {
-  // In the kernel's order: files made here, then lookups the loop answered, then the forgets that may
-  // count either down, all before anything else (each flush empties its list before it delivers, so the
+  // In the kernel's order: files made here, then lookups the loop answered, then the lower files it
+  // whited out (by parent and name: JavaScript must still know the parent), then the forgets that may
+  // count any of them down, all before anything else (each flush empties its list before it delivers, so the
   // nested call does nothing).
   if (it->kind != ITEM_CREATED) flush_created(s);
-  if (it->kind != ITEM_LOOKUPS && it->kind != ITEM_CREATED) {
+  if (it->kind != ITEM_LOOKUPS && it->kind != ITEM_CREATED && it->kind != ITEM_UNLINKED) {
     flush_looked(s);
+    flush_unlinked(s);
     flush_forgets(s);
   }
   napi_env env = s->env;
@@ -1041,7 +1147,7 @@ static void deliver(struct session *s, struct item *it) {
   napi_create_uint32(env, it->h.uid, &argv[4]);
   napi_create_uint32(env, it->h.gid, &argv[5]);
   napi_create_uint32(env, it->h.pid, &argv[6]);
-  if (it->kind == ITEM_REQUEST || it->kind == ITEM_LOOKUPS || it->kind == ITEM_CREATED) {
+  if (it->kind == ITEM_REQUEST || it->kind == ITEM_LOOKUPS || it->kind == ITEM_CREATED || it->kind == ITEM_UNLINKED) {
     void *p;
     napi_create_buffer_copy(env, it->len, it->body, &p, &argv[7]);
   } else if (it->kind == ITEM_INIT) {
@@ -1074,18 +1180,28 @@ static void flush_looked(struct session *s) {
   deliver(s, it);
 }
 
-// Tells JavaScript of the files made here (records as struct created_rec, each followed by its name).
-static void flush_created(struct session *s) {
-  if (!s->created_count) return;
-  struct item *it = malloc(sizeof *it + s->created_len);
+// Hands JavaScript the records held in buf (len bytes, count records) as one item of `kind`, and empties them.
+static void flush_records(struct session *s, enum item_kind kind, const char *buf, size_t *len, size_t *count) {
+  if (!*count) return;
+  struct item *it = malloc(sizeof *it + *len);
   if (!it) return; // (then the next call tries again)
   memset(it, 0, sizeof *it);
-  it->kind = ITEM_CREATED;
-  it->len = (uint32_t)s->created_len;
-  memcpy(it->body, s->created, s->created_len);
-  s->created_len = 0;
-  s->created_count = 0;
+  it->kind = kind;
+  it->len = (uint32_t)*len;
+  memcpy(it->body, buf, *len);
+  *len = 0;
+  *count = 0;
   deliver(s, it);
+}
+
+// Tells JavaScript of the files made here (records as struct created_rec, each followed by its name).
+static void flush_created(struct session *s) {
+  flush_records(s, ITEM_CREATED, s->created, &s->created_len, &s->created_count);
+}
+
+// Tells JavaScript of the lower files whited out here (records as struct unlinked_rec, each followed by its name).
+static void flush_unlinked(struct session *s) {
+  flush_records(s, ITEM_UNLINKED, s->unlinked, &s->unlinked_len, &s->unlinked_count);
 }
 
 // Tells JavaScript of the FORGETs held back, as one BATCH_FORGET (unique 0: no reply).
@@ -1471,6 +1587,81 @@ static napi_value js_complete_dir(napi_env env, napi_callback_info info) {
   return undef(env);
 }
 
+// unlinkable(fd, nodeid, dirFd, whiteout, names): the loop may white out
+// these names of directory nodeid (each [u16 LE length][name]) by linking
+// `whiteout` into dirFd (the upper directory, which the loop now owns), for
+// the current generation (see try_unlink).
+static napi_value js_unlinkable(napi_env env, napi_callback_info info) {
+  struct node_args a;
+  int32_t dfd = -1;
+  char path[4097];
+  size_t plen = 0;
+  const char *data = NULL;
+  size_t len = 0;
+  bool isbuf = false;
+  if (!node_call(env, info, 5, &a, "unlinkable: arguments")) return NULL;
+  if (napi_get_value_int32(env, a.argv[2], &dfd) != napi_ok ||
+      napi_get_value_string_utf8(env, a.argv[3], path, sizeof path, &plen) != napi_ok || plen == 0 || plen >= sizeof path - 1 ||
+      napi_is_buffer(env, a.argv[4], &isbuf) != napi_ok || !isbuf) {
+    if (dfd >= 0) close(dfd);
+    return throw_errno(env, EINVAL, "unlinkable: arguments");
+  }
+  napi_get_buffer_info(env, a.argv[4], (void **)&data, &len);
+  struct session *s = a.s;
+  uint32_t count = 0;
+  for (size_t off = 0; off + 2 <= len; count++) {
+    uint16_t n;
+    memcpy(&n, data + off, 2);
+    if (n == 0 || n > 255 || off + 2 + n > len) {
+      close(dfd);
+      return throw_errno(env, EINVAL, "unlinkable: malformed");
+    }
+    off += 2 + n;
+  }
+  if (!s || a.id == 0 || count == 0 || (!s->udirs && !(s->udirs = calloc(UDIR_SLOTS, sizeof *s->udirs)))) {
+    close(dfd);
+    return undef(env);
+  }
+  if (!s->whiteout || strcmp(s->whiteout, path) != 0) {
+    char *w = strdup(path);
+    if (!w) {
+      close(dfd);
+      return undef(env);
+    }
+    free(s->whiteout);
+    s->whiteout = w;
+  }
+  struct udir *u = &s->udirs[a.id & (UDIR_SLOTS - 1)];
+  udir_drop(u);
+  uint32_t cap = 16;
+  while (cap < count * 2) cap *= 2;
+  u->slots = calloc(cap, sizeof *u->slots);
+  u->names = malloc(len);
+  if (!u->slots || !u->names) {
+    free(u->slots);
+    free(u->names);
+    memset(u, 0, sizeof *u);
+    close(dfd);
+    return undef(env);
+  }
+  memcpy(u->names, data, len);
+  u->nodeid = a.id;
+  u->gen = s->attr_gen;
+  u->fd = dfd;
+  u->cap = cap;
+  for (size_t off = 0; off + 2 <= len;) {
+    uint16_t n;
+    memcpy(&n, data + off, 2);
+    if (!udir_find(u, data + off + 2, n)) { // (a name twice: once is enough)
+      uint32_t i = name_hash(data + off + 2, n) & (cap - 1);
+      while (u->slots[i]) i = (i + 1) & (cap - 1);
+      u->slots[i] = (uint32_t)off + 1;
+    }
+    off += 2 + n;
+  }
+  return undef(env);
+}
+
 // reserveIds(fd, first, count): node ids [first, first + count) are the
 // loop's to give the files it makes (try_create); those of a block before go unused.
 static napi_value js_reserve_ids(napi_env env, napi_callback_info info) {
@@ -1518,6 +1709,7 @@ static napi_value init(napi_env env, napi_value exports) {
     {"invalAttrs", NULL, js_inval_attrs, NULL, NULL, NULL, napi_default, NULL},
     {"prepareEntries", NULL, js_prepare_entries, NULL, NULL, NULL, napi_default, NULL},
     {"completeDir", NULL, js_complete_dir, NULL, NULL, NULL, napi_default, NULL},
+    {"unlinkable", NULL, js_unlinkable, NULL, NULL, NULL, napi_default, NULL},
     {"generation", NULL, js_generation, NULL, NULL, NULL, napi_default, NULL},
     {"reserveIds", NULL, js_reserve_ids, NULL, NULL, NULL, napi_default, NULL},
     {"counts", NULL, js_counts, NULL, NULL, NULL, napi_default, NULL},

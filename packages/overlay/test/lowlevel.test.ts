@@ -309,6 +309,55 @@ test('rm -rf of a lower tree: files looked up one by one in its first directory 
   t.deepEqual(dirsLeft(), []);
 });
 
+test('lower files removed one by one: the loop whites them out itself, and the engine knows it as if it had', async (t) => {
+  const s = makeStack(1);
+  const files: Record<string, string> = { 'dir/keep': 'k', 'dir/sub/x': 'x' };
+  for (let i = 0; i < 40; i++) files[`dir/f${i}`] = `lower ${i}`;
+  populate(s.lowers[0]!, files);
+  const h = await mountNative(t, s);
+  const m = (p: string) => path.join(s.mnt, 'dir', p);
+  fs.writeFileSync(m('new'), 'upper');
+  const reader = fs.openSync(m('f10'), 'r'); // open before its name goes
+  const base = await serverStats(s.mnt);
+  for (let i = 0; i < 30; i++) fs.unlinkSync(m(`f${i}`));
+  const mid = await serverStats(s.mnt);
+  const sent = (mid.requests.unlink ?? 0) - (base.requests.unlink ?? 0);
+  const engine = (mid.ops.unlink?.count ?? 0) - (base.ops.unlink?.count ?? 0);
+  t.is(sent, 30);
+  t.true(engine <= 2, `the loop removed the files (the engine removed ${engine} of ${sent})`);
+  // On the host: a whiteout per name, links to one inode, as the engine makes them.
+  for (const i of [0, 5, 29]) {
+    const wh = fs.lstatSync(path.join(s.upper, 'dir', `f${i}`));
+    t.true(wh.isCharacterDevice() && wh.rdev === 0 && wh.nlink > 1, `f${i} is whited out`);
+  }
+  t.is(fs.readFileSync(reader, 'utf8'), 'lower 10', 'an open file reads on');
+  fs.closeSync(reader);
+  // What the engine must know: the names are gone, the others stay, a name can come back.
+  const expected = ['keep', 'new', 'sub', ...Array.from({ length: 10 }, (_, i) => `f${30 + i}`)].sort();
+  t.deepEqual(fs.readdirSync(path.join(s.mnt, 'dir')).sort(), expected);
+  t.throws(() => fs.unlinkSync(m('f3')), { code: 'ENOENT' });
+  execFileSync('sh', ['-c', 'echo 2 > /proc/sys/vm/drop_caches']); // the kernel forgets them; the engine answers
+  t.false(fs.existsSync(m('f5')));
+  t.deepEqual(fs.readdirSync(path.join(s.mnt, 'dir')).sort(), expected);
+  fs.writeFileSync(m('f5'), 'again');
+  t.is(fs.readFileSync(m('f5'), 'utf8'), 'again');
+  t.true(fs.lstatSync(path.join(s.upper, 'dir', 'f5')).isFile());
+  fs.unlinkSync(m('f5')); // an upper file now: the engine's
+  // A change the loop did not see ends its set: the rest is the engine's, still right.
+  fs.renameSync(m('f30'), m('f30-moved'));
+  fs.unlinkSync(m('f31'));
+  fs.unlinkSync(m('f30-moved'));
+  t.is(fs.readFileSync(m('f32'), 'utf8'), 'lower 32');
+  t.true(fs.lstatSync(path.join(s.upper, 'dir', 'f31')).isCharacterDevice());
+  const after = ['keep', 'new', 'sub', ...Array.from({ length: 8 }, (_, i) => `f${32 + i}`)].sort();
+  t.deepEqual(fs.readdirSync(path.join(s.mnt, 'dir')).sort(), after);
+  // A new server reads the whiteouts from the upper layer.
+  await unmount(h);
+  await mountNative(t, s);
+  t.deepEqual(fs.readdirSync(path.join(s.mnt, 'dir')).sort(), after);
+  t.false(fs.existsSync(m('f0')));
+});
+
 test('an upper directory: the loop answers its GETATTRs from the directory itself, fresh after every change', async (t) => {
   const s = makeStack(1);
   populate(s.lowers[0]!, { 'merged/a': 'a' });

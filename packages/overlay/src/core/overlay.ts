@@ -514,6 +514,33 @@ export class Overlay {
     return node;
   }
 
+  /**
+   * The files of upper directory `dir` that are only in lower layers, when
+   * removing any of them is a link of the shared whiteout there and nothing
+   * else (what remove() does for them): the FUSE loop may then do it
+   * itself (see adoptUnlinked). Null when it is more here: a read-only
+   * overlay, aufs whiteouts, hard links being tracked, no shared whiteout
+   * made yet.
+   */
+  unlinkableIn(dir: Node): { whiteout: string; names: string[] } | null {
+    const whiteout = this.whiteouts.sharedPath;
+    if (this.readOnly || this.format !== 'overlay' || this.links.size || !whiteout || !dir.isDir || !dir.upper || dir.removed) return null;
+    const names: string[] = [];
+    for (const [name, node] of this.tree.children(dir)) {
+      if (!node.isDir && !node.upper && node.lower && node.lowerVisible && !node.removed) names.push(name);
+    }
+    return names.length ? { whiteout, names } : null;
+  }
+
+  /** The FUSE loop whited out lower file `name` of `dir` (see unlinkableIn): the tree follows, as after remove(). */
+  adoptUnlinked(dir: Node, name: string): void {
+    const node = this.tree.children(dir).get(name);
+    if (!node || node.isDir || node.upper) throw new Error(`the loop whited out ${name} in ${dir.path}, which has no lower file of that name`);
+    removeChild(dir, name);
+    dir.upperWhiteouts!.add(name);
+    node.removed = true;
+  }
+
   /** Deletes `node` from the merged view: from the upper layer, plus a whiteout if a lower layer has the name. */
   private remove(node: Node): void {
     const parent = node.parent!;

@@ -137,6 +137,11 @@ export class WhiteoutWriter {
   /** `tempName` gives fresh paths in the work area (null: no work area). */
   constructor(private readonly format: WhiteoutFormat, private readonly tempName: (() => string) | null) {}
 
+  /** The shared whiteout inode's path in the work area, once there is one (each whiteout is a link to it). */
+  get sharedPath(): string | null {
+    return this.shared;
+  }
+
   /** Makes an overlay whiteout at `p`. */
   make(p: string): void {
     if (this.tempName) {

@@ -133,6 +133,23 @@ function nsec(seconds: number): number {
 
 /** Bytes of the fixed part of a record of a file the loop made (struct created_rec in fuse_ll.c). */
 const CREATED_REC = 42;
+/** Bytes of the fixed part of a record of a lower file the loop whited out (struct unlinked_rec in fuse_ll.c). */
+const UNLINKED_REC = 10;
+
+/** Names as the loop takes them: [u16 LE length][UTF-8 name] each. */
+function nameRecords(names: Iterable<string>): Buffer {
+  const list = [...names];
+  let bytes = 0;
+  for (const name of list) bytes += 2 + Buffer.byteLength(name);
+  const out = Buffer.allocUnsafe(bytes);
+  let pos = 0;
+  for (const name of list) {
+    const n = out.write(name, pos + 2, 'utf8'); // (a length argument past the buffer's end throws)
+    out.writeUInt16LE(n, pos);
+    pos += 2 + n;
+  }
+  return out;
+}
 
 /** fuse_entry_out (128 bytes) at `off`; nodeid 0 with no attributes is a cacheable "no such entry". */
 function writeEntry(b: Buffer, off: number, nodeid: number, st: StatArray | null, ttl: Timeouts): void {
@@ -194,6 +211,8 @@ interface Session {
   looked(ids: Buffer): void;
   /** The loop answered CREATEs itself: one record per file (see fuse_ll.c, struct created_rec). */
   created(records: Buffer): void;
+  /** The loop whited out lower files itself: one record per name (see fuse_ll.c, struct unlinked_rec). */
+  unlinked(records: Buffer): void;
 }
 
 function createSession(overlay: Overlay, ttl: Timeouts, lowerPassthrough = true): Session {
@@ -395,19 +414,28 @@ function createSession(overlay: Overlay, ttl: Timeouts, lowerPassthrough = true)
     const offers = completeOffers.get(dir) ?? 0;
     if ((offers >= 4 && children.size > 256) || children.size > COMPLETE_MAX) return;
     completeOffers.set(dir, offers + 1);
-    let bytes = 0;
-    for (const name of children.keys()) bytes += 2 + Buffer.byteLength(name);
-    const out = Buffer.allocUnsafe(bytes);
-    let pos = 0;
-    for (const name of children.keys()) {
-      const n = out.write(name, pos + 2, 'utf8'); // (a length argument past the buffer's end throws)
-      out.writeUInt16LE(n, pos);
-      pos += 2 + n;
-    }
     // Files the loop may make itself: no whiteouts to replace, and passed through (what JavaScript would do).
     const creatable = passthrough && !overlay.readOnly && !dir.upperWhiteouts?.size;
     if (creatable) topUpIds();
-    ll.completeDir(dev, id, out.subarray(0, pos), Math.floor(ttl.entry), nsec(ttl.entry), creatable);
+    ll.completeDir(dev, id, nameRecords(children.keys()), Math.floor(ttl.entry), nsec(ttl.entry), creatable);
+  };
+
+  /**
+   * A file only in lower layers was just removed from upper directory
+   * `dir`, the way an rm -rf of a lower tree removes one after another: the
+   * loop whites out the directory's other lower files itself from now on
+   * (ll.unlinkable, Overlay.unlinkableIn).
+   */
+  const offerUnlinkable = (id: number, dir: Node): void => {
+    const u = overlay.unlinkableIn(dir);
+    if (!u) return;
+    let fd: number;
+    try {
+      fd = fs.openSync(overlay.tree.upperPath(dir), fs.constants.O_RDONLY | fs.constants.O_DIRECTORY | fs.constants.O_NOFOLLOW);
+    } catch {
+      return;
+    }
+    ll.unlinkable(dev, id, fd, u.whiteout, nameRecords(u.names));
   };
 
   /** Node ids set aside for the files the loop makes (ll.reserveIds): the next it will give, and the block's end. */
@@ -744,9 +772,14 @@ function createSession(overlay: Overlay, ttl: Timeouts, lowerPassthrough = true)
         overlay.mkdir(childPath(nodeid, name), b.readUInt32LE(0), caller);
         return entryFor(nodeid, name);
       }
-      case OP.UNLINK:
-        overlay.unlinkAt(nodeOf(nodeid), cstr(b, 0)[0]);
+      case OP.UNLINK: {
+        const dir = nodeOf(nodeid);
+        const name = cstr(b, 0)[0];
+        const lowerFile = dir.isDir && overlay.tree.children(dir).get(name)?.upper === false;
+        overlay.unlinkAt(dir, name);
+        if (lowerFile) offerUnlinkable(nodeid, dir);
         return undefined;
+      }
       case OP.RMDIR:
         overlay.rmdirAt(nodeOf(nodeid), cstr(b, 0)[0]);
         return undefined;
@@ -952,7 +985,20 @@ function createSession(overlay: Overlay, ttl: Timeouts, lowerPassthrough = true)
     }
     topUpIds();
   };
-  return { handle, attach, looked, created };
+  /** Takes in the lower files the loop whited out (ll.unlinkable): the tree follows, as after UNLINK here. */
+  const unlinked = (recs: Buffer): void => {
+    for (let off = 0; off + UNLINKED_REC <= recs.length;) {
+      const parentId = r64(recs, off);
+      const n = recs.readUInt16LE(off + 8);
+      const name = recs.toString('utf8', off + UNLINKED_REC, off + UNLINKED_REC + n);
+      off += UNLINKED_REC + n;
+      const parent = inodes.get(parentId);
+      // (The kernel holds its reference to the directory while it removes from it.)
+      if (!parent) throw new Error(`the loop whited out ${name} in node ${parentId}, which the engine does not know`);
+      overlay.adoptUnlinked(parent.node, name);
+    }
+  };
+  return { handle, attach, looked, created, unlinked };
 }
 
 /** Mounts `overlay` at `mountpoint` through /dev/fuse; resolves once the kernel's INIT is answered. */
@@ -996,6 +1042,10 @@ export function serveLowLevel(overlay: Overlay, mountpoint: string, opts: Transp
         }
         if (kind === ll.ItemKind.Created) {
           session.created(data as Buffer);
+          return;
+        }
+        if (kind === ll.ItemKind.Unlinked) {
+          session.unlinked(data as Buffer);
           return;
         }
         if (kind === ll.ItemKind.End) {
