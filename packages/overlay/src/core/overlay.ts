@@ -536,9 +536,7 @@ export class Overlay {
   adoptUnlinked(dir: Node, name: string): void {
     const node = this.tree.children(dir).get(name);
     if (!node || node.isDir || node.upper) throw new Error(`the loop whited out ${name} in ${dir.path}, which has no lower file of that name`);
-    removeChild(dir, name);
-    dir.upperWhiteouts!.add(name);
-    node.removed = true;
+    this.dropFromView(node);
   }
 
   /** Deletes `node` from the merged view: from the upper layer, plus a whiteout if a lower layer has the name. */
@@ -582,6 +580,12 @@ export class Overlay {
       this.whiteouts.write(upperDir, node.name);
       this.lowerNameGone(node);
     }
+    this.dropFromView(node);
+  }
+
+  /** The tree's side of a removal, once the layers show it (remove(), adoptUnlinked()). */
+  private dropFromView(node: Node): void {
+    const parent = node.parent!;
     removeChild(parent, node.name);
     if (node.lowerVisible) parent.upperWhiteouts!.add(node.name);
     node.removed = true;

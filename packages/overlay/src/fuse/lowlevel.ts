@@ -421,12 +421,22 @@ function createSession(overlay: Overlay, ttl: Timeouts, lowerPassthrough = true)
   };
 
   /**
+   * Directories whose last unlinkable offer the loop has not used yet. A
+   * program that removes lower files and makes others between (tar over a
+   * lower tree, a package upgrade) ends each set at once: without this,
+   * every removal there listed the directory and opened it again for
+   * nothing. Offered again once the loop has used the last offer.
+   */
+  const unusedUnlinkable = new WeakSet<Node>();
+
+  /**
    * A file only in lower layers was just removed from upper directory
    * `dir`, the way an rm -rf of a lower tree removes one after another: the
    * loop whites out the directory's other lower files itself from now on
    * (ll.unlinkable, Overlay.unlinkableIn).
    */
   const offerUnlinkable = (id: number, dir: Node): void => {
+    if (unusedUnlinkable.has(dir)) return;
     const u = overlay.unlinkableIn(dir);
     if (!u) return;
     let fd: number;
@@ -436,6 +446,7 @@ function createSession(overlay: Overlay, ttl: Timeouts, lowerPassthrough = true)
       return;
     }
     ll.unlinkable(dev, id, fd, u.whiteout, nameRecords(u.names));
+    unusedUnlinkable.add(dir);
   };
 
   /** Node ids set aside for the files the loop makes (ll.reserveIds): the next it will give, and the block's end. */
@@ -996,6 +1007,7 @@ function createSession(overlay: Overlay, ttl: Timeouts, lowerPassthrough = true)
       // (The kernel holds its reference to the directory while it removes from it.)
       if (!parent) throw new Error(`the loop whited out ${name} in node ${parentId}, which the engine does not know`);
       overlay.adoptUnlinked(parent.node, name);
+      unusedUnlinkable.delete(parent.node);
     }
   };
   return { handle, attach, looked, created, unlinked };
