@@ -16,6 +16,7 @@ export const FULL_SIZES: Sizes = {
   untarBytes: 235 * MiB,
   untarEntries: 9_500,
   fioRuntimeSec: 20,
+  settleMs: 4000,
 };
 
 export const QUICK_SIZES: Sizes = {
@@ -30,4 +31,5 @@ export const QUICK_SIZES: Sizes = {
   untarBytes: 8 * MiB,
   untarEntries: 500,
   fioRuntimeSec: 2,
+  settleMs: 0,
 };

@@ -75,6 +75,8 @@ export interface Sizes {
   untarEntries: number;
   /** Cap on one fio random-read run, seconds. */
   fioRuntimeSec: number;
+  /** Wait before a sequential write, for the VM's balloon to be done with the memory the runner freed (seq-write.ts). */
+  settleMs: number;
 }
 
 /** Everything a workload's measure() may use. */

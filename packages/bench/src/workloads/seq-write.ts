@@ -10,7 +10,20 @@
 // than about the driver. Each run therefore first writes and deletes an
 // untimed file of the same size outside the mount, and every driver writes
 // into memory the guest holds.
+//
+// That alone left the figures bimodal (in the full runs every fast driver
+// wrote at 0.5-1 GB/s in a third to a half of its runs): the balloon's
+// reporting pass starts about two seconds after a large amount of memory
+// is freed and then gives back everything free at that moment. The runner
+// drops the caches (and deletes the last run's file) just before it mounts,
+// so that pass could fall between the untimed file's deletion and the timed
+// write and take the memory just freed for it. By hand (bare ext4, fio
+// 1 GiB: free 1 GiB and drop caches, wait, write and delete 1 GiB, write
+// 1 GiB timed): with 0.2-2.2 s of waiting the timed write was slow in 5 of
+// 12, with 3.5-4.5 s in 1 of 13. So each run first waits sizes.settleMs
+// (4 s; none in --quick, which asserts nothing about speed).
 import { rm, stat } from 'node:fs/promises';
+import { setTimeout as sleep } from 'node:timers/promises';
 import path from 'node:path';
 import { StrataError } from '@strata/common';
 import type { Workload } from '../types.ts';
@@ -23,6 +36,7 @@ export const seqWrite: Workload = {
   metrics: [{ id: 'seq-write', label: 'seq write, new file', unit: 'MB/s', family: 'sequential I/O' }],
   prepare: prepareEmptyLayer,
   async measure(ctx) {
+    await sleep(ctx.sizes.settleMs);
     const resident = path.join(ctx.scratch, 'resident.bin');
     await fio({ filename: resident, rw: 'write', bs: '1M', size: ctx.sizes.seqFileBytes }, ctx.scratch);
     await rm(resident);
