@@ -1,7 +1,7 @@
 {
   "targets": [{
     "target_name": "strata_native",
-    "sources": ["src/syscalls.c", "src/prefetch.c", "src/remover.c"],
+    "sources": ["src/syscalls.c", "src/prefetch.c", "src/listahead.c", "src/remover.c", "src/background.c"],
     "cflags": ["-O2", "-Wall", "-D_GNU_SOURCE"]
   }, {
     "target_name": "strata_fusell",

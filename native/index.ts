@@ -19,6 +19,8 @@ interface Binding {
   lstatArray(path: string, out: Float64Array): void;
   fstatArray(fd: number, out: Float64Array): void;
   prefetchDirs(paths: string[], statAll?: boolean): void;
+  listAhead(mountpoint: string, dirs: string[], inos: number[]): void;
+  listAheadSkip(ino: number): void;
   removeTree(path: string): boolean;
   drainRemovals(timeoutMs: number): number;
 }
@@ -73,6 +75,16 @@ export const dupOnto: Binding['dupOnto'] = binding.dupOnto;
 export const fstatArray: Binding['fstatArray'] = binding.fstatArray;
 /** Queues absolute host directory paths to be read ahead (their subdirectories stat'ed; with statAll every entry) by background threads (src/prefetch.c): a cache hint, never an error. */
 export const prefetchDirs: Binding['prefetchDirs'] = binding.prefetchDirs;
+/**
+ * Lists directories of the strata mount at absolute `mountpoint` (`dirs`
+ * relative to its root, with inode numbers `inos`) through a private clone
+ * of the mount, on a background thread, so the kernel gets their entries
+ * from READDIRPLUS replies before a walk stats them (src/listahead.c).
+ * Returns at once; a hint: nothing is reported back.
+ */
+export const listAhead: Binding['listAhead'] = binding.listAhead;
+/** A walk reached the directory with inode number `ino` before listAhead did: a batch not yet there leaves it out. */
+export const listAheadSkip: Binding['listAheadSkip'] = binding.listAheadSkip;
 /**
  * Queues an absolute host path to be removed, with everything under it, by a
  * background thread at the lowest CPU priority (src/remover.c): for trees

@@ -21,6 +21,7 @@
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <unistd.h>
+#include "background.h"
 
 #define THREADS 8
 #define QUEUE 16384
@@ -30,14 +31,6 @@ static pthread_cond_t more = PTHREAD_COND_INITIALIZER;
 static char *queue[QUEUE];
 static unsigned head, count;
 static int started;
-
-struct linux_dirent64 {
-  uint64_t d_ino;
-  int64_t d_off;
-  unsigned short d_reclen;
-  unsigned char d_type;
-  char d_name[];
-};
 
 // A queued path: '+' first means stat every entry, not only subdirectories.
 static void read_ahead(const char *path) {
@@ -61,9 +54,7 @@ static void read_ahead(const char *path) {
   close(fd);
 }
 
-static void *worker(void *arg) {
-  (void)arg;
-  pthread_setname_np(pthread_self(), "strata-readahd");
+static void worker(void) {
   for (;;) {
     pthread_mutex_lock(&lock);
     while (!count) pthread_cond_wait(&more, &lock);
@@ -74,20 +65,8 @@ static void *worker(void *arg) {
     read_ahead(p);
     free(p);
   }
-  return NULL;
 }
 
-static void start(void) {
-  for (int i = 0; i < THREADS; i++) {
-    pthread_t t;
-    pthread_attr_t a;
-    pthread_attr_init(&a);
-    pthread_attr_setdetachstate(&a, PTHREAD_CREATE_DETACHED);
-    pthread_attr_setstacksize(&a, 128 * 1024);
-    if (pthread_create(&t, &a, worker, NULL) == 0) started = 1;
-    pthread_attr_destroy(&a);
-  }
-}
 
 // prefetchDirs(paths: string[], statAll?: boolean): queues host directories
 // to be read ahead; with statAll, every entry's inode too (lookups follow).
@@ -101,7 +80,7 @@ napi_value js_prefetch_dirs(napi_env env, napi_callback_info info) {
   uint32_t n = 0, added = 0;
   if (napi_get_array_length(env, argv[0], &n) != napi_ok) return r;
   pthread_mutex_lock(&lock);
-  if (!started) start();
+  if (!started) started = spawn_detached(THREADS, 128 * 1024, "strata-readahd", worker) > 0;
   for (uint32_t i = 0; i < n && count < QUEUE; i++) {
     napi_value v;
     char path[4097];

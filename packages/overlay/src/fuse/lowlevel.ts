@@ -13,8 +13,9 @@
 // goes through this server, so entries, attributes and directory listings
 // are cached by the kernel for long.
 import fs from 'node:fs';
+import path from 'node:path';
 import * as ll from '@strata/native/fusell';
-import { fstatArray } from '@strata/native';
+import { fstatArray, listAhead, listAheadSkip } from '@strata/native';
 import { StrataError } from '@strata/common';
 import { toErrno } from '../core/errno.ts';
 import type { Caller, Overlay, StatArray } from '../core/overlay.ts';
@@ -205,8 +206,8 @@ const SET_ID = 0o6000;
 interface Session {
   /** Answers one request: the payload (undefined: empty; null: no reply); throws errno-shaped errors. */
   handle(op: number, nodeid: number, caller: Caller, b: Buffer): Buffer | undefined | null;
-  /** Binds the session to its /dev/fuse fd and says whether the kernel took passthrough. */
-  attach(devFd: number, withPassthrough: boolean): void;
+  /** Binds the session to its /dev/fuse fd and absolute mountpoint (none: nothing is listed ahead), and says whether the kernel took passthrough. */
+  attach(devFd: number, withPassthrough: boolean, mountpoint?: string): void;
   /** The loop answered LOOKUPs from prepared entries: one u64 node id per answer, each a kernel reference. */
   looked(ids: Buffer): void;
   /** The loop answered CREATEs itself: one record per file (see fuse_ll.c, struct created_rec). */
@@ -247,6 +248,11 @@ function createSession(overlay: Overlay, ttl: Timeouts, lowerPassthrough = true)
    */
   const preparedDirs = new Map<number, { gen: number; used: number }>();
   let passthrough = false;
+  /** Where the session is mounted (absolute), for listAheadSiblings. */
+  let mountpoint: string | undefined;
+  /** Parents whose subdirectories were listed ahead through the mount, and those subdirectories. */
+  const listedAhead = new WeakSet<Node>();
+  const listQueued = new WeakSet<Node>();
   /** The session's /dev/fuse fd: names the session in every call to the loop. */
   let dev = -1;
   const scratch = Buffer.alloc(ENTRY_OUT + 16);
@@ -372,6 +378,51 @@ function createSession(overlay: Overlay, ttl: Timeouts, lowerPassthrough = true)
       pos += 2 + n + ENTRY_OUT;
     }
     if (pos) ll.prepareEntries(dev, dirId, out.subarray(0, pos));
+  };
+
+  /** Most directories (with their subdirectories, each counted once) queued to be listed ahead at once. */
+  const LIST_AHEAD_MAX = 256;
+
+  /**
+   * The files of a second directory under one parent, still only in lower
+   * layers, are being looked up one by one (after the first, whose siblings'
+   * inodes are being read ahead): a walk that stats files is going through
+   * the parent's subdirectories, and likely on through its siblings'. Those
+   * are listed through the mount ahead of it (listAhead): the rest of the
+   * parent's subdirectories, then each sibling of the parent with its
+   * subdirectories. Their READDIRPLUS replies carry the files' attributes
+   * (fileAttrParents), so the kernel gets every file's dentry and the walk's
+   * stats there need no LOOKUP. Where the walk gets first, the listing skips
+   * (listAheadSkip). By hand (10k lower files, 100 per directory, two levels
+   * deep, cold caches, fresh mount): see packages/overlay/README.md.
+   */
+  const listAheadSiblings = (dir: Node): void => {
+    const parent = dir.parent;
+    if (!mountpoint || !parent?.children || listedAhead.has(parent)) return;
+    listedAhead.add(parent);
+    const dirs: string[] = [];
+    const inos: number[] = [];
+    const queue = (d: Node, deep: boolean): void => {
+      if (!d.isDir || d.upper || d.removed || renumbered.has(d) || listQueued.has(d) || dirs.length >= LIST_AHEAD_MAX) return;
+      let st: StatArray;
+      try {
+        st = overlay.statNode(d);
+      } catch {
+        return;
+      }
+      if (fileAttrDirs.has(st[6]!)) return; // walked already
+      listQueued.add(d);
+      if (deep) {
+        fileAttrParents.add(st[6]!); // its subdirectories' listings carry their files' attributes
+        listedAhead.add(d);
+      }
+      dirs.push((deep ? '+' : '') + d.path.slice(1));
+      inos.push(st[6]!);
+    };
+    for (const sib of parent.children.values()) if (sib !== dir) queue(sib, false);
+    const uncles = parent.parent?.children;
+    if (uncles && uncles.size <= LIST_AHEAD_MAX) for (const u of uncles.values()) if (u !== parent) queue(u, true);
+    if (dirs.length) listAhead(mountpoint, dirs, inos);
   };
 
   /** Entry reply for `name` in directory `parent` (after a lookup or a create). */
@@ -728,10 +779,12 @@ function createSession(overlay: Overlay, ttl: Timeouts, lowerPassthrough = true)
           const again = fileAttrDirs.has(nodeid);
           if (!again) {
             fileAttrDirs.add(nodeid);
+            // The walk got here first: its lookups are answered below, a listing would repeat the work.
+            if (listQueued.has(dir)) listAheadSkip(nodeid);
             if (dir.parent && !fileAttrParents.has(dir.parent.ino)) {
               fileAttrParents.add(dir.parent.ino);
               overlay.tree.statAheadSiblings(dir);
-            }
+            } else if (!dir.upper) listAheadSiblings(dir);
           }
           const prepared = preparedDirs.get(nodeid);
           const worth = prepared ? prepared.gen !== ll.generation(dev) && prepared.used >= PREPARE_AGAIN : again || overlay.tree.children(dir).size <= PREPARE_AT_ONCE;
@@ -957,9 +1010,10 @@ function createSession(overlay: Overlay, ttl: Timeouts, lowerPassthrough = true)
     return st;
   };
 
-  const attach = (devFd: number, withPassthrough: boolean): void => {
+  const attach = (devFd: number, withPassthrough: boolean, at?: string): void => {
     dev = devFd;
     passthrough = withPassthrough;
+    mountpoint = process.env.STRATA_LIST_AHEAD === '0' ? undefined : at;
   };
   const looked = (ids: Buffer): void => {
     for (let off = 0; off + 8 <= ids.length; off += 8) {
@@ -1040,7 +1094,7 @@ export function serveLowLevel(overlay: Overlay, mountpoint: string, opts: Transp
       (kind, op, unique, nodeid, uid, gid, _pid, data) => {
         if (kind === ll.ItemKind.Init) {
           const passthrough = (Math.floor((data as number) / ll.FUSE_PASSTHROUGH) & 1) === 1;
-          session.attach(dev, passthrough);
+          session.attach(dev, passthrough, path.resolve(mountpoint));
           ready = true;
           resolve({
             stats: withKernelCounts(stats, dev, passthrough),

@@ -1,0 +1,39 @@
+// Background threads of the native module (see background.h).
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE
+#endif
+#include "background.h"
+#include <pthread.h>
+#include <stdlib.h>
+
+struct start {
+  const char *name;
+  void (*fn)(void);
+};
+
+static void *trampoline(void *arg) {
+  struct start s = *(struct start *)arg;
+  free(arg);
+  pthread_setname_np(pthread_self(), s.name);
+  s.fn();
+  return NULL;
+}
+
+int spawn_detached(int n, size_t stack, const char *name, void (*fn)(void)) {
+  int started = 0;
+  for (int i = 0; i < n; i++) {
+    pthread_t t;
+    pthread_attr_t a;
+    struct start *s = malloc(sizeof *s);
+    if (!s) break;
+    s->name = name;
+    s->fn = fn;
+    pthread_attr_init(&a);
+    pthread_attr_setdetachstate(&a, PTHREAD_CREATE_DETACHED);
+    pthread_attr_setstacksize(&a, stack);
+    if (pthread_create(&t, &a, trampoline, s) == 0) started++;
+    else free(s);
+    pthread_attr_destroy(&a);
+  }
+  return started;
+}
