@@ -139,10 +139,16 @@ export class Overlay {
   }
 
   /** Stat of a node of the tree (what getattr(node.path) gives, without resolving the path again). */
-  statNode(node: Node): StatArray {
+  /**
+   * The attributes the merged view shows for `node`. With `into`, those of
+   * anything but a directory are written there and it is returned: a
+   * walk's listings stat thousands of files, each new array an off-heap
+   * buffer for the collector (the caller must not keep it).
+   */
+  statNode(node: Node, into?: StatArray): StatArray {
     // A walk that comes back (find, warm) asks again for every directory: the kernel drops the atime it was told after each listing.
     if (node.lowerStat && !node.upper) return node.lowerStat;
-    const d = new Float64Array(16);
+    const d = into && !node.isDir ? into : new Float64Array(16);
     lstatArray(this.servePath(node), d);
     if (!node.ino) node.ino = this.inodes.of(d[4]!, d[6]!);
     if (node.isDir) {

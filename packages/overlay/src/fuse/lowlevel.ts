@@ -256,6 +256,8 @@ function createSession(overlay: Overlay, ttl: Timeouts, lowerPassthrough = true)
   /** The session's /dev/fuse fd: names the session in every call to the loop. */
   let dev = -1;
   const scratch = Buffer.alloc(ENTRY_OUT + 16);
+  /** Attributes of one file at a time, written into a reply at once (overlay.statNode's `into`). */
+  const statScratch = new Float64Array(16);
 
   const inodeOf = (nodeid: number): Inode => {
     const e = inodes.get(nodeid);
@@ -362,7 +364,7 @@ function createSession(overlay: Overlay, ttl: Timeouts, lowerPassthrough = true)
       if (child.isDir || child.upper || child.removed || renumbered.has(child)) continue;
       let st: StatArray;
       try {
-        st = overlay.statNode(child);
+        st = overlay.statNode(child, statScratch);
       } catch {
         continue;
       }
@@ -440,7 +442,7 @@ function createSession(overlay: Overlay, ttl: Timeouts, lowerPassthrough = true)
       writeEntry(scratch, 0, 0, null, ttl);
       return scratch.subarray(0, ENTRY_OUT);
     }
-    const st = overlay.statNode(child);
+    const st = overlay.statNode(child, statScratch);
     const id = remember(child, st);
     writeEntry(scratch, 0, id, st, volatileAttrs.has(id) ? { entry: ttl.entry, attr: 0 } : ttl);
     offerStable(id, child, st);
@@ -745,7 +747,7 @@ function createSession(overlay: Overlay, ttl: Timeouts, lowerPassthrough = true)
         let childId = 0;
         if (node && !node.removed && (withFiles || node.type === S_IFDIR)) {
           try {
-            st = overlay.statNode(node);
+            st = overlay.statNode(node, statScratch);
             childId = remember(node, st);
             offerStable(childId, node, st);
             ino = st[6]!;
