@@ -152,16 +152,26 @@ static void names_add(struct names *n, uint64_t ino, const char *name) {
 
 // Reads directory `fd` to its end (what makes the kernel ask for it); the
 // entries it had, and with `subdirs` its subdirectories' names.
+//
+// A call that returns fewer than SHORT_READ entries got the server's whole
+// remaining listing: a READDIRPLUS reply fills the kernel's request (as big
+// as the 64 KiB buffer) with at least 160 entries of the longest names, and
+// the server fills it as far as it can. So no further call is made, which
+// would only fetch the end of the listing (a READDIR round trip per
+// directory).
+#define SHORT_READ 150
 static size_t list_dir(int fd, char *buf, size_t size, struct names *subdirs) {
   size_t entries = 0;
   long n;
   while ((n = syscall(SYS_getdents64, fd, buf, size)) > 0) {
-    for (long off = 0; off < n;) {
+    size_t got = 0;
+    for (long off = 0; off < n; got++) {
       struct linux_dirent64 *d = (void *)(buf + off);
       off += d->d_reclen;
-      entries++;
       if (subdirs && d->d_type == DT_DIR && strcmp(d->d_name, ".") != 0 && strcmp(d->d_name, "..") != 0) names_add(subdirs, d->d_ino, d->d_name);
     }
+    entries += got;
+    if (got < SHORT_READ) break;
   }
   return entries;
 }

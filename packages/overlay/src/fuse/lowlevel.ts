@@ -421,6 +421,10 @@ function createSession(overlay: Overlay, ttl: Timeouts, lowerPassthrough = true)
       dirs.push((deep ? '+' : '') + d.path.slice(1));
       inos.push(st[6]!);
     };
+    // The parent and grandparent first: their listings give the kernel the
+    // dentries of the directories below, which then need no LOOKUP each.
+    queue(parent, false);
+    if (parent.parent) queue(parent.parent, false);
     for (const sib of parent.children.values()) if (sib !== dir) queue(sib, false);
     const uncles = parent.parent?.children;
     if (uncles && uncles.size <= LIST_AHEAD_MAX) for (const u of uncles.values()) if (u !== parent) queue(u, true);
