@@ -52,9 +52,12 @@ struct job {
   int natural;    // go through them (and subdirectories) in version order, not as given
 };
 
-// Directories a walk reached before the thread did (listAheadSkip): the
-// server answers their lookups itself then, and a listing would repeat its
-// work. Inode numbers, open addressing; emptied when no batch is left.
+// Directories a walk or one of the threads reached first (listAheadSkip,
+// claim): the server answers the walk's lookups there itself, and a second
+// listing would repeat the work. Inode numbers, open addressing; emptied
+// when no batch is left. One set for the process: a server of several
+// mounts (the builder's mount worker) may skip a directory of one whose
+// number another took; that costs a listing, never an answer.
 #define SKIP_SLOTS 4096
 static uint64_t skip[SKIP_SLOTS];
 static size_t skipped;
@@ -117,37 +120,43 @@ static int claim(uint64_t ino) {
   return mine;
 }
 
-static int by_version(const void *a, const void *b) {
-  return strverscmp(*(char *const *)a, *(char *const *)b);
-}
-
-// Top-level entries before those with subdirectories, by version within each.
-static const struct job *sorting;
-static int by_kind_version(const void *a, const void *b) {
-  const char *x = sorting->rel[*(const size_t *)a], *y = sorting->rel[*(const size_t *)b];
+// Top-level entries before those with subdirectories, by version within each (qsort_r over job j's indexes).
+static int by_kind_version(const void *a, const void *b, void *j) {
+  char **rel = ((struct job *)j)->rel;
+  const char *x = rel[*(const size_t *)a], *y = rel[*(const size_t *)b];
   if ((x[0] == '+') != (y[0] == '+')) return x[0] == '+' ? 1 : -1;
   return strverscmp(x, y);
 }
 
-// Subdirectories found while listing one: [u64 ino][name\0] each.
-struct names {
-  char *buf;
-  size_t len, cap;
+// Subdirectories found while listing one.
+struct sub {
+  uint64_t ino;
+  char *name;
+};
+struct subs {
+  struct sub *v;
+  size_t n, cap;
 };
 
-static void names_add(struct names *n, uint64_t ino, const char *name) {
-  size_t l = strlen(name) + 1;
-  if (n->len + 8 + l > n->cap) {
-    size_t cap = n->cap ? n->cap * 2 : 4096;
-    while (cap < n->len + 8 + l) cap *= 2;
-    char *b = realloc(n->buf, cap);
-    if (!b) return;
-    n->buf = b;
-    n->cap = cap;
+static void subs_add(struct subs *s, uint64_t ino, const char *name) {
+  if (s->n == s->cap) {
+    size_t cap = s->cap ? s->cap * 2 : 64;
+    struct sub *v = realloc(s->v, cap * sizeof *v);
+    if (!v) return;
+    s->v = v;
+    s->cap = cap;
   }
-  memcpy(n->buf + n->len, &ino, 8);
-  memcpy(n->buf + n->len + 8, name, l);
-  n->len += 8 + l;
+  char *copy = strdup(name);
+  if (copy) s->v[s->n++] = (struct sub){ino, copy};
+}
+
+static void subs_clear(struct subs *s) {
+  for (size_t i = 0; i < s->n; i++) free(s->v[i].name);
+  s->n = 0;
+}
+
+static int by_version(const void *a, const void *b) {
+  return strverscmp(((const struct sub *)a)->name, ((const struct sub *)b)->name);
 }
 
 // Reads directory `fd` to its end (what makes the kernel ask for it); the
@@ -160,7 +169,7 @@ static void names_add(struct names *n, uint64_t ino, const char *name) {
 // would only fetch the end of the listing (a READDIR round trip per
 // directory).
 #define SHORT_READ 150
-static size_t list_dir(int fd, char *buf, size_t size, struct names *subdirs) {
+static size_t list_dir(int fd, char *buf, size_t size, struct subs *subdirs) {
   size_t entries = 0;
   long n;
   while ((n = syscall(SYS_getdents64, fd, buf, size)) > 0) {
@@ -168,7 +177,7 @@ static size_t list_dir(int fd, char *buf, size_t size, struct names *subdirs) {
     for (long off = 0; off < n; got++) {
       struct linux_dirent64 *d = (void *)(buf + off);
       off += d->d_reclen;
-      if (subdirs && d->d_type == DT_DIR && strcmp(d->d_name, ".") != 0 && strcmp(d->d_name, "..") != 0) names_add(subdirs, d->d_ino, d->d_name);
+      if (subdirs && d->d_type == DT_DIR && strcmp(d->d_name, ".") != 0 && strcmp(d->d_name, "..") != 0) subs_add(subdirs, d->d_ino, d->d_name);
     }
     entries += got;
     if (got < SHORT_READ) break;
@@ -187,23 +196,16 @@ static void run(struct job *j) {
   if (clone < 0) return;
   struct stat cst, st;
   struct statfs fs;
-  struct names subdirs = {0};
+  struct subs subdirs = {0};
   char buf[65536];
   size_t entries = 0;
   size_t *order = malloc(j->count * sizeof *order);
-  const char **subs = NULL;
-  size_t nsubs = 0, subs_cap = 0;
   if (!order) {
     close(clone);
     return;
   }
   for (size_t i = 0; i < j->count; i++) order[i] = i;
-  if (j->natural) {
-    sorting = j; // (one thread sorts at a time: under the lock)
-    pthread_mutex_lock(&lock);
-    qsort(order, j->count, sizeof *order, by_kind_version);
-    pthread_mutex_unlock(&lock);
-  }
+  if (j->natural) qsort_r(order, j->count, sizeof *order, by_kind_version, j);
   // Unmounted before the batch began: the clone is of whatever was beneath.
   if (fstatfs(clone, &fs) == 0 && fs.f_type == FUSE_MAGIC && fstat(clone, &cst) == 0) {
     for (size_t k = 0; k < j->count && entries < ENTRIES_MAX && still_there(j, &cst); k++) {
@@ -221,24 +223,12 @@ static void run(struct job *j) {
         close(fd);
         break; // not the file system, or not the tree, the server meant
       }
-      subdirs.len = 0;
+      subs_clear(&subdirs);
       entries += list_dir(fd, buf, sizeof buf, deep ? &subdirs : NULL);
-      nsubs = 0;
-      for (size_t off = 0; off < subdirs.len; off += 8 + strlen(subdirs.buf + off + 8) + 1) {
-        if (nsubs == subs_cap) {
-          const char **p = realloc(subs, (subs_cap = subs_cap ? subs_cap * 2 : 64) * sizeof *subs);
-          if (!p) break;
-          subs = p;
-        }
-        subs[nsubs++] = subdirs.buf + off + 8;
-      }
-      if (j->natural) qsort(subs, nsubs, sizeof *subs, by_version);
-      for (size_t x = 0; x < nsubs && entries < ENTRIES_MAX && still_there(j, &cst); x++) {
-        const char *name = subs[x];
-        uint64_t ino;
-        memcpy(&ino, name - 8, 8);
-        if (!claim(ino)) continue;
-        int sub = openat(fd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+      if (j->natural) qsort(subdirs.v, subdirs.n, sizeof *subdirs.v, by_version);
+      for (size_t x = 0; x < subdirs.n && entries < ENTRIES_MAX && still_there(j, &cst); x++) {
+        if (!claim(subdirs.v[x].ino)) continue;
+        int sub = openat(fd, subdirs.v[x].name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
         if (sub < 0) continue;
         entries += list_dir(sub, buf, sizeof buf, NULL);
         close(sub);
@@ -246,8 +236,8 @@ static void run(struct job *j) {
       close(fd);
     }
   }
-  free(subdirs.buf);
-  free(subs);
+  subs_clear(&subdirs);
+  free(subdirs.v);
   free(order);
   close(clone);
 }
@@ -272,7 +262,6 @@ static void worker(void) {
     pthread_mutex_unlock(&lock);
   }
 }
-
 
 static char *string_arg(napi_env env, napi_value v) {
   size_t len;

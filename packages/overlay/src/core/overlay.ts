@@ -138,9 +138,9 @@ export class Overlay {
     return this.tree.realPath(node);
   }
 
-  /** Stat of a node of the tree (what getattr(node.path) gives, without resolving the path again). */
   /**
-   * The attributes the merged view shows for `node`. With `into`, those of
+   * Stat of a node of the tree (what getattr(node.path) gives, without
+   * resolving the path again). With `into`, those of
    * anything but a directory are written there and it is returned: a
    * walk's listings stat thousands of files, each new array an off-heap
    * buffer for the collector (the caller must not keep it).

@@ -405,7 +405,8 @@ function createSession(overlay: Overlay, ttl: Timeouts, lowerPassthrough = true)
     const dirs: string[] = [];
     const inos: number[] = [];
     const queue = (d: Node, deep: boolean): void => {
-      if (!d.isDir || d.upper || d.removed || renumbered.has(d) || listQueued.has(d) || dirs.length >= LIST_AHEAD_MAX) return;
+      // (Not the root: every path starts there, it is always known.)
+      if (!d.parent || !d.isDir || d.upper || d.removed || renumbered.has(d) || listQueued.has(d) || dirs.length >= LIST_AHEAD_MAX) return;
       let st: StatArray;
       try {
         st = overlay.statNode(d);
