@@ -597,6 +597,8 @@ static void udir_drop_id(struct session *s, uint64_t id) {
   udir_drop(udir_of(s, id));
 }
 
+static void prep_drop(struct session *s, uint64_t parent, const char *name, size_t n);
+
 static int try_unlink(struct session *s, const struct fuse_in_header *h, const char *body, size_t len) {
   struct udir *u = udir_of(s, h->nodeid);
   if (!u || u->gen != s->attr_gen || !s->whiteout || len < 2 || len - 1 > 255 || body[len - 1] != '\0') return 0;
@@ -615,15 +617,26 @@ static int try_unlink(struct session *s, const struct fuse_in_header *h, const c
   memcpy(buf + s->unlinked_len + sizeof r, body, n);
   s->unlinked_len += sizeof r + n;
   s->unlinked_count++;
-  // What JavaScript would have done: a new generation (no prepared entry answers for the name now).
-  s->attr_gen++;
-  u->gen = s->attr_gen;
+  // No prepared entry answers for the name now, nor is the directory's
+  // stable (it is an upper one; its slot, if any, goes). Only those: a new
+  // generation would end every other prepared answer too, and a program
+  // removing a directory's files looks each up before it removes it.
+  prep_drop(s, h->nodeid, body, n);
+  attr_forget(s, h->nodeid);
   send_reply(s, h->unique, 0, NULL, 0);
   return 1;
 }
 
 static void flush_looked(struct session *s);
 static void flush_forgets(struct session *s);
+
+// The prepared entry of `name` in `parent` answers no more (it stays in
+// the table, unmatchable, until the table is cleared).
+static void prep_drop(struct session *s, uint64_t parent, const char *name, size_t n) {
+  if (!prep_valid(s)) return;
+  for (struct prep *e = s->prep[prep_hash(parent, name, n)]; e; e = e->next)
+    if (e->parent == parent && e->len == n && memcmp(e->name, name, n) == 0) e->parent = 0;
+}
 
 // LOOKUP from the prepared entries: 1 if answered.
 static int prep_lookup(struct session *s, const struct fuse_in_header *h, const char *body, size_t len) {

@@ -358,6 +358,45 @@ test('lower files removed one by one: the loop whites them out itself, and the e
   t.false(fs.existsSync(m('f0')));
 });
 
+test('a lower directory removed as rm -rf does (listed, each file looked up, then removed): the loop answers the lookups before and after the first removal', async (t) => {
+  const s = makeStack(1);
+  const files: Record<string, string> = {};
+  for (let i = 0; i < 60; i++) files[`dir/f${i}`] = `lower ${i}`;
+  populate(s.lowers[0]!, files);
+  await mountNative(t, s);
+  const base = await serverStats(s.mnt);
+  execFileSync('rm', ['-rf', path.join(s.mnt, 'dir')]);
+  const after = await serverStats(s.mnt);
+  const sent = (after.requests.lookup ?? 0) - (base.requests.lookup ?? 0);
+  const engine = (after.ops.lookup?.count ?? 0) - (base.ops.lookup?.count ?? 0);
+  t.true(sent >= 60, `the kernel looked up the files (${sent} LOOKUPs)`);
+  // The first removal copies dir/ up, a change to the tree: the loop's answers must outlive it.
+  t.true(engine <= 3, `the engine answered ${engine} of ${sent} LOOKUPs`);
+  t.true((after.ops.unlink?.count ?? 0) - (base.ops.unlink?.count ?? 0) <= 2);
+  t.false(fs.existsSync(path.join(s.mnt, 'dir')));
+  t.deepEqual(fs.readdirSync(s.mnt), []);
+});
+
+test('a directory listed twice: the entries the kernel holds stay whole, and stats after it send no LOOKUP and match the layer', async (t) => {
+  const s = makeStack(1);
+  const files: Record<string, string> = {};
+  for (const d of ['a', 'b']) for (let i = 0; i < 40; i++) files[`p/${d}/f${i}`] = 'x'.repeat(i);
+  populate(s.lowers[0]!, files);
+  await mountNative(t, s);
+  const m = (p: string) => path.join(s.mnt, p);
+  fs.statSync(m('p/a/f0')); // a file looked up under p/: listings under p/ carry the files' attributes from now on
+  const names = (d: string) => execFileSync('ls', ['-f', m(d)], { encoding: 'utf8' }).split('\n').filter((n) => n.startsWith('f'));
+  t.is(names('p/b').length, 40);
+  t.is(names('p/b').length, 40); // again: the kernel holds the entries now; the second listing leaves them be
+  const base = await serverStats(s.mnt);
+  for (let i = 0; i < 40; i++) t.is(fs.lstatSync(m(`p/b/f${i}`)).size, i);
+  const after = await serverStats(s.mnt);
+  t.is((after.requests.lookup ?? 0) - (base.requests.lookup ?? 0), 0, 'stats after the listings needed no LOOKUP');
+  const host = fs.lstatSync(path.join(s.lowers[0]!, 'p/b/f7'));
+  const seen = fs.lstatSync(m('p/b/f7'));
+  t.deepEqual([seen.mode, seen.size, seen.mtimeMs, seen.nlink], [host.mode, host.size, host.mtimeMs, host.nlink]);
+});
+
 test('an upper directory: the loop answers its GETATTRs from the directory itself, fresh after every change', async (t) => {
   const s = makeStack(1);
   populate(s.lowers[0]!, { 'merged/a': 'a' });

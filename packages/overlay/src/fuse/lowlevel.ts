@@ -493,18 +493,19 @@ function createSession(overlay: Overlay, ttl: Timeouts, lowerPassthrough = true)
    * loop whites out the directory's other lower files itself from now on
    * (ll.unlinkable, Overlay.unlinkableIn).
    */
-  const offerUnlinkable = (id: number, dir: Node): void => {
-    if (unusedUnlinkable.has(dir)) return;
+  const offerUnlinkable = (id: number, dir: Node): boolean => {
+    if (unusedUnlinkable.has(dir)) return false;
     const u = overlay.unlinkableIn(dir);
-    if (!u) return;
+    if (!u) return false;
     let fd: number;
     try {
       fd = fs.openSync(overlay.tree.upperPath(dir), fs.constants.O_RDONLY | fs.constants.O_DIRECTORY | fs.constants.O_NOFOLLOW);
     } catch {
-      return;
+      return false;
     }
     ll.unlinkable(dev, id, fd, u.whiteout, nameRecords(u.names));
     unusedUnlinkable.add(dir);
+    return true;
   };
 
   /** Node ids set aside for the files the loop makes (ll.reserveIds): the next it will give, and the block's end. */
@@ -720,6 +721,21 @@ function createSession(overlay: Overlay, ttl: Timeouts, lowerPassthrough = true)
    * a host stat per file, of files only in directories whose files were
    * looked up before.
    */
+  /**
+   * The kernel holds `node`, a file still only in lower layers, under this
+   * name (a lookup it has not forgotten): a READDIRPLUS entry need not carry
+   * its attributes again. They cannot have changed, and an entry without
+   * them (node id 0) leaves the kernel's dentry as it is. A program that
+   * lists a directory twice (rm -rf opens each one twice) costs one stat of
+   * each file, not two. Were the dentry gone after all, the kernel looks the
+   * name up.
+   */
+  const held = (node: Node): boolean => {
+    if (node.upper || node.isDir || !node.ino) return false;
+    const e = inodes.get(node.ino);
+    return e !== undefined && e.node === node && e.nlookup > 0 && !e.names && !renumbered.has(node);
+  };
+
   const readdir = (nodeid: number, offset: number, size: number, plus: boolean): Buffer => {
     const dir = nodeOf(nodeid);
     if (!dir.isDir) throw new Errno(-20);
@@ -750,7 +766,7 @@ function createSession(overlay: Overlay, ttl: Timeouts, lowerPassthrough = true)
       if (plus) {
         let st: StatArray | null = null;
         let childId = 0;
-        if (node && !node.removed && (withFiles || node.type === S_IFDIR)) {
+        if (node && !node.removed && (withFiles || node.type === S_IFDIR) && !held(node)) {
           try {
             st = overlay.statNode(node, statScratch);
             childId = remember(node, st);
@@ -848,7 +864,11 @@ function createSession(overlay: Overlay, ttl: Timeouts, lowerPassthrough = true)
         const name = cstr(b, 0)[0];
         const lowerFile = dir.isDir && overlay.tree.children(dir).get(name)?.upper === false;
         overlay.unlinkAt(dir, name);
-        if (lowerFile) offerUnlinkable(nodeid, dir);
+        // The first removal here (it copied the directory up, and ended the
+        // loop's lookup answers): the other files are still the lower ones,
+        // so the loop answers their lookups again (rm -rf looks up each
+        // before it removes it) as well as their removal.
+        if (lowerFile && offerUnlinkable(nodeid, dir) && preparedDirs.has(nodeid)) prepareEntries(nodeid, dir);
         return undefined;
       }
       case OP.RMDIR:
