@@ -19,6 +19,8 @@ export const ItemKind = {
   Created: 4,
   /** The loop whited out lower files itself (unlinkable): `data` holds their records (see fuse_ll.c, struct unlinked_rec). */
   Unlinked: 5,
+  /** The loop answered RELEASEs itself: `data` holds their file handles (u64 LE each), for JavaScript to close. */
+  Released: 6,
 } as const;
 export type ItemKind = (typeof ItemKind)[keyof typeof ItemKind];
 

@@ -179,6 +179,12 @@ struct fuse_open_out {
   int32_t backing_id;
 };
 
+struct fuse_release_in {
+  uint64_t fh;
+  uint32_t flags, release_flags;
+  uint64_t lock_owner;
+};
+
 struct fuse_backing_map {
   int32_t fd;
   uint32_t flags;

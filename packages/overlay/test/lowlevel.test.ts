@@ -11,6 +11,7 @@ import { renameat2, RENAME_EXCHANGE, RENAME_NOREPLACE } from '@strata/native';
 import { chooseTransport } from '../src/fuse/select.ts';
 import { cleanup, forget, isMounted, makeStack, mountStrata, populate, unmount, type Stack } from './helpers.ts';
 import { serverStats } from './native-stats.ts';
+import { readState } from '../src/index.ts';
 
 test.afterEach.always(async (t) => cleanup(t));
 
@@ -395,6 +396,29 @@ test('a directory listed twice: the entries the kernel holds stay whole, and sta
   const host = fs.lstatSync(path.join(s.lowers[0]!, 'p/b/f7'));
   const seen = fs.lstatSync(m('p/b/f7'));
   t.deepEqual([seen.mode, seen.size, seen.mtimeMs, seen.nlink], [host.mode, host.size, host.mtimeMs, host.nlink]);
+});
+
+test('files closed: the loop answers each RELEASE and the engine closes the host files, none left open', async (t) => {
+  const s = makeStack(1);
+  populate(s.lowers[0]!, { 'lower/a': 'A' });
+  await mountNative(t, s);
+  const m = (p: string) => path.join(s.mnt, p);
+  fs.mkdirSync(m('new'));
+  fs.writeFileSync(m('new/first'), 'first');
+  const pid = readState(s.mnt)!.pid;
+  const open = () => fs.readdirSync(`/proc/${pid}/fd`).length;
+  const base = await serverStats(s.mnt);
+  const fds = open();
+  for (let i = 0; i < 200; i++) fs.writeFileSync(m(`new/f${i}`), `file ${i}`);
+  for (let i = 0; i < 20; i++) t.is(fs.readFileSync(m('lower/a'), 'utf8'), 'A');
+  const after = await serverStats(s.mnt);
+  const sent = (after.requests.release ?? 0) - (base.requests.release ?? 0);
+  t.true(sent >= 220, `${sent} RELEASEs`);
+  // (An op the engine never handled is listed with the kernel's count and no time.)
+  t.is(after.ops.release?.totalUs ?? 0, 0, 'the engine was sent no RELEASE');
+  t.true(open() <= fds + 2, `the server holds ${open()} descriptors, ${fds} before`);
+  for (const i of [0, 99, 199]) t.is(fs.readFileSync(m(`new/f${i}`), 'utf8'), `file ${i}`);
+  t.is(fs.readFileSync(path.join(s.upper, 'new/f150'), 'utf8'), 'file 150');
 });
 
 test('an upper directory: the loop answers its GETATTRs from the directory itself, fresh after every change', async (t) => {

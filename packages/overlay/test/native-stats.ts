@@ -7,7 +7,7 @@ import { readState } from '../src/index.ts';
 export interface NativeStats {
   transport?: string;
   passthrough?: boolean;
-  ops: Record<string, { count: number }>;
+  ops: Record<string, { count: number; totalUs?: number }>;
   requests: Record<string, number>;
   colocation?: Colocation;
 }

@@ -214,6 +214,8 @@ interface Session {
   created(records: Buffer): void;
   /** The loop whited out lower files itself: one record per name (see fuse_ll.c, struct unlinked_rec). */
   unlinked(records: Buffer): void;
+  /** The loop answered RELEASEs itself: one u64 file handle each, to close. */
+  released(handles: Buffer): void;
 }
 
 function createSession(overlay: Overlay, ttl: Timeouts, lowerPassthrough = true): Session {
@@ -1091,7 +1093,12 @@ function createSession(overlay: Overlay, ttl: Timeouts, lowerPassthrough = true)
       unusedUnlinkable.delete(parent.node);
     }
   };
-  return { handle, attach, looked, created, unlinked };
+  /** Closes the handles whose RELEASE the loop answered (u64 LE each), as RELEASE here would. */
+  const released = (fhs: Buffer): void => {
+    for (let off = 0; off + 8 <= fhs.length; off += 8) release(Number(fhs.readBigUInt64LE(off)));
+  };
+
+  return { handle, attach, looked, created, unlinked, released };
 }
 
 /** Mounts `overlay` at `mountpoint` through /dev/fuse; resolves once the kernel's INIT is answered. */
@@ -1139,6 +1146,10 @@ export function serveLowLevel(overlay: Overlay, mountpoint: string, opts: Transp
         }
         if (kind === ll.ItemKind.Unlinked) {
           session.unlinked(data as Buffer);
+          return;
+        }
+        if (kind === ll.ItemKind.Released) {
+          session.released(data as Buffer);
           return;
         }
         if (kind === ll.ItemKind.End) {
