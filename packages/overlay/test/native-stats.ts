@@ -21,3 +21,13 @@ export async function serverStats(mnt: string): Promise<NativeStats> {
   for (let i = 0; i < 1000 && !fs.existsSync(st.statsFile); i++) await new Promise((r) => setTimeout(r, 10));
   return JSON.parse(fs.readFileSync(st.statsFile, 'utf8')) as NativeStats;
 }
+
+/**
+ * How many `op` requests the engine (JavaScript) answered. An op it never
+ * answered is listed with the kernel's count and no time, so a plain count
+ * would take the loop's answers for the engine's.
+ */
+export function engineCount(st: NativeStats, op: string): number {
+  const o = st.ops[op];
+  return o && o.totalUs ? o.count : 0;
+}
