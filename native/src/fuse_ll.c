@@ -250,12 +250,20 @@ static struct timespec setattr_time(uint32_t valid, uint32_t set, uint32_t now, 
   return (struct timespec){0, UTIME_OMIT};
 }
 
-// SETATTR of a registered writer's file: mode, owner and times through its
-// descriptor, in JavaScript's order; 1 if answered. A size change (and
-// anything else) goes to JavaScript.
+// SETATTR of a registered writer's file, or of a directory of the upper
+// layer with no lower parts (an untar sets each directory's owner, mode and
+// times once it is full: 3 of every 4 requests JavaScript still got there):
+// mode, owner and times through the descriptor the loop holds, in
+// JavaScript's order; 1 if answered. Nothing else changes for either: the
+// directory is only in the upper layer, and JavaScript stats it afresh. A
+// size change (and anything else, and set-ID bits) goes to JavaScript.
 static int file_setattr(struct session *s, const struct fuse_in_header *h, const char *body, size_t len) {
   const struct fuse_setattr_in *in = (const void *)body;
   struct fd_slot *f = slot_of(s->files, h->nodeid);
+  if (!f && len >= sizeof *in && !(in->valid & FATTR_KILL_SUIDGID)) {
+    f = slot_of(s->dirs, h->nodeid);
+    if (f && f->merged) f = NULL;
+  }
   const uint32_t here = FATTR_MODE | FATTR_UID | FATTR_GID | FATTR_ATIME | FATTR_MTIME | FATTR_FH | FATTR_ATIME_NOW |
                         FATTR_MTIME_NOW | FATTR_LOCKOWNER | FATTR_CTIME | FATTR_KILL_SUIDGID;
   // Set-ID bits: JavaScript decides how long the kernel may keep them (see killedMode there).

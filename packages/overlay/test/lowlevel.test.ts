@@ -420,6 +420,40 @@ test('files closed: the loop answers each RELEASE and the engine closes the host
   t.is(fs.readFileSync(path.join(s.upper, 'new/f150'), 'utf8'), 'file 150');
 });
 
+test('a directory made through the mount: the loop answers its lookups, creates and GETATTRs from the start, and its SETATTRs of owner, mode and times', async (t) => {
+  const s = makeStack(1);
+  populate(s.lowers[0]!, { 'lower/a': 'A' });
+  await mountNative(t, s);
+  const m = (p: string) => path.join(s.mnt, p);
+  const u = (p: string) => path.join(s.upper, p);
+  fs.mkdirSync(m('out'));
+  const hold = fs.openSync(m('out'), 'r'); // (kept in the kernel while other tests drop caches)
+  t.teardown(() => fs.closeSync(hold));
+  const base = await serverStats(s.mnt);
+  for (let i = 0; i < 5; i++) fs.writeFileSync(m(`out/f${i}`), `${i}`);
+  const mid = await serverStats(s.mnt);
+  for (const op of ['lookup', 'create', 'getattr']) t.is(engineCount(mid, op) - engineCount(base, op), 0, `${op} reached the engine`);
+  fs.chownSync(m('out'), 1, 2);
+  fs.chmodSync(m('out'), 0o750);
+  fs.utimesSync(m('out'), 1000, 2000);
+  const after = await serverStats(s.mnt);
+  for (const op of ['setattr', 'getattr']) t.is(engineCount(after, op) - engineCount(mid, op), 0, `${op} reached the engine`);
+  const host = fs.statSync(u('out'));
+  t.deepEqual([host.uid, host.gid, host.mode & 0o7777, host.mtimeMs], [1, 2, 0o750, 2000_000]);
+  const seen = fs.statSync(m('out'));
+  t.deepEqual([seen.uid, seen.gid, seen.mode, seen.mtimeMs, seen.ino], [1, 2, host.mode, 2000_000, seen.ino]);
+  t.deepEqual(fs.readdirSync(m('out')).sort(), ['f0', 'f1', 'f2', 'f3', 'f4']);
+  // Set-ID bits and directories with lower parts stay the engine's, and still come out right.
+  fs.chmodSync(m('out'), 0o2775);
+  t.is(fs.statSync(m('out')).mode & 0o7777, 0o2775);
+  t.is(fs.statSync(u('out')).mode & 0o7777, 0o2775);
+  fs.writeFileSync(m('lower/b'), 'b'); // lower/ is copied up: a directory with a lower part
+  fs.chmodSync(m('lower'), 0o700);
+  t.is(fs.statSync(m('lower')).mode & 0o7777, 0o700);
+  t.is(fs.statSync(u('lower')).mode & 0o7777, 0o700);
+  t.is(fs.statSync(m('lower')).nlink, 1);
+});
+
 test('an upper directory: the loop answers its GETATTRs from the directory itself, fresh after every change', async (t) => {
   const s = makeStack(1);
   populate(s.lowers[0]!, { 'merged/a': 'a' });
