@@ -732,16 +732,6 @@ function createSession(overlay: Overlay, ttl: Timeouts, lowerPassthrough = true)
   let listBuf = Buffer.allocUnsafe(64 * 1024);
 
   /**
-   * READDIR / READDIRPLUS of directory `nodeid` from offset `offset`. The
-   * kernel opens directories without asking (no OPENDIR: fewer round trips
-   * in a walk) and caches their listings; offsets are the entries' cookies,
-   * which stay with an entry while it stays, so a listing resumed after
-   * changes neither skips nor repeats what did not change. READDIRPLUS gives
-   * attributes of subdirectories (a walk descends into them) but, to spare
-   * a host stat per file, of files only in directories whose files were
-   * looked up before.
-   */
-  /**
    * The kernel holds `node`, a file still only in lower layers, under this
    * name (a lookup it has not forgotten): a READDIRPLUS entry need not carry
    * its attributes again. They cannot have changed, and an entry without
@@ -756,6 +746,16 @@ function createSession(overlay: Overlay, ttl: Timeouts, lowerPassthrough = true)
     return e !== undefined && e.node === node && e.nlookup > 0 && !e.names && !renumbered.has(node);
   };
 
+  /**
+   * READDIR / READDIRPLUS of directory `nodeid` from offset `offset`. The
+   * kernel opens directories without asking (no OPENDIR: fewer round trips
+   * in a walk) and caches their listings; offsets are the entries' cookies,
+   * which stay with an entry while it stays, so a listing resumed after
+   * changes neither skips nor repeats what did not change. READDIRPLUS gives
+   * attributes of subdirectories (a walk descends into them) but, to spare
+   * a host stat per file, of files only in directories whose files were
+   * looked up before.
+   */
   const readdir = (nodeid: number, offset: number, size: number, plus: boolean): Buffer => {
     const dir = nodeOf(nodeid);
     if (!dir.isDir) throw new Errno(-20);
