@@ -438,6 +438,11 @@ export class Overlay {
       parent.upperWhiteouts!.delete(name);
     }
     const node = new Node(name, parent, type, true, null, whitedOut);
+    if (type === S_IFDIR) {
+      // Made empty just now, with nothing below it (or opaque): no need to list it.
+      node.children = new Map();
+      node.upperWhiteouts = new Set();
+    }
     addChild(parent, name, node);
     return node;
   }

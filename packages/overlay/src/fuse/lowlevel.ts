@@ -491,7 +491,7 @@ function createSession(overlay: Overlay, ttl: Timeouts, lowerPassthrough = true)
     const node = inodes.get(id)?.node;
     if (!node?.isDir) return;
     try {
-      offerUpperDir(id, node, overlay.statNode(node));
+      offerUpperDir(id, node, node.ino);
       offerComplete(id, node);
     } catch {
       // Only a shortcut: the requests go the long way.
@@ -540,8 +540,8 @@ function createSession(overlay: Overlay, ttl: Timeouts, lowerPassthrough = true)
   };
 
   /** A directory of the upper layer: the loop answers its GETATTRs with an fstat of it from now on (ll.upperDir). */
-  const offerUpperDir = (id: number, node: Node, st: StatArray): void => {
-    if (!node.isDir || !node.upper || node.removed || st[6] !== id) return;
+  const offerUpperDir = (id: number, node: Node, ino: number): void => {
+    if (!node.isDir || !node.upper || node.removed || ino !== id) return;
     let fd: number;
     try {
       fd = fs.openSync(overlay.tree.upperPath(node), fs.constants.O_RDONLY | fs.constants.O_DIRECTORY | fs.constants.O_NOFOLLOW);
@@ -856,7 +856,7 @@ function createSession(overlay: Overlay, ttl: Timeouts, lowerPassthrough = true)
         const st = statInode(nodeid, withFh ? b.readUInt32LE(8) : undefined);
         const node = inodeOf(nodeid).node;
         offerStable(nodeid, node, st);
-        offerUpperDir(nodeid, node, st);
+        offerUpperDir(nodeid, node, st[6]!);
         return attrReply(st, nodeid);
       }
       case OP.SETATTR:
