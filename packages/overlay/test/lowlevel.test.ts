@@ -374,6 +374,8 @@ test('a lower directory removed as rm -rf does (listed, each file looked up, the
   // The first removal copies dir/ up, a change to the tree: the loop's answers must outlive it.
   t.true(engine <= 3, `the engine answered ${engine} of ${sent} LOOKUPs`);
   t.true(engineCount(after, 'unlink') - engineCount(base, 'unlink') <= 2);
+  // Nor the GETATTRs of the directories after each change (the copied-up dir/, then / after the rmdir).
+  t.true(engineCount(after, 'getattr') - engineCount(base, 'getattr') <= 1, `the engine answered ${engineCount(after, 'getattr') - engineCount(base, 'getattr')} GETATTRs`);
   t.false(fs.existsSync(path.join(s.mnt, 'dir')));
   t.deepEqual(fs.readdirSync(s.mnt), []);
 });

@@ -890,12 +890,21 @@ function createSession(overlay: Overlay, ttl: Timeouts, lowerPassthrough = true)
         // loop's lookup answers): the other files are still the lower ones,
         // so the loop answers their lookups again (rm -rf looks up each
         // before it removes it) as well as their removal.
-        if (lowerFile && offerUnlinkable(nodeid, dir) && preparedDirs.has(nodeid)) prepareEntries(nodeid, dir);
+        if (lowerFile && offerUnlinkable(nodeid, dir)) {
+          if (preparedDirs.has(nodeid)) prepareEntries(nodeid, dir);
+          offerUpperDir(nodeid, dir, dir.ino); // (copied up just now: its GETATTR comes next)
+        }
         return undefined;
       }
-      case OP.RMDIR:
-        overlay.rmdirAt(nodeOf(nodeid), cstr(b, 0)[0]);
+      case OP.RMDIR: {
+        const dir = nodeOf(nodeid);
+        overlay.rmdirAt(dir, cstr(b, 0)[0]);
+        // The loop let go of every upper directory it held (it cannot tell
+        // which one went): this one, in upper now, it holds again at once, so
+        // the GETATTR that follows (rm -rf: after each directory) stays there.
+        offerUpperDir(nodeid, dir, dir.ino);
         return undefined;
+      }
       case OP.RENAME:
       case OP.RENAME2: {
         const newdir = r64(b, 0);
