@@ -115,8 +115,8 @@ export const stableAttr: Binding['stableAttr'] = binding.stableAttr;
 /**
  * Hands the loop an open descriptor of an upper-layer directory (which it
  * then owns) to answer GETATTR of `nodeid` with an fstat of it, link count
- * 1 if `merged`, until the kernel forgets the node or a directory is removed
- * or renamed.
+ * 1 if `merged`, until the kernel forgets the node, a directory is renamed,
+ * or JavaScript drops it (`dirFd` -1: after it removed that directory).
  */
 export const upperDir: Binding['upperDir'] = binding.upperDir;
 

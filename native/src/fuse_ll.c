@@ -1076,10 +1076,16 @@ static void dispatch(struct session *s, const char *buf, size_t n) {
     case FUSE_LISTXATTR: case FUSE_READDIR: case FUSE_READDIRPLUS:
       forward(s, h, body, len);
       break;
-    // Requests that may remove or replace a directory.
+    // Requests that remove or may replace a directory. The loop cannot tell
+    // which one goes: for an RMDIR JavaScript lets go of that one's
+    // descriptor itself (upperDir with -1), so the others stay (an rm -rf
+    // asks for the parent's attributes after each); a rename may replace
+    // any, so it drops them all.
     case FUSE_RMDIR: case FUSE_RENAME: case FUSE_RENAME2:
-      if (h->opcode != FUSE_RMDIR) cdir_note_rename(s, h, body, len);
-      slots_drop_all(s->dirs);
+      if (h->opcode != FUSE_RMDIR) {
+        cdir_note_rename(s, h, body, len);
+        slots_drop_all(s->dirs);
+      }
       s->attr_gen++;
       forward(s, h, body, len);
       break;
@@ -1546,7 +1552,8 @@ static napi_value js_stable_attr(napi_env env, napi_callback_info info) {
 }
 
 // upperDir(fd, nodeid, dirFd, merged, validSec, validNsec): answer GETATTR
-// for nodeid with an fstat of dirFd (the loop owns it from now on).
+// for nodeid with an fstat of dirFd (the loop owns it from now on); dirFd -1
+// drops the node's registration.
 static napi_value js_upper_dir(napi_env env, napi_callback_info info) {
   struct node_args a;
   int64_t valid;
@@ -1557,6 +1564,10 @@ static napi_value js_upper_dir(napi_env env, napi_callback_info info) {
   if (napi_get_value_int32(env, a.argv[2], &dfd) != napi_ok || napi_get_value_bool(env, a.argv[3], &merged) != napi_ok ||
       !arg_i64(env, a.argv[4], &valid) || napi_get_value_uint32(env, a.argv[5], &nsec) != napi_ok)
     return throw_errno(env, EINVAL, "upperDir: arguments");
+  if (dfd < 0) {
+    if (a.s) slot_forget(a.s->dirs, a.id);
+    return undef(env);
+  }
   struct fd_slot d = {a.id, dfd, merged, a.id, (uint64_t)valid, nsec};
   if (a.s) slot_put(&a.s->dirs, &d);
   else close(dfd);

@@ -487,6 +487,18 @@ test('an upper directory: the loop answers its GETATTRs from the directory itsel
   const after = await serverStats(s.mnt);
   t.true((after.requests.getattr ?? 0) - (base.requests.getattr ?? 0) >= 10, 'the kernel asked after the changes');
   t.true(engineCount(after, 'getattr') - engineCount(base, 'getattr') <= 2, 'the loop answered them');
+  // A directory removed: the loop lets go of that one only; the others' GETATTRs stay with it.
+  const hold = fs.openSync(m('merged'), 'r'); // (kept in the kernel while other tests drop caches)
+  t.teardown(() => fs.closeSync(hold));
+  fs.rmdirSync(m('pure/d0'));
+  t.is(fs.statSync(m('pure')).nlink, 6);
+  t.false(fs.existsSync(m('pure/d0')));
+  const removed = await serverStats(s.mnt);
+  fs.writeFileSync(m('merged/g'), 'g'); // (the kernel asks for merged/'s attributes again)
+  t.is(fs.statSync(m('merged')).mtimeMs, fs.statSync(u('merged')).mtimeMs);
+  const later = await serverStats(s.mnt);
+  t.true((later.requests.getattr ?? 0) - (removed.requests.getattr ?? 0) >= 1, 'the kernel asked after the RMDIR');
+  t.is(engineCount(later, 'getattr') - engineCount(removed, 'getattr'), 0, 'the engine answered GETATTRs after the RMDIR');
   // Removed and made again under the same name: the new directory's attributes.
   fs.rmSync(m('pure'), { recursive: true });
   fs.mkdirSync(m('pure'), 0o700);

@@ -898,11 +898,11 @@ function createSession(overlay: Overlay, ttl: Timeouts, lowerPassthrough = true)
       }
       case OP.RMDIR: {
         const dir = nodeOf(nodeid);
-        overlay.rmdirAt(dir, cstr(b, 0)[0]);
-        // The loop let go of every upper directory it held (it cannot tell
-        // which one went): this one, in upper now, it holds again at once, so
-        // the GETATTR that follows (rm -rf: after each directory) stays there.
-        offerUpperDir(nodeid, dir, dir.ino);
+        const name = cstr(b, 0)[0];
+        const gone = overlay.tree.children(dir).get(name);
+        overlay.rmdirAt(dir, name);
+        // The loop holds on to the other upper directories (see FUSE_RMDIR there), not to this one.
+        if (gone?.ino) ll.upperDir(dev, renumbered.get(gone) ?? gone.ino, -1, false, 0, 0);
         return undefined;
       }
       case OP.RENAME:
@@ -1124,7 +1124,7 @@ function createSession(overlay: Overlay, ttl: Timeouts, lowerPassthrough = true)
   };
   /** Closes the handles whose RELEASE the loop answered (u64 LE each), as RELEASE here would. */
   const released = (fhs: Buffer): void => {
-    for (let off = 0; off + 8 <= fhs.length; off += 8) release(Number(fhs.readBigUInt64LE(off)));
+    for (let off = 0; off + 8 <= fhs.length; off += 8) release(r64(fhs, off));
   };
 
   return { handle, attach, looked, created, unlinked, released };
