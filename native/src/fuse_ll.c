@@ -257,7 +257,7 @@ static struct timespec setattr_time(uint32_t valid, uint32_t set, uint32_t now, 
 // JavaScript's order; 1 if answered. Nothing else changes for either: the
 // directory is only in the upper layer, and JavaScript stats it afresh. A
 // size change (and anything else, and set-ID bits) goes to JavaScript.
-static int file_setattr(struct session *s, const struct fuse_in_header *h, const char *body, size_t len) {
+static int slot_setattr(struct session *s, const struct fuse_in_header *h, const char *body, size_t len) {
   const struct fuse_setattr_in *in = (const void *)body;
   struct fd_slot *f = slot_of(s->files, h->nodeid);
   if (!f && len >= sizeof *in && !(in->valid & FATTR_KILL_SUIDGID)) {
@@ -1091,7 +1091,7 @@ static void dispatch(struct session *s, const char *buf, size_t n) {
       break;
     // A file's own attributes: the tree stays as it is.
     case FUSE_SETATTR:
-      if (file_setattr(s, h, body, len)) break;
+      if (slot_setattr(s, h, body, len)) break;
       s->attr_gen++;
       forward(s, h, body, len);
       break;
