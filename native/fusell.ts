@@ -21,6 +21,8 @@ export const ItemKind = {
   Unlinked: 5,
   /** The loop answered RELEASEs itself: `data` holds their file handles (u64 LE each), for JavaScript to close. */
   Released: 6,
+  /** The loop listed directories itself (listable): `data` holds the entries it gave out (see fuse_ll.c, struct listed_rec). */
+  Listed: 7,
 } as const;
 export type ItemKind = (typeof ItemKind)[keyof typeof ItemKind];
 
@@ -42,6 +44,9 @@ interface Binding {
   unlinkable(fd: number, nodeid: number, dirFd: number, whiteout: string, names: Buffer): void;
   reserveIds(fd: number, first: number, count: number): void;
   generation(fd: number): number;
+  listable(fd: number, nodeid: number, parent: number, hostPath: string, flags: number): void;
+  inoMap(fd: number, hostDev: number, hostIno: number, n: number): void;
+  listTimeouts(fd: number, entrySec: number, entryNsec: number, attrSec: number, attrNsec: number): void;
   counts(fd: number): number[];
   colocation(): Colocation;
 }
@@ -157,7 +162,29 @@ export const completeDir: Binding['completeDir'] = binding.completeDir;
  */
 export const unlinkable: Binding['unlinkable'] = binding.unlinkable;
 
-/** Node ids [first, first + count) are the loop's to give the files it makes; an earlier block's rest goes unused. */
+/** listable flags: files get attributes in the directory's READDIRPLUS replies. */
+export const LIST_FILES = 1;
+/** ... and in those of its subdirectories. */
+export const LIST_CHILD_FILES = 2;
+/** Layers lie below the directory's: a subdirectory may carry an overlay redirect (the loop looks). */
+export const LIST_MARKS = 4;
+
+/**
+ * Directory `nodeid` (child of `parent`), still only in lower layers and
+ * in one layer only, is host directory `hostPath` with the whiteouts left
+ * out: the loop answers its READDIR and READDIRPLUS itself until the tree
+ * changes, and so those of the subdirectories it hands out (ItemKind.Listed
+ * reports every entry given). "" drops it.
+ */
+export const listable: Binding['listable'] = binding.listable;
+
+/** Host file (hostDev, hostIno) has merged inode number `n` (0: none any more): the loop's copy of the engine's map. */
+export const inoMap: Binding['inoMap'] = binding.inoMap;
+
+/** The entry and attribute timeouts of what the loop lists. */
+export const listTimeouts: Binding['listTimeouts'] = binding.listTimeouts;
+
+/** Node ids [first, first + count) are the loop's to give the files it makes and lists; an earlier block's rest goes unused. */
 export const reserveIds: Binding['reserveIds'] = binding.reserveIds;
 
 /**

@@ -21,7 +21,9 @@
 #endif
 #include <node_api.h>
 #include <uv.h>
+#include <dirent.h>
 #include <errno.h>
+#include <limits.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -32,6 +34,7 @@
 #include <sys/stat.h>
 #include <sched.h>
 #include <sys/uio.h>
+#include <sys/xattr.h>
 #include <time.h>
 #include <unistd.h>
 #include "fuse_proto.h"
@@ -41,7 +44,24 @@
 #define MAX_PAGES (MAX_WRITE / 4096)
 #define IN_BUF (MAX_WRITE + 8192)
 
-enum item_kind { ITEM_REQUEST, ITEM_INIT, ITEM_END, ITEM_LOOKUPS, ITEM_CREATED, ITEM_UNLINKED, ITEM_RELEASED };
+enum item_kind { ITEM_REQUEST, ITEM_INIT, ITEM_END, ITEM_LOOKUPS, ITEM_CREATED, ITEM_UNLINKED, ITEM_RELEASED, ITEM_LISTED };
+
+// One bit per node id (node ids are merged inode numbers, dense from 1).
+struct idbits {
+  uint8_t *bits;
+  size_t bytes;
+};
+
+// JavaScript's map of host files (dev, ino) to merged inode numbers, as the
+// loop keeps a copy of it (see ldir): open addressing, linear probing.
+struct ino_ent {
+  uint64_t dev, ino, n; // n 0: a free slot
+};
+
+struct ino_map {
+  struct ino_ent *t;
+  size_t cap, count; // cap a power of two
+};
 
 // What the loop hands JavaScript.
 struct item {
@@ -71,8 +91,7 @@ struct session {
   // a bit when it answered ENODATA for a node and clears it when the node's
   // xattrs change or its id is forgotten. One bit per node id: node ids are
   // merged inode numbers, dense from 1.
-  uint8_t *nocaps;
-  size_t nocaps_bytes;
+  struct idbits nocaps;
   // The kernel opens directories without asking (FUSE_NO_OPENDIR_SUPPORT):
   // a walk over directories it has cached costs no round trip at all.
   int no_opendir;
@@ -110,6 +129,16 @@ struct session {
   char *whiteout;
   char *unlinked;
   size_t unlinked_len, unlinked_count;
+  // Directories the loop lists itself (see ldir), JavaScript's map of host
+  // files to inode numbers, the entries it has not yet been told of, and
+  // the timeouts of the entries and attributes given.
+  struct ldir *ldirs;
+  struct ino_map inos;
+  struct idbits held; // node ids listed here that the kernel has not forgotten since
+  char *listed;
+  size_t listed_len, listed_count;
+  uint64_t list_entry, list_attr;
+  uint32_t list_entry_ns, list_attr_ns;
   struct session *next;
 };
 
@@ -216,8 +245,13 @@ static void slots_drop_all(struct fd_slot *table) {
 // The kernel forgot node id `id`: nothing is answered for it here any more.
 static void cdir_drop_id(struct session *s, uint64_t id);
 static void udir_drop_id(struct session *s, uint64_t id);
+static void ldir_drop_id(struct session *s, uint64_t id);
+static void idbits_set(struct idbits *b, uint64_t id, int on);
+static int idbits_has(const struct idbits *b, uint64_t id);
 static void node_forgotten(struct session *s, uint64_t id) {
   cdir_drop_id(s, id);
+  ldir_drop_id(s, id);
+  idbits_set(&s->held, id, 0);
   udir_drop_id(s, id);
   attr_forget(s, id);
   slot_forget(s->dirs, id);
@@ -694,6 +728,545 @@ static int prep_lookup(struct session *s, const struct fuse_in_header *h, const 
   return 0;
 }
 
+// ---- Listings answered here --------------------------------------------------
+//
+// A cold walk (find, du, a stat of every file) lists every directory once,
+// and each READDIRPLUS was a trip to JavaScript that merged the layers'
+// entries and stat'ed each one there: 10-20 us an entry, most of a cold
+// walk's time. A directory still only in lower layers changes only by being
+// copied up, which JavaScript does and tells the loop of, so its merged
+// listing is a function of its layers' host directories alone. JavaScript
+// offers such directories (listable: their host directories, top first),
+// and the loop lists them itself: getdents of each host directory, merged
+// as the engine's Tree.children merges them (ldir_read), an fstatat of the
+// entries that get attributes, inode numbers from the map below. Each
+// subdirectory it hands out is listable in turn (its own host directories:
+// its name in each layer where it is a directory), so a walk below one
+// offered directory stays here. Offsets are the same cookies JavaScript
+// gives (entry i of the merged order is i + 3), so either side can go on
+// with a listing the other began.
+//
+// The loop numbers the files it hands out as JavaScript would: it keeps a
+// copy of JavaScript's map of host files to merged inode numbers (inoMap,
+// told of every change) and takes new numbers from the block JavaScript set
+// aside (reserveIds). JavaScript learns of every entry given out (ITEM_LISTED:
+// the kernel now holds a reference) before any request it answers.
+//
+// Left to JavaScript: regular files with more than one link (it tracks a
+// hard link's names), subdirectories an overlay redirect points elsewhere
+// (only looked for when layers lie below), and anything the host refuses.
+//
+// A directory stays listable until JavaScript copies it up (it drops it
+// then, with listable(..., "")): nothing else can change what a directory
+// only in lower layers lists (a change inside, a rename or a removal of it
+// copies it up first; a change elsewhere leaves it alone). A rename drops
+// them all anyway, as it drops the upper directories.
+
+static size_t ino_slot(const struct ino_map *m, uint64_t dev, uint64_t ino) {
+  uint64_t h = (ino ^ (dev << 40) ^ (dev >> 24)) * 0x9e3779b97f4a7c15ull;
+  return (size_t)(h >> 20) & (m->cap - 1);
+}
+
+static uint64_t ino_get(const struct ino_map *m, uint64_t dev, uint64_t ino) {
+  if (!m->cap) return 0;
+  for (size_t i = ino_slot(m, dev, ino);; i = (i + 1) & (m->cap - 1)) {
+    const struct ino_ent *e = &m->t[i];
+    if (!e->n) return 0;
+    if (e->ino == ino && e->dev == dev) return e->n;
+  }
+}
+
+static int ino_put(struct ino_map *m, uint64_t dev, uint64_t ino, uint64_t n) {
+  if ((m->count + 1) * 2 > m->cap) {
+    size_t cap = m->cap ? m->cap * 2 : 1u << 14;
+    struct ino_ent *t = calloc(cap, sizeof *t);
+    if (!t) return 0;
+    struct ino_map grown = {t, cap, 0};
+    for (size_t i = 0; i < m->cap; i++) {
+      const struct ino_ent *e = &m->t[i];
+      if (!e->n) continue;
+      size_t j = ino_slot(&grown, e->dev, e->ino);
+      while (t[j].n) j = (j + 1) & (cap - 1);
+      t[j] = *e;
+      grown.count++;
+    }
+    free(m->t);
+    *m = grown;
+  }
+  size_t i = ino_slot(m, dev, ino);
+  while (m->t[i].n && !(m->t[i].ino == ino && m->t[i].dev == dev)) i = (i + 1) & (m->cap - 1);
+  if (!m->t[i].n) m->count++;
+  m->t[i] = (struct ino_ent){dev, ino, n};
+  return 1;
+}
+
+// Linear probing's delete: the entries after the hole that would not be
+// found past it move back into it.
+static void ino_del(struct ino_map *m, uint64_t dev, uint64_t ino) {
+  if (!m->cap) return;
+  size_t mask = m->cap - 1, i = ino_slot(m, dev, ino);
+  while (m->t[i].n && !(m->t[i].ino == ino && m->t[i].dev == dev)) i = (i + 1) & mask;
+  if (!m->t[i].n) return;
+  m->t[i].n = 0;
+  m->count--;
+  for (size_t j = (i + 1) & mask; m->t[j].n; j = (j + 1) & mask) {
+    size_t home = ino_slot(m, m->t[j].dev, m->t[j].ino);
+    // Entry j stays if its home lies cyclically in (i, j].
+    if (i <= j ? (home > i && home <= j) : (home > i || home <= j)) continue;
+    m->t[i] = m->t[j];
+    m->t[j].n = 0;
+    i = j;
+  }
+}
+
+#define LDIR_SLOTS 4096
+#define LDIR_FILES 1       // files get attributes in its READDIRPLUS replies
+#define LDIR_CHILD_FILES 2 // and in those of its subdirectories
+#define LDIR_MARKS 4       // its last layer is not the bottom one: overlay xattrs there count too
+#define LDIR_SOURCES 64    // layers a directory may merge here (a mask each)
+#define LISTED_MAX 4096    // records held before JavaScript is told
+
+// One name of a listing: where its name is, and what serves it.
+struct lent {
+  uint32_t at;   // in the listing's names
+  uint8_t type;  // DT_* of the topmost one
+  uint8_t src;   // the source that serves it (its topmost)
+  uint8_t stop;  // no more sources below for it (an opaque copy, a non-directory below)
+  uint8_t redirect; // a copy carries an overlay redirect: JavaScript merges it
+  uint64_t ino;  // d_ino of the topmost one
+  uint64_t dirs; // the sources where it is a directory (its own sources, if one)
+};
+
+struct ldir {
+  uint64_t nodeid, parent;
+  uint32_t flags;
+  // Its host directories, top first, each NUL-terminated, back to back.
+  char *paths;
+  size_t paths_len;
+  uint32_t npaths;
+  // The merged entries, whiteouts left out, in the order JavaScript gives
+  // them cookies (each source's new names in its order, top first): read at
+  // the first request of a listing and kept for the rest of it.
+  char *names;
+  struct lent *ents;
+  uint64_t devs[LDIR_SOURCES]; // each source's device
+  uint32_t count;
+  int listed;
+};
+
+// One entry handed out (the kernel holds it now), followed by its name.
+struct listed_rec {
+  uint64_t parent, id;
+  uint64_t dev, ino; // the host file; `fresh`: numbered here (JavaScript maps it too)
+  uint8_t fresh, dir;
+  uint16_t len;
+} __attribute__((packed));
+_Static_assert(sizeof(struct listed_rec) == 36, "LISTED_REC in lowlevel.ts");
+
+static void flush_listed(struct session *s);
+
+static void ldir_forget_listing(struct ldir *d) {
+  free(d->names);
+  free(d->ents);
+  d->names = NULL;
+  d->ents = NULL;
+  d->count = 0;
+  d->listed = 0;
+}
+
+static void ldir_drop(struct ldir *d) {
+  ldir_forget_listing(d);
+  free(d->paths);
+  d->paths = NULL;
+  d->nodeid = 0;
+}
+
+static struct ldir *ldir_slot(struct session *s, uint64_t id) {
+  return s->ldirs ? &s->ldirs[id & (LDIR_SLOTS - 1)] : NULL;
+}
+
+static struct ldir *ldir_of(struct session *s, uint64_t id) {
+  struct ldir *d = ldir_slot(s, id);
+  return d && d->nodeid == id && d->paths ? d : NULL;
+}
+
+static void ldir_drop_id(struct session *s, uint64_t id) {
+  struct ldir *d = ldir_slot(s, id);
+  if (d && d->nodeid == id) ldir_drop(d);
+}
+
+// Directory `id` (child of `parent`) lists as the merge of host directories
+// `paths` (len bytes: each NUL-terminated, top first). Flags only add up:
+// whose files get attributes only ever widens.
+static void ldir_put(struct session *s, uint64_t id, uint64_t parent, const char *paths, size_t len, uint32_t flags) {
+  uint32_t n = 0;
+  for (size_t i = 0; i < len; i++) n += paths[i] == '\0';
+  if (n == 0 || n > LDIR_SOURCES || paths[len - 1] != '\0') return;
+  if (!s->ldirs && !(s->ldirs = calloc(LDIR_SLOTS, sizeof *s->ldirs))) return;
+  struct ldir *d = ldir_slot(s, id);
+  if (d->nodeid == id && d->paths && d->paths_len == len && memcmp(d->paths, paths, len) == 0) {
+    flags |= d->flags;
+  } else {
+    char *p = malloc(len);
+    if (!p) return;
+    memcpy(p, paths, len);
+    ldir_drop(d);
+    d->paths = p;
+    d->paths_len = len;
+    d->npaths = n;
+  }
+  d->nodeid = id;
+  d->parent = parent;
+  d->flags = flags;
+}
+
+static void ldirs_drop_all(struct session *s) {
+  if (s->ldirs)
+    for (int i = 0; i < LDIR_SLOTS; i++) ldir_drop(&s->ldirs[i]);
+}
+
+// Source i's path in d.
+static const char *ldir_path(const struct ldir *d, uint32_t i) {
+  const char *p = d->paths;
+  while (i--) p += strlen(p) + 1;
+  return p;
+}
+
+static int is_whiteout_name(const char *name) {
+  return strncmp(name, ".wh.", 4) == 0; // aufs whiteouts and markers: never shown
+}
+
+// Overlay xattrs of directory `name` in host directory `dir`:
+// 1 opaque, 2 a redirect (3 both); in doubt, a redirect.
+static int dir_marks(const char *dir, const char *name) {
+  char path[PATH_MAX], list[4096];
+  if (snprintf(path, sizeof path, "%s/%s", dir, name) >= (int)sizeof path) return 2;
+  ssize_t n = llistxattr(path, list, sizeof list);
+  if (n < 0) return errno == ERANGE ? 2 : 0;
+  int marks = 0;
+  for (ssize_t i = 0; i < n; i += (ssize_t)strlen(list + i) + 1) {
+    if (strcmp(list + i, "trusted.overlay.redirect") == 0 || strcmp(list + i, "user.overlay.redirect") == 0) marks |= 2;
+    else if (strcmp(list + i, "trusted.overlay.opaque") == 0 || strcmp(list + i, "user.overlay.opaque") == 0) {
+      char v[2];
+      if (lgetxattr(path, list + i, v, sizeof v) == 1 && v[0] == 'y') marks |= 1;
+    }
+  }
+  return marks;
+}
+
+// A set of names (as offsets into a buffer the caller keeps), open addressing.
+struct nset {
+  uint32_t *slot; // index + 1 into the caller's entries; 0 free
+  uint32_t cap;
+};
+
+static uint32_t *nset_find(struct nset *h, const char *base, const uint32_t *at, size_t stride, const char *name, size_t n) {
+  for (uint32_t i = fnv1a(0, name, n) & (h->cap - 1);; i = (i + 1) & (h->cap - 1)) {
+    uint32_t v = h->slot[i];
+    if (!v) return &h->slot[i];
+    const char *s = base + *(const uint32_t *)((const char *)at + (size_t)(v - 1) * stride);
+    if (strncmp(s, name, n) == 0 && s[n] == '\0') return &h->slot[i];
+  }
+}
+
+// Doubles the set when half full (rehashing what it holds): 0 when out of memory.
+static int nset_room(struct nset *h, uint32_t count, const char *base, const uint32_t *at, size_t stride) {
+  if ((count + 1) * 2 <= h->cap) return 1;
+  uint32_t cap = h->cap ? h->cap * 2 : 256;
+  struct nset g = {calloc(cap, sizeof(uint32_t)), cap};
+  if (!g.slot) return 0;
+  for (uint32_t i = 0; i < h->cap; i++) {
+    uint32_t v = h->slot[i];
+    if (!v) continue;
+    const char *s = base + *(const uint32_t *)((const char *)at + (size_t)(v - 1) * stride);
+    *nset_find(&g, base, at, stride, s, strlen(s)) = v;
+  }
+  free(h->slot);
+  *h = g;
+  return 1;
+}
+
+static int grow(void **p, size_t *cap, size_t need, size_t size) {
+  if (need <= *cap) return 1;
+  size_t c = *cap ? *cap : 64;
+  while (c < need) c *= 2;
+  void *q = realloc(*p, c * size);
+  if (!q) return 0;
+  *p = q;
+  *cap = c;
+  return 1;
+}
+
+// Reads and merges d's host directories, as the engine's Tree.children
+// does for a directory with no upper part: names hidden by a whiteout
+// (.wh.NAME or a 0/0 device) in one layer are left out of those below, an
+// aufs opaque marker ends the merge after its layer, a name already seen
+// keeps its topmost copy, and a subdirectory gathers the layers below where
+// it is a directory too, until one is opaque or holds something else.
+// 0, or -errno.
+static int ldir_read(struct ldir *d) {
+  char *names = NULL, *hidden = NULL;
+  size_t names_len = 0, names_cap = 0, hidden_len = 0, hidden_cap = 0, ents_cap = 0, hat_cap = 0;
+  struct lent *ents = NULL;
+  uint32_t *hat = NULL, count = 0, hcount = 0;
+  struct nset seen = {0}, hid = {0};
+  int err = 0;
+  const char *path = d->paths;
+  char buf[32768];
+  for (uint32_t si = 0; si < d->npaths && !err; si++, path += strlen(path) + 1) {
+    // Marks count where layers lie below: in every source but the last, and in the last unless it is the bottom layer.
+    int marks_matter = si + 1 < d->npaths || (d->flags & LDIR_MARKS);
+    int fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd < 0) continue; // a lower directory that vanished or is unreadable merges as empty (as the engine)
+    struct stat dst;
+    if (fstat(fd, &dst) < 0) {
+      close(fd);
+      continue;
+    }
+    d->devs[si] = (uint64_t)dst.st_dev;
+    uint32_t hidden_before = hcount; // names hidden by this layer count from the next one on
+    int opaque_marker = 0;
+    for (;;) {
+      long n = syscall(SYS_getdents64, fd, buf, sizeof buf);
+      if (n < 0) err = -errno;
+      if (n <= 0) break;
+      for (long off = 0; off < n && !err;) {
+        struct {
+          uint64_t ino;
+          int64_t off;
+          uint16_t reclen;
+          uint8_t type;
+          char name[];
+        } *e = (void *)(buf + off);
+        off += e->reclen;
+        const char *name = e->name;
+        size_t len = strlen(name);
+        if (strcmp(name, ".") == 0 || strcmp(name, "..") == 0) continue;
+        const char *gone = NULL; // a name this entry whites out
+        if (is_whiteout_name(name)) {
+          if (strcmp(name, ".wh..wh..opq") == 0) opaque_marker = 1;
+          else gone = name + 4;
+        }
+        uint8_t type = e->type;
+        if (!gone && !is_whiteout_name(name) && (type == DT_CHR || type == DT_UNKNOWN)) {
+          struct stat st;
+          if (fstatat(fd, name, &st, AT_SYMLINK_NOFOLLOW) < 0) continue; // gone: as the engine skips it
+          if (S_ISCHR(st.st_mode) && st.st_rdev == 0) gone = name; // an overlay whiteout
+          type = (uint8_t)((st.st_mode & S_IFMT) >> 12);
+        }
+        if (gone) {
+          size_t gl = strlen(gone);
+          if (!grow((void **)&hidden, &hidden_cap, hidden_len + gl + 1, 1) || !grow((void **)&hat, &hat_cap, hcount + 1, sizeof *hat)) {
+            err = -ENOMEM;
+            break;
+          }
+          memcpy(hidden + hidden_len, gone, gl + 1);
+          hat[hcount++] = (uint32_t)hidden_len;
+          hidden_len += gl + 1;
+          continue;
+        }
+        if (is_whiteout_name(name)) continue;
+        if (hid.cap && *nset_find(&hid, hidden, hat, sizeof *hat, name, len)) continue; // hidden from above
+        uint32_t *slot = seen.cap ? nset_find(&seen, names, &ents[0].at, sizeof *ents, name, len) : NULL;
+        if (slot && *slot) {
+          struct lent *x = &ents[*slot - 1];
+          if (x->stop) continue;
+          if (x->type == DT_DIR && type == DT_DIR) {
+            x->dirs |= 1ull << si;
+            if (marks_matter) {
+              int m = dir_marks(path, name);
+              if (m & 2) x->redirect = 1;
+              if (m) x->stop = 1;
+            }
+          } else {
+            x->stop = 1;
+          }
+          continue;
+        }
+        if (!grow((void **)&names, &names_cap, names_len + len + 1, 1) || !grow((void **)&ents, &ents_cap, count + 1, sizeof *ents)) {
+          err = -ENOMEM;
+          break;
+        }
+        struct lent x = {(uint32_t)names_len, type, (uint8_t)si, 0, 0, e->ino, 0};
+        if (type == DT_DIR) {
+          x.dirs = 1ull << si;
+          if (marks_matter) {
+            int m = dir_marks(path, name);
+            if (m & 2) x.redirect = 1;
+            if (m) x.stop = 1;
+          }
+        } else {
+          x.stop = 1;
+        }
+        memcpy(names + names_len, name, len + 1);
+        names_len += len + 1;
+        ents[count++] = x;
+        if (!nset_room(&seen, count, names, &ents[0].at, sizeof *ents)) {
+          err = -ENOMEM;
+          break;
+        }
+        *nset_find(&seen, names, &ents[0].at, sizeof *ents, name, len) = count;
+      }
+    }
+    close(fd);
+    if (!err && hcount > hidden_before) {
+      for (uint32_t i = hidden_before; i < hcount && !err; i++) {
+        if (!nset_room(&hid, i + 1, hidden, hat, sizeof *hat)) err = -ENOMEM;
+        else {
+          uint32_t *h = nset_find(&hid, hidden, hat, sizeof *hat, hidden + hat[i], strlen(hidden + hat[i]));
+          if (!*h) *h = i + 1;
+        }
+      }
+    }
+    if (opaque_marker) break; // what lies below does not belong to this directory
+  }
+  free(hidden);
+  free(hat);
+  free(seen.slot);
+  free(hid.slot);
+  if (err) {
+    free(names);
+    free(ents);
+    return err;
+  }
+  ldir_forget_listing(d);
+  d->names = names;
+  d->ents = ents;
+  d->count = count;
+  d->listed = 1;
+  return 0;
+}
+
+// Notes entry `name` of directory `parent`, node id `id`, as handed out.
+static void note_listed(struct session *s, uint64_t parent, uint64_t id, const struct stat *st, int fresh, const char *name, size_t n) {
+  char *buf = realloc(s->listed, s->listed_len + sizeof(struct listed_rec) + n);
+  if (!buf) return; // (then JavaScript undercounts the node, as with a lost ITEM_LOOKUPS)
+  s->listed = buf;
+  struct listed_rec rec = {parent, id, (uint64_t)st->st_dev, (uint64_t)st->st_ino, (uint8_t)fresh, (uint8_t)S_ISDIR(st->st_mode), (uint16_t)n};
+  memcpy(buf + s->listed_len, &rec, sizeof rec);
+  memcpy(buf + s->listed_len + sizeof rec, name, n);
+  s->listed_len += sizeof rec + n;
+  s->listed_count++;
+}
+
+static char *list_out;
+static size_t list_out_cap;
+
+// READDIR / READDIRPLUS of a directory the loop may list: 1 if answered.
+static int try_readdir(struct session *s, const struct fuse_in_header *h, const char *body, size_t len, int plus) {
+  const struct fuse_read_in *in = (const void *)body;
+  struct ldir *d = ldir_of(s, h->nodeid);
+  if (!d || len < sizeof *in) return 0;
+  // JavaScript takes in what was listed before the records pile up, or the
+  // numbers run out (it sets more aside then): never in the middle of a reply.
+  if (s->listed_count >= LISTED_MAX || (plus && s->ids_end - s->ids_next < 1024 && s->listed_count)) {
+    flush_listed(s);
+    if (!(d = ldir_of(s, h->nodeid))) return 0;
+  }
+  if (!d->listed || in->offset == 0) {
+    if (ldir_read(d) < 0) return 0; // JavaScript says what is wrong
+  }
+  size_t size = in->size;
+  if (size > list_out_cap) {
+    char *p = realloc(list_out, size);
+    if (!p) return 0;
+    list_out = p;
+    list_out_cap = size;
+  }
+  const struct ldir *parent = ldir_of(s, d->parent);
+  int files = (d->flags & LDIR_FILES) || (parent && (parent->flags & LDIR_CHILD_FILES));
+  uint32_t child_files = (d->flags & LDIR_CHILD_FILES) ? LDIR_FILES : 0;
+  // A subdirectory registered below must not take d's slot (it is skipped then).
+  uint64_t self = d->nodeid, up = d->parent;
+  int fds[LDIR_SOURCES];
+  for (uint32_t i = 0; i < d->npaths; i++) fds[i] = -1;
+  size_t pos = 0;
+  // "." and ".." have cookies 1 and 2; entry i of the listing i + 3.
+  for (uint64_t cookie = in->offset + 1; cookie <= (uint64_t)d->count + 2; cookie++) {
+    const struct lent *x = cookie > 2 ? &d->ents[cookie - 3] : NULL;
+    const char *name = cookie == 1 ? "." : cookie == 2 ? ".." : d->names + x->at;
+    size_t n = strlen(name);
+    size_t dirent = (sizeof(uint64_t) * 2 + sizeof(uint32_t) * 2 + n + 7) & ~(size_t)7;
+    size_t rec = plus ? ENTRY_OUT_SIZE + dirent : dirent;
+    if (pos + rec > size) break;
+    uint64_t ino = cookie == 1 ? self : up;
+    uint32_t type = DT_DIR;
+    struct fuse_entry_out eo;
+    memset(&eo, 0, sizeof eo);
+    if (x) {
+      uint64_t known = ino_get(&s->inos, d->devs[x->src], x->ino);
+      ino = known ? known : 0xffffffffu; // FUSE_UNKNOWN_INO
+      type = x->type;
+      struct stat st;
+      if (plus && !x->redirect && (x->type == DT_DIR || files)) {
+        int *fd = &fds[x->src];
+        if (*fd < 0) *fd = open(ldir_path(d, x->src), O_PATH | O_DIRECTORY | O_CLOEXEC);
+        if (*fd >= 0 && fstatat(*fd, name, &st, AT_SYMLINK_NOFOLLOW) == 0 && !(S_ISREG(st.st_mode) && st.st_nlink > 1) &&
+            (uint32_t)((st.st_mode & S_IFMT) >> 12) == x->type) {
+          uint64_t id = ino_get(&s->inos, (uint64_t)st.st_dev, (uint64_t)st.st_ino);
+          int fresh = 0;
+          // A file the kernel holds from an earlier listing here: it keeps its dentry (no attributes, node
+          // id 0), as with JavaScript's held() (rm -rf lists each directory twice).
+          if (id && !S_ISDIR(st.st_mode) && idbits_has(&s->held, id)) {
+            ino = id;
+            id = 0;
+          } else if (!id && s->ids_next < s->ids_end && ino_put(&s->inos, (uint64_t)st.st_dev, (uint64_t)st.st_ino, s->ids_next)) {
+            id = s->ids_next++;
+            fresh = 1;
+          }
+          if (id) {
+            int merged = S_ISDIR(st.st_mode) && (x->dirs & (x->dirs - 1));
+            // A merged directory's link count is unknowable cheaply: 1, as the engine says.
+            eo = (struct fuse_entry_out){id, 0, s->list_entry, s->list_attr, s->list_entry_ns, s->list_attr_ns,
+                                         attr_of(&st, id, merged ? 1 : (uint32_t)st.st_nlink)};
+            ino = id;
+            note_listed(s, self, id, &st, fresh, name, n);
+            idbits_set(&s->held, id, 1);
+            if (S_ISDIR(st.st_mode)) {
+              struct fuse_attr_out ao = {s->list_attr, s->list_attr_ns, 0, eo.attr};
+              attr_put(s, id, &ao);
+              if (ldir_slot(s, id) != d) {
+                // Its sources: its own path in each source where it is a directory.
+                char paths[LDIR_SOURCES * 256], *p = paths;
+                uint32_t last = 0;
+                int fits = 1;
+                for (uint32_t i = 0; i < d->npaths && fits; i++) {
+                  if (!(x->dirs >> i & 1)) continue;
+                  int w = snprintf(p, sizeof paths - (size_t)(p - paths), "%s/%s", ldir_path(d, i), name);
+                  if (w < 0 || (size_t)w >= sizeof paths - (size_t)(p - paths)) fits = 0;
+                  else p += w + 1;
+                  last = i;
+                }
+                // Its last source above d's: layers lie below it, marks there count.
+                uint32_t marks = (last + 1 < d->npaths || (d->flags & LDIR_MARKS)) ? LDIR_MARKS : 0;
+                if (fits) ldir_put(s, id, self, paths, (size_t)(p - paths), marks | child_files);
+              }
+            }
+          }
+        }
+      }
+    }
+    char *o = list_out + pos;
+    if (plus) {
+      memcpy(o, &eo, sizeof eo);
+      o += sizeof eo;
+    }
+    struct {
+      uint64_t ino, off;
+      uint32_t namelen, type;
+    } de = {ino, cookie, (uint32_t)n, type};
+    memcpy(o, &de, sizeof de);
+    memcpy(o + sizeof de, name, n);
+    memset(o + sizeof de + n, 0, dirent - sizeof de - n);
+    pos += rec;
+    if (cookie == (uint64_t)d->count + 2) ldir_forget_listing(d); // all given: the kernel caches it
+  }
+  for (uint32_t i = 0; i < d->npaths; i++)
+    if (fds[i] >= 0) close(fds[i]);
+  send_reply(s, h->unique, 0, list_out, pos);
+  return 1;
+}
+
 static struct session *sessions;
 // Shared by all sessions: requests are handled one at a time on this thread.
 // Both are placed so that file data lands on a page boundary (a WRITE's
@@ -721,23 +1294,31 @@ static struct session *session_of(int fd) {
 
 static void deliver(struct session *s, struct item *it);
 
+static int idbits_has(const struct idbits *b, uint64_t id) {
+  return id / 8 < b->bytes && (b->bits[id / 8] >> (id % 8)) & 1;
+}
+
 static int nocaps_has(struct session *s, uint64_t id) {
-  return id / 8 < s->nocaps_bytes && (s->nocaps[id / 8] >> (id % 8)) & 1;
+  return idbits_has(&s->nocaps, id);
+}
+
+static void idbits_set(struct idbits *b, uint64_t id, int on) {
+  if (id / 8 >= b->bytes) {
+    if (!on || id >= (1ULL << 32)) return;
+    size_t n = b->bytes ? b->bytes : 4096;
+    while (n <= id / 8) n *= 2;
+    uint8_t *p = realloc(b->bits, n);
+    if (!p) return;
+    memset(p + b->bytes, 0, n - b->bytes);
+    b->bits = p;
+    b->bytes = n;
+  }
+  if (on) b->bits[id / 8] |= (uint8_t)(1u << (id % 8));
+  else b->bits[id / 8] &= (uint8_t)~(1u << (id % 8));
 }
 
 static void nocaps_set(struct session *s, uint64_t id, int on) {
-  if (id / 8 >= s->nocaps_bytes) {
-    if (!on || id >= (1ULL << 32)) return;
-    size_t n = s->nocaps_bytes ? s->nocaps_bytes : 4096;
-    while (n <= id / 8) n *= 2;
-    uint8_t *p = realloc(s->nocaps, n);
-    if (!p) return;
-    memset(p + s->nocaps_bytes, 0, n - s->nocaps_bytes);
-    s->nocaps = p;
-    s->nocaps_bytes = n;
-  }
-  if (on) s->nocaps[id / 8] |= (uint8_t)(1u << (id % 8));
-  else s->nocaps[id / 8] &= (uint8_t)~(1u << (id % 8));
+  idbits_set(&s->nocaps, id, on);
 }
 
 static napi_value throw_errno(napi_env env, int e, const char *what) {
@@ -903,7 +1484,8 @@ static void on_closed(uv_handle_t *handle) {
   napi_delete_reference(s->env, s->cb);
   napi_async_destroy(s->env, s->actx);
   close(s->fd);
-  free(s->nocaps);
+  free(s->nocaps.bits);
+  free(s->held.bits);
   free(s->attrs);
   slots_drop_all(s->dirs);
   slots_drop_all(s->files);
@@ -921,6 +1503,10 @@ static void on_closed(uv_handle_t *handle) {
   if (s->cdirs)
     for (int i = 0; i < CDIR_SLOTS; i++) free(s->cdirs[i].hashes);
   free(s->cdirs);
+  ldirs_drop_all(s);
+  free(s->ldirs);
+  free(s->inos.t);
+  free(s->listed);
   free(s->dirs);
   free(s->files);
   free(s);
@@ -1072,8 +1658,10 @@ static void dispatch(struct session *s, const char *buf, size_t n) {
     case FUSE_RELEASE:
       if (!try_release(s, h, body, len)) forward(s, h, body, len);
       break;
-    case FUSE_READLINK: case FUSE_STATFS:
-    case FUSE_LISTXATTR: case FUSE_READDIR: case FUSE_READDIRPLUS:
+    case FUSE_READDIR: case FUSE_READDIRPLUS:
+      if (!try_readdir(s, h, body, len, h->opcode == FUSE_READDIRPLUS)) forward(s, h, body, len);
+      break;
+    case FUSE_READLINK: case FUSE_STATFS: case FUSE_LISTXATTR:
       forward(s, h, body, len);
       break;
     // Requests that remove or may replace a directory. The loop cannot tell
@@ -1085,6 +1673,7 @@ static void dispatch(struct session *s, const char *buf, size_t n) {
       if (h->opcode != FUSE_RMDIR) {
         cdir_note_rename(s, h, body, len);
         slots_drop_all(s->dirs);
+        ldirs_drop_all(s);
       }
       s->attr_gen++;
       forward(s, h, body, len);
@@ -1179,6 +1768,7 @@ static void on_readable(uv_poll_t *p, int status, int events) {
   // now, not at the next request.
   if (!s->ended) {
     flush_created(s);
+    flush_listed(s);
     flush_unlinked(s);
     flush_released(s);
     flush_forgets(s);
@@ -1192,7 +1782,8 @@ static void deliver(struct session *s, struct item *it) {
   // count any of them down, all before anything else (each flush empties its list before it delivers, so the
   // nested call does nothing).
   if (it->kind != ITEM_CREATED) flush_created(s);
-  if (it->kind != ITEM_LOOKUPS && it->kind != ITEM_CREATED && it->kind != ITEM_UNLINKED && it->kind != ITEM_RELEASED) {
+  if (it->kind != ITEM_LOOKUPS && it->kind != ITEM_CREATED && it->kind != ITEM_UNLINKED && it->kind != ITEM_RELEASED && it->kind != ITEM_LISTED) {
+    flush_listed(s);
     flush_looked(s);
     flush_unlinked(s);
     flush_released(s);
@@ -1211,7 +1802,7 @@ static void deliver(struct session *s, struct item *it) {
   napi_create_uint32(env, it->h.uid, &argv[4]);
   napi_create_uint32(env, it->h.gid, &argv[5]);
   napi_create_uint32(env, it->h.pid, &argv[6]);
-  if (it->kind == ITEM_REQUEST || it->kind == ITEM_LOOKUPS || it->kind == ITEM_CREATED || it->kind == ITEM_UNLINKED || it->kind == ITEM_RELEASED) {
+  if (it->kind == ITEM_REQUEST || it->kind == ITEM_LOOKUPS || it->kind == ITEM_CREATED || it->kind == ITEM_UNLINKED || it->kind == ITEM_RELEASED || it->kind == ITEM_LISTED) {
     void *p;
     napi_create_buffer_copy(env, it->len, it->body, &p, &argv[7]);
   } else if (it->kind == ITEM_INIT) {
@@ -1266,6 +1857,11 @@ static void flush_created(struct session *s) {
 // Tells JavaScript of the lower files whited out here (records as struct unlinked_rec, each followed by its name).
 static void flush_unlinked(struct session *s) {
   flush_records(s, ITEM_UNLINKED, s->unlinked, &s->unlinked_len, &s->unlinked_count);
+}
+
+// Tells JavaScript of the entries listed here (records as struct listed_rec, each followed by its name).
+static void flush_listed(struct session *s) {
+  flush_records(s, ITEM_LISTED, s->listed, &s->listed_len, &s->listed_count);
 }
 
 // Tells JavaScript of the RELEASEs answered here (u64 file handles).
@@ -1750,6 +2346,58 @@ static napi_value js_reserve_ids(napi_env env, napi_callback_info info) {
   return undef(env);
 }
 
+// listable(fd, nodeid, parent, hostPaths, flags): the loop lists directory
+// nodeid (child of parent) as the merge of host directories hostPaths (each
+// followed by a NUL, top first) until it is dropped (see ldir; flags
+// LDIR_*). "" drops it.
+static napi_value js_listable(napi_env env, napi_callback_info info) {
+  static char paths[1 << 16];
+  struct node_args a;
+  int64_t parent, flags;
+  size_t len;
+  if (!node_call(env, info, 5, &a, "listable: arguments")) return NULL;
+  if (!arg_i64(env, a.argv[2], &parent) || !arg_i64(env, a.argv[4], &flags) ||
+      napi_get_value_string_utf8(env, a.argv[3], paths, sizeof paths, &len) != napi_ok)
+    return throw_errno(env, EINVAL, "listable: arguments");
+  if (len >= sizeof paths - 1) return undef(env); // too many to hold: JavaScript lists it
+  if (!a.s) return undef(env);
+  if (len == 0) ldir_drop_id(a.s, a.id);
+  else ldir_put(a.s, a.id, (uint64_t)parent, paths, len, (uint32_t)flags);
+  return undef(env);
+}
+
+// inoMap(fd, hostDev, hostIno, n): host file (hostDev, hostIno) has merged
+// inode number n now (0: none), as JavaScript's map says.
+static napi_value js_ino_map(napi_env env, napi_callback_info info) {
+  struct node_args a;
+  int64_t ino, n;
+  if (!node_call(env, info, 4, &a, "inoMap: arguments")) return NULL;
+  if (!arg_i64(env, a.argv[2], &ino) || !arg_i64(env, a.argv[3], &n)) return throw_errno(env, EINVAL, "inoMap: arguments");
+  if (!a.s) return undef(env);
+  if (n) {
+    if (!ino_put(&a.s->inos, a.id, (uint64_t)ino, (uint64_t)n)) return throw_errno(env, ENOMEM, "inoMap");
+  } else {
+    ino_del(&a.s->inos, a.id, (uint64_t)ino);
+  }
+  return undef(env);
+}
+
+// listTimeouts(fd, entrySec, entryNsec, attrSec, attrNsec): what the entries listed here are valid for.
+static napi_value js_list_timeouts(napi_env env, napi_callback_info info) {
+  struct node_args a;
+  int64_t v[3];
+  if (!node_call(env, info, 5, &a, "listTimeouts: arguments")) return NULL;
+  for (int i = 0; i < 3; i++)
+    if (!arg_i64(env, a.argv[2 + i], &v[i])) return throw_errno(env, EINVAL, "listTimeouts: arguments");
+  if (a.s) {
+    a.s->list_entry = a.id;
+    a.s->list_entry_ns = (uint32_t)v[0];
+    a.s->list_attr = (uint64_t)v[1];
+    a.s->list_attr_ns = (uint32_t)v[2];
+  }
+  return undef(env);
+}
+
 // generation(fd) -> the tree generation (attr_gen): prepared entries and
 // stable attributes of an older one are gone.
 static napi_value js_generation(napi_env env, napi_callback_info info) {
@@ -1785,6 +2433,9 @@ static napi_value init(napi_env env, napi_value exports) {
     {"completeDir", NULL, js_complete_dir, NULL, NULL, NULL, napi_default, NULL},
     {"unlinkable", NULL, js_unlinkable, NULL, NULL, NULL, napi_default, NULL},
     {"generation", NULL, js_generation, NULL, NULL, NULL, napi_default, NULL},
+    {"listable", NULL, js_listable, NULL, NULL, NULL, napi_default, NULL},
+    {"inoMap", NULL, js_ino_map, NULL, NULL, NULL, napi_default, NULL},
+    {"listTimeouts", NULL, js_list_timeouts, NULL, NULL, NULL, napi_default, NULL},
     {"reserveIds", NULL, js_reserve_ids, NULL, NULL, NULL, napi_default, NULL},
     {"counts", NULL, js_counts, NULL, NULL, NULL, napi_default, NULL},
     {"colocation", NULL, js_colocation, NULL, NULL, NULL, napi_default, NULL},

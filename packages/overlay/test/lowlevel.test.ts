@@ -7,7 +7,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { execFileSync } from 'node:child_process';
-import { renameat2, RENAME_EXCHANGE, RENAME_NOREPLACE } from '@strata/native';
+import { lsetxattr, mkWhiteout, renameat2, RENAME_EXCHANGE, RENAME_NOREPLACE } from '@strata/native';
 import { chooseTransport } from '../src/fuse/select.ts';
 import { cleanup, forget, isMounted, makeStack, mountStrata, populate, unmount, type Stack } from './helpers.ts';
 import { engineCount, serverStats } from './native-stats.ts';
@@ -840,4 +840,115 @@ test('files made in a new directory: the loop creates them itself, and the engin
   t.is(fs.readFileSync(m('f39'), 'utf8'), 'content 39');
   t.is(fs.readFileSync(m('renamed'), 'utf8'), 'abcdef');
   t.is(fs.statSync(m('f1')).nlink, 2);
+});
+
+/** Every entry under `root` (relative path -> lstat), by readdir and lstat, as a walk (find, du) sees them. */
+function walkTree(root: string, rel = ''): Map<string, fs.Stats> {
+  const out = new Map<string, fs.Stats>();
+  for (const name of fs.readdirSync(path.join(root, rel)).sort()) {
+    const p = rel ? `${rel}/${name}` : name;
+    const st = fs.lstatSync(path.join(root, p));
+    out.set(p, st);
+    if (st.isDirectory()) for (const [k, v] of walkTree(root, p)) out.set(k, v);
+  }
+  return out;
+}
+
+test('a lower tree only one layer has: the loop lists its directories itself, as the layer has them less its whiteouts, and the engine knows each entry when asked', async (t) => {
+  const s = makeStack(2);
+  const [top, below] = [s.lowers[0]!, s.lowers[1]!];
+  const files: Record<string, string> = {};
+  for (let d = 0; d < 6; d++) for (let f = 0; f < 40; f++) files[`tree/d${d}/sub/f${f}`] = 'x'.repeat(f);
+  populate(top, { ...files, 'tree/d0/link': { symlink: 'sub/f1' }, 'tree/r/': null });
+  populate(below, { 'other/x': 'below', base: 'b' });
+  // Whiteouts in the layer hide their names even with nothing below: an overlay one and an aufs one.
+  mkWhiteout(path.join(top, 'tree/d1/sub/gone'));
+  fs.writeFileSync(path.join(top, 'tree/d1/sub/.wh.gone2'), '');
+  fs.linkSync(path.join(top, 'tree/d2/sub/f1'), path.join(top, 'tree/d2/sub/hard'));
+  execFileSync('mkfifo', [path.join(top, 'tree/d3/fifo')]);
+  // A redirect: tree/r's lower part is other/ of the layer below (the engine merges it).
+  lsetxattr(path.join(top, 'tree/r'), 'trusted.overlay.redirect', Buffer.from('/other'), 0);
+  await mountNative(t, s);
+  const tree = path.join(s.mnt, 'tree');
+  const base = await serverStats(s.mnt);
+  const walked = walkTree(tree);
+  const after = await serverStats(s.mnt);
+
+  // What the layer has, whiteouts left out, and the redirected directory's part from below.
+  const want = walkTree(path.join(top, 'tree'));
+  for (const k of [...want.keys()]) if (/(^|\/)(gone|\.wh\.gone2)$/.test(k)) want.delete(k);
+  want.set('r/x', fs.lstatSync(path.join(below, 'other/x')));
+  t.deepEqual([...walked.keys()].sort(), [...want.keys()].sort());
+  for (const [p, st] of walked) {
+    const w = want.get(p)!;
+    t.is(st.mode, w.mode, `${p}: mode`);
+    if (!st.isDirectory()) t.is(st.size, w.size, `${p}: size`);
+    if (!st.isDirectory()) t.is(st.nlink, w.nlink, `${p}: link count`);
+  }
+  t.true(walked.get('d3/fifo')!.isFIFO());
+  t.is(walked.get('d2/sub/hard')!.ino, walked.get('d2/sub/f1')!.ino, 'a hard link: one inode');
+  const inos = [...walked].filter(([p]) => p !== 'd2/sub/hard').map(([, st]) => st.ino);
+  t.is(new Set(inos).size, inos.length, 'every other entry its own inode');
+
+  // The loop answered the listings below tree (14 directories; the engine r/ and at most a few more).
+  const sent = (after.requests.readdirplus ?? 0) + (after.requests.readdir ?? 0) - (base.requests.readdirplus ?? 0) - (base.requests.readdir ?? 0);
+  const engine = engineCount(after, 'readdirplus') + engineCount(after, 'readdir') - engineCount(base, 'readdirplus') - engineCount(base, 'readdir');
+  t.true(sent >= 14, `${sent} listings`);
+  t.true(sent - engine >= 12, `the loop answered ${sent - engine} of ${sent} listings`);
+
+  // The engine takes in what the loop listed when asked: contents, the same inode numbers.
+  for (const p of ['d0/sub/f39', 'd5/sub/f7', 'd2/sub/hard']) {
+    const fd = fs.openSync(path.join(tree, p), 'r');
+    t.is(fs.readFileSync(fd, 'utf8'), fs.readFileSync(path.join(top, 'tree', p), 'utf8'));
+    t.is(fs.fstatSync(fd).ino, walked.get(p)!.ino, `${p}: opened, the inode listed`);
+    fs.closeSync(fd);
+  }
+  t.is(fs.readlinkSync(path.join(tree, 'd0/link')), 'sub/f1');
+  // The kernel forgets them and walks again: the same numbers.
+  execFileSync('sh', ['-c', 'echo 2 > /proc/sys/vm/drop_caches']);
+  const again = walkTree(tree);
+  for (const [p, st] of walked) t.is(again.get(p)?.ino, st.ino, `${p}: the same inode after the kernel forgot it`);
+
+  // Changes: a new file, a renamed directory; listings after them are the engine's, and right.
+  fs.writeFileSync(path.join(tree, 'd4/sub/new'), 'n');
+  t.true(fs.readdirSync(path.join(tree, 'd4/sub')).includes('new'));
+  fs.renameSync(path.join(tree, 'd5'), path.join(tree, 'd5b'));
+  t.deepEqual(fs.readdirSync(path.join(tree, 'd5b/sub')).sort(), fs.readdirSync(path.join(top, 'tree/d5/sub')).sort());
+  t.is(fs.statSync(path.join(tree, 'd5b/sub/f3')).ino, walked.get('d5/sub/f3')!.ino);
+  t.false(fs.existsSync(path.join(tree, 'd5')));
+});
+
+test('directories several lower layers have: the loop merges them as the engine does (whiteouts, opaque directories, aufs markers, the topmost copy of a name)', async (t) => {
+  const s = makeStack(3);
+  const [top, mid, bottom] = [s.lowers[0]!, s.lowers[1]!, s.lowers[2]!];
+  populate(top, { 'm/a': 'top a', 'm/sub/': null, 'm/opq/o0': 'o0', 'm/deep/d/t': 't' });
+  mkWhiteout(path.join(top, 'm/wo'));
+  fs.writeFileSync(path.join(top, 'm/.wh.aw'), '');
+  lsetxattr(path.join(top, 'm/opq'), 'trusted.overlay.opaque', Buffer.from('y'), 0);
+  populate(mid, { 'm/a': 'mid a', 'm/b': 'b', 'm/wo': 'hidden', 'm/aw': 'hidden', 'm/sub/s1': 's1', 'm/opq/o1': 'hidden', 'm/f2d': 'a file', 'm/mk/k1': 'k1', 'm/deep/d/u': 'u' });
+  fs.writeFileSync(path.join(mid, 'm/mk/.wh..wh..opq'), '');
+  populate(bottom, { 'm/c': 'c', 'm/sub/s2': 's2', 'm/f2d/x': 'hidden', 'm/mk/k2': 'hidden', 'm/deep/d/v': 'v', 'm/wo': 'hidden' });
+  await mountNative(t, s);
+  const m = path.join(s.mnt, 'm');
+  // Stat every file, so every listing carries files' attributes (what the loop is asked for most).
+  const base = await serverStats(s.mnt);
+  const walked = walkTree(m);
+  const after = await serverStats(s.mnt);
+  t.deepEqual([...walked.keys()].sort(), ['a', 'b', 'c', 'deep', 'deep/d', 'deep/d/t', 'deep/d/u', 'deep/d/v', 'f2d', 'mk', 'mk/k1', 'opq', 'opq/o0', 'sub', 'sub/s1', 'sub/s2']);
+  const read = (p: string) => fs.readFileSync(path.join(m, p), 'utf8');
+  t.deepEqual(['a', 'b', 'c', 'f2d', 'mk/k1', 'opq/o0', 'sub/s1', 'sub/s2', 'deep/d/t', 'deep/d/u', 'deep/d/v'].map(read), ['top a', 'b', 'c', 'a file', 'k1', 'o0', 's1', 's2', 't', 'u', 'v']);
+  t.true(walked.get('f2d')!.isFile());
+  t.is(walked.get('sub')!.nlink, 1, 'a merged directory: link count 1, as the engine says');
+  t.is(walked.get('opq')!.nlink, fs.statSync(path.join(top, 'm/opq')).nlink, 'an opaque one merges nothing: its own');
+  const sent = (after.requests.readdirplus ?? 0) + (after.requests.readdir ?? 0) - (base.requests.readdirplus ?? 0) - (base.requests.readdir ?? 0);
+  const engine = engineCount(after, 'readdirplus') + engineCount(after, 'readdir') - engineCount(base, 'readdirplus') - engineCount(base, 'readdir');
+  t.true(sent >= 6, `${sent} listings`);
+  t.true(sent - engine >= 5, `the loop answered ${sent - engine} of ${sent} listings`);
+  // The same inodes once the kernel forgot them; the engine's own stats agree.
+  execFileSync('sh', ['-c', 'echo 2 > /proc/sys/vm/drop_caches']);
+  for (const [p, st] of walkTree(m)) t.is(st.ino, walked.get(p)!.ino, `${p}: the same inode`);
+  // A change inside: the engine lists it from then on, and right.
+  fs.writeFileSync(path.join(m, 'sub/new'), 'n');
+  fs.unlinkSync(path.join(m, 'sub/s2'));
+  t.deepEqual(fs.readdirSync(path.join(m, 'sub')).sort(), ['new', 's1']);
 });

@@ -12,6 +12,11 @@ export class Inodes {
    * string key per lookup cost about 2 us of each file's 13.
    */
   private readonly byHost = new Map<number, Map<number, number>>();
+  /**
+   * Told of every change to the map (n 0: forgotten): the native loop keeps
+   * a copy, to number the files it lists as this map would.
+   */
+  onChange: ((dev: number, ino: number, n: number) => void) | null = null;
 
   private dev(dev: number): Map<number, number> {
     let m = this.byHost.get(dev);
@@ -26,8 +31,14 @@ export class Inodes {
     if (n === undefined) {
       n = this.next++;
       m.set(ino, n);
+      this.onChange?.(dev, ino, n);
     }
     return n;
+  }
+
+  /** Every (dev, ino, n) the map holds. */
+  forEach(fn: (dev: number, ino: number, n: number) => void): void {
+    for (const [dev, m] of this.byHost) for (const [ino, n] of m) fn(dev, ino, n);
   }
 
   /** Sets aside `count` numbers no host file will be given (for files made elsewhere, see Overlay.adoptCreated); the first one. */
@@ -40,11 +51,18 @@ export class Inodes {
   /** Makes host file (dev, ino) carry merged number `n` (after a copy-up). */
   alias(dev: number, ino: number, n: number): void {
     this.dev(dev).set(ino, n);
+    this.onChange?.(dev, ino, n);
+  }
+
+  /** As alias, for a number the native loop gave itself (it holds it already). */
+  adopt(dev: number, ino: number, n: number): void {
+    this.dev(dev).set(ino, n);
+    if (n >= this.next) this.next = n + 1;
   }
 
   /** Forgets a host file (its inode number may be reused by the host). */
   forget(dev: number, ino: number): void {
-    this.byHost.get(dev)?.delete(ino);
+    if (this.byHost.get(dev)?.delete(ino)) this.onChange?.(dev, ino, 0);
   }
 }
 

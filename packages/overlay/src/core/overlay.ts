@@ -80,6 +80,8 @@ export class Overlay {
    * keeps it. By default every reader follows.
    */
   followsCopyUp: (fd: number) => boolean = () => true;
+  /** Told when a directory gets its upper copy (what lists it changes from now on). */
+  dirCopiedUp: ((node: Node) => void) | null = null;
   private nextHandle = 1;
   private tmpSeq = 0;
   private readonly copyEnv: CopyUpEnv;
@@ -107,6 +109,7 @@ export class Overlay {
         this.inodes.alias(upperSt.dev, upperSt.ino, node.ino);
         if (lowerSt.nlink > 1n && node.type === S_IFREG) this.links.recordCopy(lowerSt, this.tree.upperPath(node));
         if (node.type === S_IFREG) this.readersFollow(node);
+        else if (node.isDir) this.dirCopiedUp?.(node);
       },
       linkedCopy: (st) => this.links.copyOf(st),
     };

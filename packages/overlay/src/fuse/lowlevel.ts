@@ -132,6 +132,8 @@ function nsec(seconds: number): number {
   return Math.min(999999999, Math.round((seconds - Math.floor(seconds)) * 1e9));
 }
 
+/** Bytes of the fixed part of a record of an entry the loop listed (struct listed_rec in fuse_ll.c). */
+const LISTED_REC = 36;
 /** Bytes of the fixed part of a record of a file the loop made (struct created_rec in fuse_ll.c). */
 const CREATED_REC = 42;
 /** Bytes of the fixed part of a record of a lower file the loop whited out (struct unlinked_rec in fuse_ll.c). */
@@ -210,6 +212,8 @@ interface Session {
   attach(devFd: number, withPassthrough: boolean, mountpoint?: string): void;
   /** The loop answered LOOKUPs from prepared entries: one u64 node id per answer, each a kernel reference. */
   looked(ids: Buffer): void;
+  /** The loop listed directories itself: one record per entry given (see fuse_ll.c, struct listed_rec). */
+  listed(records: Buffer): void;
   /** The loop answered CREATEs itself: one record per file (see fuse_ll.c, struct created_rec). */
   created(records: Buffer): void;
   /** The loop whited out lower files itself: one record per name (see fuse_ll.c, struct unlinked_rec). */
@@ -261,8 +265,45 @@ function createSession(overlay: Overlay, ttl: Timeouts, lowerPassthrough = true)
   /** Attributes of one file at a time, written into a reply at once (overlay.statNode's `into`). */
   const statScratch = new Float64Array(16);
 
+  /**
+   * Entries the loop listed (ItemKind.Listed) that the engine has not
+   * needed yet: node id -> where (parent node id, name) and the kernel's
+   * references. Most are never asked about again (a walk's files are stat'ed
+   * from the kernel's cache): known() makes one a node when it is.
+   */
+  const pending = new Map<number, { parent: number; name: string; nlookup: number }>();
+  /** The same, by "parent id/name": a name about to be removed or renamed is taken in first (settle). */
+  const pendingNames = new Map<string, number>();
+  const pendingKey = (parent: number, name: string): string => `${parent}/${name}`;
+  /** The entry of node id `id`, taking in one the loop listed. */
+  const known = (id: number): Inode | undefined => {
+    const e = inodes.get(id);
+    if (e) return e;
+    const p = pending.get(id);
+    if (!p) return undefined;
+    pending.delete(id);
+    pendingNames.delete(pendingKey(p.parent, p.name));
+    const dir = known(p.parent)?.node;
+    const child = dir?.isDir && !dir.removed ? overlay.tree.children(dir).get(p.name) : undefined;
+    if (!child) return undefined;
+    if (!child.ino) child.ino = id;
+    const adopted = { node: child, nlookup: p.nlookup };
+    inodes.set(id, adopted);
+    return adopted;
+  };
+
+  /**
+   * Name `name` of directory `parent` is about to go or move: if the loop
+   * listed it and the engine has not taken it in yet, now, while the name
+   * still leads to it (the kernel may go on using its node id).
+   */
+  const settle = (parent: number, name: string): void => {
+    const id = pendingNames.get(pendingKey(parent, name));
+    if (id !== undefined) known(id);
+  };
+
   const inodeOf = (nodeid: number): Inode => {
-    const e = inodes.get(nodeid);
+    const e = known(nodeid);
     if (!e) throw new Errno(-116); // ESTALE: the kernel asked about a node id it was never given
     return e;
   };
@@ -289,7 +330,7 @@ function createSession(overlay: Overlay, ttl: Timeouts, lowerPassthrough = true)
    * name used. The upper layer then holds the change under every name.
    */
   const copyUpNames = (nodeid: number): void => {
-    const e = inodes.get(nodeid);
+    const e = known(nodeid);
     if (!e?.names || overlay.readOnly) return;
     for (const n of e.names) {
       if (n.removed) e.names.delete(n);
@@ -308,7 +349,7 @@ function createSession(overlay: Overlay, ttl: Timeouts, lowerPassthrough = true)
   /** Counts one kernel reference to the node that `st` describes. */
   const remember = (node: Node, st: StatArray): number => {
     const id = renumbered.get(node) ?? st[6]!;
-    const e = inodes.get(id);
+    const e = known(id);
     if (!e) inodes.set(id, { node, nlookup: 1 });
     else {
       e.nlookup++;
@@ -326,7 +367,14 @@ function createSession(overlay: Overlay, ttl: Timeouts, lowerPassthrough = true)
   const forget = (nodeid: number, n: number): void => {
     if (nodeid === ROOT_INO) return;
     const e = inodes.get(nodeid);
-    if (!e) return;
+    if (!e) {
+      const p = pending.get(nodeid);
+      if (p && (p.nlookup -= n) <= 0) {
+        pending.delete(nodeid);
+        pendingNames.delete(pendingKey(p.parent, p.name));
+      }
+      return;
+    }
     e.nlookup -= n;
     if (e.nlookup <= 0) {
       ll.noCaps(dev, nodeid, false); // the number may come back as another file
@@ -370,8 +418,10 @@ function createSession(overlay: Overlay, ttl: Timeouts, lowerPassthrough = true)
       } catch {
         continue;
       }
+      // A file of several links is looked up here: the engine learns each name the kernel is given (remember()).
+      if ((st[0]! & S_IFMT) === S_IFREG && st[5]! > 1) continue;
       const id = st[6]!;
-      const e = inodes.get(id);
+      const e = known(id);
       // One name per node id here: a hard link's other names are the engine's to learn of (remember()).
       if (e && e.node !== child) continue;
       if (e) e.prepared = true;
@@ -421,6 +471,7 @@ function createSession(overlay: Overlay, ttl: Timeouts, lowerPassthrough = true)
         fileAttrParents.add(st[6]!); // its subdirectories' listings carry their files' attributes
         listedAhead.add(d);
       }
+      offerListable(st[6]!, d);
       dirs.push((deep ? '+' : '') + d.path.slice(1));
       inos.push(st[6]!);
     };
@@ -453,6 +504,7 @@ function createSession(overlay: Overlay, ttl: Timeouts, lowerPassthrough = true)
     const id = remember(child, st);
     writeEntry(scratch, 0, id, st, volatileAttrs.has(id) ? { entry: ttl.entry, attr: 0 } : ttl);
     offerStable(id, child, st);
+    offerListable(id, child);
     return scratch.subarray(0, ENTRY_OUT);
   };
 
@@ -488,7 +540,7 @@ function createSession(overlay: Overlay, ttl: Timeouts, lowerPassthrough = true)
    * (none) and its upper directory now.
    */
   const offerNewDir = (id: number): void => {
-    const node = inodes.get(id)?.node;
+    const node = known(id)?.node;
     if (!node?.isDir) return;
     try {
       offerUpperDir(id, node, node.ino);
@@ -528,15 +580,36 @@ function createSession(overlay: Overlay, ttl: Timeouts, lowerPassthrough = true)
     return true;
   };
 
+  /** Most layers a directory may merge for the loop to list it (LDIR_SOURCES in fuse_ll.c). */
+  const LIST_SOURCES_MAX = 64;
+  /** Whether the loop lists directories itself (offerListable); STRATA_FUSE_C_LIST=0: never, for comparison. */
+  const listInLoop = process.env.STRATA_FUSE_C_LIST !== '0';
   /** Node ids set aside for the files the loop makes (ll.reserveIds): the next it will give, and the block's end. */
   let idsNext = 0;
   let idsEnd = 0;
-  const ID_BLOCK = 1024;
+  const ID_BLOCK = 4096;
   const topUpIds = (): void => {
     if (idsEnd - idsNext >= ID_BLOCK / 4) return;
     idsNext = overlay.inodes.reserve(ID_BLOCK);
     idsEnd = idsNext + ID_BLOCK;
     ll.reserveIds(dev, idsNext, ID_BLOCK);
+  };
+
+  /**
+   * A directory still only in lower layers (of at most 64): the loop lists
+   * it (ll.listable), and the subdirectories it hands out, as this session
+   * would, with the same choice of whose attributes go along.
+   */
+  const offerListable = (id: number, node: Node): void => {
+    const n = node.lowerDirs.length;
+    if (!listInLoop || !node.isDir || node.upper || node.removed || n === 0 || n > LIST_SOURCES_MAX || id !== node.ino || renumbered.has(node)) return;
+    const parent = node.parent?.ino ?? ROOT_INO;
+    let flags = node.lowerDirs[n - 1]!.layer < overlay.layers.roots.length - 1 ? ll.LIST_MARKS : 0;
+    if (fileAttrDirs.has(id) || fileAttrParents.has(parent)) flags |= ll.LIST_FILES;
+    if (fileAttrParents.has(id)) flags |= ll.LIST_CHILD_FILES;
+    let paths = '';
+    for (const src of node.lowerDirs) paths += overlay.layers.real(src) + '\0';
+    ll.listable(dev, id, parent, paths, flags);
   };
 
   /** A directory of the upper layer: the loop answers its GETATTRs with an fstat of it from now on (ll.upperDir). */
@@ -789,12 +862,17 @@ function createSession(overlay: Overlay, ttl: Timeouts, lowerPassthrough = true)
         if (node && !node.removed && (withFiles || node.type === S_IFDIR) && !held(node)) {
           try {
             st = overlay.statNode(node, statScratch);
-            childId = remember(node, st);
-            offerStable(childId, node, st);
-            ino = st[6]!;
-            type = direntType(st[0]!);
           } catch {
             st = null;
+          }
+          // (A file of several links: its names become known as they are used, as the loop lists them.)
+          if (st && (st[0]! & S_IFMT) === S_IFREG && st[5]! > 1) st = null;
+          if (st) {
+            childId = remember(node, st);
+            offerStable(childId, node, st);
+            if (node.isDir) offerListable(childId, node);
+            ino = st[6]!;
+            type = direntType(st[0]!);
           }
         }
         if (st) writeEntry(out, pos, childId, st, ttl);
@@ -809,6 +887,7 @@ function createSession(overlay: Overlay, ttl: Timeouts, lowerPassthrough = true)
       for (let z = pos + 24 + nameLen; z < pos + dirent; z++) out[z] = 0;
       pos += dirent;
     }
+    offerListable(nodeid, dir); // the rest of this listing too, if the loop may
     return out.subarray(0, pos);
   };
 
@@ -822,10 +901,12 @@ function createSession(overlay: Overlay, ttl: Timeouts, lowerPassthrough = true)
           const again = fileAttrDirs.has(nodeid);
           if (!again) {
             fileAttrDirs.add(nodeid);
+            offerListable(nodeid, dir);
             // The walk got here first: its lookups are answered below, a listing would repeat the work.
             if (listQueued.has(dir)) listAheadSkip(nodeid);
             if (dir.parent && !fileAttrParents.has(dir.parent.ino)) {
               fileAttrParents.add(dir.parent.ino);
+              offerListable(dir.parent.ino, dir.parent);
               overlay.tree.statAheadSiblings(dir);
             } else if (!dir.upper) listAheadSiblings(dir);
           }
@@ -884,6 +965,7 @@ function createSession(overlay: Overlay, ttl: Timeouts, lowerPassthrough = true)
       case OP.UNLINK: {
         const dir = nodeOf(nodeid);
         const name = cstr(b, 0)[0];
+        settle(nodeid, name);
         const lowerFile = dir.isDir && overlay.tree.children(dir).get(name)?.upper === false;
         overlay.unlinkAt(dir, name);
         // The first removal here (it copied the directory up, and ended the
@@ -899,6 +981,7 @@ function createSession(overlay: Overlay, ttl: Timeouts, lowerPassthrough = true)
       case OP.RMDIR: {
         const dir = nodeOf(nodeid);
         const name = cstr(b, 0)[0];
+        settle(nodeid, name);
         const gone = overlay.tree.children(dir).get(name);
         overlay.rmdirAt(dir, name);
         // The loop holds on to the other upper directories (see FUSE_RMDIR there), not to this one.
@@ -911,6 +994,8 @@ function createSession(overlay: Overlay, ttl: Timeouts, lowerPassthrough = true)
         const flags = op === OP.RENAME2 ? b.readUInt32LE(8) : 0;
         const [from, next] = cstr(b, op === OP.RENAME2 ? 16 : 8);
         const [to] = cstr(b, next);
+        settle(nodeid, from);
+        settle(newdir, to);
         overlay.rename(childPath(nodeid, from), childPath(newdir, to), flags); // the engine checks NOREPLACE/EXCHANGE
         return undefined;
       }
@@ -1072,15 +1157,49 @@ function createSession(overlay: Overlay, ttl: Timeouts, lowerPassthrough = true)
     dev = devFd;
     passthrough = withPassthrough;
     mountpoint = process.env.STRATA_LIST_AHEAD === '0' ? undefined : at;
+    if (devFd < 0 || !listInLoop) return;
+    // The loop numbers what it lists from a copy of the engine's map, kept up to date from here on.
+    overlay.inodes.forEach((hostDev, ino, n) => ll.inoMap(dev, hostDev, ino, n));
+    overlay.inodes.onChange = (hostDev, ino, n) => ll.inoMap(dev, hostDev, ino, n);
+    // What the loop lists of a directory holds until the directory is copied up.
+    overlay.dirCopiedUp = (node) => {
+      if (node.ino) ll.listable(dev, node.ino, 0, '', 0);
+    };
+    ll.listTimeouts(dev, Math.floor(ttl.entry), nsec(ttl.entry), Math.floor(ttl.attr), nsec(ttl.attr));
+    topUpIds();
   };
   const looked = (ids: Buffer): void => {
     for (let off = 0; off + 8 <= ids.length; off += 8) {
-      const e = inodes.get(r64(ids, off));
+      const e = known(r64(ids, off));
       if (!e) continue;
       e.nlookup++;
       const dir = e.node.parent && preparedDirs.get(e.node.parent.ino);
       if (dir) dir.used++;
     }
+  };
+  /** Takes in the entries the loop listed: each a kernel reference, and a number it may have given (ll.listable). */
+  const listed = (recs: Buffer): void => {
+    for (let off = 0; off + LISTED_REC <= recs.length;) {
+      const parent = r64(recs, off);
+      const id = r64(recs, off + 8);
+      const fresh = recs[off + 32] === 1;
+      const n = recs.readUInt16LE(off + 34);
+      if (fresh) {
+        overlay.inodes.adopt(r64(recs, off + 16), r64(recs, off + 24), id);
+        idsNext = Math.max(idsNext, id + 1);
+      }
+      const e = inodes.get(id);
+      const p = e ? undefined : pending.get(id);
+      if (e) e.nlookup++;
+      else if (p) p.nlookup++;
+      else {
+        const name = recs.toString('utf8', off + LISTED_REC, off + LISTED_REC + n);
+        pending.set(id, { parent, name, nlookup: 1 });
+        pendingNames.set(pendingKey(parent, name), id);
+      }
+      off += LISTED_REC + n;
+    }
+    topUpIds();
   };
   /** Takes in the files the loop made: what CREATE here would have kept (tree entry, handle, backing, writer). */
   const created = (recs: Buffer): void => {
@@ -1095,7 +1214,7 @@ function createSession(overlay: Overlay, ttl: Timeouts, lowerPassthrough = true)
       const name = recs.toString('utf8', off + CREATED_REC, off + CREATED_REC + n);
       off += CREATED_REC + n;
       idsNext = Math.max(idsNext, id + 1);
-      const parent = inodes.get(parentId);
+      const parent = known(parentId);
       // (The kernel holds its reference to the directory while it creates in it.)
       if (!parent) throw new Error(`the loop made ${name} in node ${parentId}, which the engine does not know`);
       const { node, fh } = overlay.adoptCreated(parent.node, name, fd, hostDev, hostIno, id);
@@ -1115,7 +1234,8 @@ function createSession(overlay: Overlay, ttl: Timeouts, lowerPassthrough = true)
       const n = recs.readUInt16LE(off + 8);
       const name = recs.toString('utf8', off + UNLINKED_REC, off + UNLINKED_REC + n);
       off += UNLINKED_REC + n;
-      const parent = inodes.get(parentId);
+      settle(parentId, name);
+      const parent = known(parentId);
       // (The kernel holds its reference to the directory while it removes from it.)
       if (!parent) throw new Error(`the loop whited out ${name} in node ${parentId}, which the engine does not know`);
       overlay.adoptUnlinked(parent.node, name);
@@ -1127,7 +1247,7 @@ function createSession(overlay: Overlay, ttl: Timeouts, lowerPassthrough = true)
     for (let off = 0; off + 8 <= fhs.length; off += 8) release(r64(fhs, off));
   };
 
-  return { handle, attach, looked, created, unlinked, released };
+  return { handle, attach, looked, listed, created, unlinked, released };
 }
 
 /** Mounts `overlay` at `mountpoint` through /dev/fuse; resolves once the kernel's INIT is answered. */
@@ -1167,6 +1287,10 @@ export function serveLowLevel(overlay: Overlay, mountpoint: string, opts: Transp
         }
         if (kind === ll.ItemKind.Lookups) {
           session.looked(data as Buffer);
+          return;
+        }
+        if (kind === ll.ItemKind.Listed) {
+          session.listed(data as Buffer);
           return;
         }
         if (kind === ll.ItemKind.Created) {
