@@ -21,6 +21,7 @@ interface Binding {
   prefetchDirs(paths: string[], statAll?: boolean): void;
   listAhead(mountpoint: string, dirs: string[], inos: number[]): void;
   listAheadSkip(ino: number): void;
+  listAheadCancel(): void;
   removeTree(path: string): boolean;
   drainRemovals(timeoutMs: number): number;
 }
@@ -85,6 +86,8 @@ export const prefetchDirs: Binding['prefetchDirs'] = binding.prefetchDirs;
 export const listAhead: Binding['listAhead'] = binding.listAhead;
 /** A walk reached the directory with inode number `ino` before listAhead did: a batch not yet there leaves it out. */
 export const listAheadSkip: Binding['listAheadSkip'] = binding.listAheadSkip;
+/** The program is removing files, not walking them: every batch queued or under way stops. */
+export const listAheadCancel: Binding['listAheadCancel'] = binding.listAheadCancel;
 /**
  * Queues an absolute host path to be removed, with everything under it, by a
  * background thread at the lowest CPU priority (src/remover.c): for trees

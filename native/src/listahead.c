@@ -50,7 +50,11 @@ struct job {
   char **rel;     // relative to the mount's root
   uint64_t *ino;  // the inode number the server gives each
   int natural;    // go through them (and subdirectories) in version order, not as given
+  uint64_t gen;   // `cancels` when queued: a later listAheadCancel ends it
 };
+
+// listAheadCancel calls so far (see there).
+static uint64_t cancels;
 
 // Directories a walk or one of the threads reached first (listAheadSkip,
 // claim): the server answers the walk's lookups there itself, and a second
@@ -185,10 +189,10 @@ static size_t list_dir(int fd, char *buf, size_t size, struct subs *subdirs) {
   return entries;
 }
 
-// Still mounted where the batch found it: else the clone must go now.
+// Still mounted where the batch found it, and still wanted: else the clone must go now.
 static int still_there(const struct job *j, const struct stat *cst) {
   struct stat st;
-  return stat(j->mountpoint, &st) == 0 && st.st_dev == cst->st_dev;
+  return __atomic_load_n(&cancels, __ATOMIC_RELAXED) == j->gen && stat(j->mountpoint, &st) == 0 && st.st_dev == cst->st_dev;
 }
 
 static void run(struct job *j) {
@@ -315,6 +319,7 @@ napi_value js_list_ahead(napi_env env, napi_callback_info info) {
   pthread_mutex_lock(&lock);
   if (!started) started = spawn_detached(THREADS, 256 * 1024, "strata-listahd", worker) > 0;
   if (v && queued + 2 <= JOBS_MAX) {
+    j->gen = v->gen = cancels;
     enqueue(j);
     enqueue(v);
     j = v = NULL;
@@ -335,5 +340,25 @@ napi_value js_list_ahead_skip(napi_env env, napi_callback_info info) {
   napi_get_undefined(env, &r);
   if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok || argc < 1 || napi_get_value_double(env, argv[0], &ino) != napi_ok || ino < 1) return r;
   claim((uint64_t)ino);
+  return r;
+}
+
+// listAheadCancel(): the program is removing files, not walking them: the
+// batches queued or under way stop (each listing they would make costs the
+// server a stat of every file, for nothing).
+napi_value js_list_ahead_cancel(napi_env env, napi_callback_info info) {
+  napi_value r;
+  (void)info;
+  napi_get_undefined(env, &r);
+  pthread_mutex_lock(&lock);
+  __atomic_add_fetch(&cancels, 1, __ATOMIC_RELAXED);
+  while (first) {
+    struct job *j = first;
+    first = j->next;
+    queued--;
+    job_free(j);
+  }
+  last = NULL;
+  pthread_mutex_unlock(&lock);
   return r;
 }

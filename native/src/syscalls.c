@@ -386,6 +386,7 @@ napi_value js_prefetch_dirs(napi_env env, napi_callback_info info); // prefetch.
 napi_value js_remove_tree(napi_env env, napi_callback_info info); // remover.c
 napi_value js_list_ahead(napi_env env, napi_callback_info info); // listahead.c
 napi_value js_list_ahead_skip(napi_env env, napi_callback_info info); // listahead.c
+napi_value js_list_ahead_cancel(napi_env env, napi_callback_info info); // listahead.c
 napi_value js_drain_removals(napi_env env, napi_callback_info info); // remover.c
 
 static napi_value init(napi_env env, napi_value exports) {
@@ -405,6 +406,7 @@ static napi_value init(napi_env env, napi_value exports) {
     {"prefetchDirs", NULL, js_prefetch_dirs, NULL, NULL, NULL, napi_default, NULL},
     {"listAhead", NULL, js_list_ahead, NULL, NULL, NULL, napi_default, NULL},
     {"listAheadSkip", NULL, js_list_ahead_skip, NULL, NULL, NULL, napi_default, NULL},
+    {"listAheadCancel", NULL, js_list_ahead_cancel, NULL, NULL, NULL, napi_default, NULL},
     {"removeTree", NULL, js_remove_tree, NULL, NULL, NULL, napi_default, NULL},
     {"drainRemovals", NULL, js_drain_removals, NULL, NULL, NULL, napi_default, NULL},
   };

@@ -15,7 +15,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import * as ll from '@strata/native/fusell';
-import { fstatArray, listAhead, listAheadSkip } from '@strata/native';
+import { fstatArray, listAhead, listAheadCancel, listAheadSkip } from '@strata/native';
 import { StrataError } from '@strata/common';
 import { toErrno } from '../core/errno.ts';
 import type { Caller, Overlay, StatArray } from '../core/overlay.ts';
@@ -966,6 +966,8 @@ function createSession(overlay: Overlay, ttl: Timeouts, lowerPassthrough = true)
         const dir = nodeOf(nodeid);
         const name = cstr(b, 0)[0];
         settle(nodeid, name);
+        // Removing, not walking (rm -rf looks each directory's files up first): nothing more to list ahead.
+        if (mountpoint) listAheadCancel();
         const lowerFile = dir.isDir && overlay.tree.children(dir).get(name)?.upper === false;
         overlay.unlinkAt(dir, name);
         // The first removal here (it copied the directory up, and ended the
