@@ -47,6 +47,7 @@ interface Binding {
   listable(fd: number, nodeid: number, parent: number, hostPath: string, flags: number): void;
   inoMap(fd: number, hostDev: number, hostIno: number, n: number): void;
   listTimeouts(fd: number, entrySec: number, entryNsec: number, attrSec: number, attrNsec: number): void;
+  listLinks(fd: number, on: boolean): void;
   counts(fd: number): number[];
   colocation(): Colocation;
 }
@@ -183,6 +184,13 @@ export const inoMap: Binding['inoMap'] = binding.inoMap;
 
 /** The entry and attribute timeouts of what the loop lists. */
 export const listTimeouts: Binding['listTimeouts'] = binding.listTimeouts;
+
+/**
+ * Whether the loop gives attributes to lower files of several links when
+ * it lists them (on at first). Off for good once one was copied up: its
+ * other names are then served from the copy, which only the engine knows.
+ */
+export const listLinks: Binding['listLinks'] = binding.listLinks;
 
 /** Node ids [first, first + count) are the loop's to give the files it makes and lists; an earlier block's rest goes unused. */
 export const reserveIds: Binding['reserveIds'] = binding.reserveIds;

@@ -139,6 +139,7 @@ struct session {
   size_t listed_len, listed_count;
   uint64_t list_entry, list_attr;
   uint32_t list_entry_ns, list_attr_ns;
+  int list_no_links; // files of several links are JavaScript's to list (see listLinks)
   struct session *next;
 };
 
@@ -752,9 +753,12 @@ static int prep_lookup(struct session *s, const struct fuse_in_header *h, const 
 // aside (reserveIds). JavaScript learns of every entry given out (ITEM_LISTED:
 // the kernel now holds a reference) before any request it answers.
 //
-// Left to JavaScript: regular files with more than one link (it tracks a
-// hard link's names), subdirectories an overlay redirect points elsewhere
+// Left to JavaScript: subdirectories an overlay redirect points elsewhere
 // (only looked for when layers lie below), and anything the host refuses.
+// A file of several links is listed too (JavaScript learns a second name
+// of an inode as if the kernel had looked it up), until one is copied up:
+// its other names are then served from the copy, which only JavaScript
+// knows of (listLinks).
 //
 // A directory stays listable until JavaScript copies it up (it drops it
 // then, with listable(..., "")): nothing else can change what a directory
@@ -1201,8 +1205,8 @@ static int try_readdir(struct session *s, const struct fuse_in_header *h, const 
       if (plus && !x->redirect && (x->type == DT_DIR || files)) {
         int *fd = &fds[x->src];
         if (*fd < 0) *fd = open(ldir_path(d, x->src), O_PATH | O_DIRECTORY | O_CLOEXEC);
-        if (*fd >= 0 && fstatat(*fd, name, &st, AT_SYMLINK_NOFOLLOW) == 0 && !(S_ISREG(st.st_mode) && st.st_nlink > 1) &&
-            (uint32_t)((st.st_mode & S_IFMT) >> 12) == x->type) {
+        if (*fd >= 0 && fstatat(*fd, name, &st, AT_SYMLINK_NOFOLLOW) == 0 && (uint32_t)((st.st_mode & S_IFMT) >> 12) == x->type &&
+            !(s->list_no_links && S_ISREG(st.st_mode) && st.st_nlink > 1)) {
           uint64_t id = ino_get(&s->inos, (uint64_t)st.st_dev, (uint64_t)st.st_ino);
           int fresh = 0;
           // A file the kernel holds from an earlier listing here: it keeps its dentry (no attributes, node
@@ -2398,6 +2402,18 @@ static napi_value js_list_timeouts(napi_env env, napi_callback_info info) {
   return undef(env);
 }
 
+// listLinks(fd, on): whether the loop gives attributes to files of several links it lists.
+static napi_value js_list_links(napi_env env, napi_callback_info info) {
+  struct node_args a;
+  bool on = true;
+  size_t argc = 2;
+  napi_get_cb_info(env, info, &argc, a.argv, NULL, NULL);
+  if (argc < 2 || napi_get_value_bool(env, a.argv[1], &on) != napi_ok) return throw_errno(env, EINVAL, "listLinks: arguments");
+  struct session *s = arg_session(env, a.argv[0]);
+  if (s) s->list_no_links = !on;
+  return undef(env);
+}
+
 // generation(fd) -> the tree generation (attr_gen): prepared entries and
 // stable attributes of an older one are gone.
 static napi_value js_generation(napi_env env, napi_callback_info info) {
@@ -2436,6 +2452,7 @@ static napi_value init(napi_env env, napi_value exports) {
     {"listable", NULL, js_listable, NULL, NULL, NULL, napi_default, NULL},
     {"inoMap", NULL, js_ino_map, NULL, NULL, NULL, napi_default, NULL},
     {"listTimeouts", NULL, js_list_timeouts, NULL, NULL, NULL, napi_default, NULL},
+    {"listLinks", NULL, js_list_links, NULL, NULL, NULL, napi_default, NULL},
     {"reserveIds", NULL, js_reserve_ids, NULL, NULL, NULL, napi_default, NULL},
     {"counts", NULL, js_counts, NULL, NULL, NULL, napi_default, NULL},
     {"colocation", NULL, js_colocation, NULL, NULL, NULL, napi_default, NULL},

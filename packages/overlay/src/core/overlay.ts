@@ -82,6 +82,8 @@ export class Overlay {
   followsCopyUp: (fd: number) => boolean = () => true;
   /** Told when a directory gets its upper copy (what lists it changes from now on). */
   dirCopiedUp: ((node: Node) => void) | null = null;
+  /** Told when a lower file of several links is copied up: its other names are served from the copy from now on. */
+  linkCopied: (() => void) | null = null;
   private nextHandle = 1;
   private tmpSeq = 0;
   private readonly copyEnv: CopyUpEnv;
@@ -107,7 +109,10 @@ export class Overlay {
         if (node.ino) this.inodes.alias(upperSt.dev, upperSt.ino, node.ino);
         else node.ino = this.inodes.of(Number(lowerSt.dev), Number(lowerSt.ino));
         this.inodes.alias(upperSt.dev, upperSt.ino, node.ino);
-        if (lowerSt.nlink > 1n && node.type === S_IFREG) this.links.recordCopy(lowerSt, this.tree.upperPath(node));
+        if (lowerSt.nlink > 1n && node.type === S_IFREG) {
+          this.links.recordCopy(lowerSt, this.tree.upperPath(node));
+          this.linkCopied?.();
+        }
         if (node.type === S_IFREG) this.readersFollow(node);
         else if (node.isDir) this.dirCopiedUp?.(node);
       },

@@ -347,8 +347,8 @@ function createSession(overlay: Overlay, ttl: Timeouts, lowerPassthrough = true)
   let nextRenumber = 2 ** 40;
 
   /** Counts one kernel reference to the node that `st` describes. */
-  const remember = (node: Node, st: StatArray): number => {
-    const id = renumbered.get(node) ?? st[6]!;
+  const remember = (node: Node, st: StatArray): number => rememberAs(node, renumbered.get(node) ?? st[6]!);
+  const rememberAs = (node: Node, id: number): number => {
     const e = known(id);
     if (!e) inodes.set(id, { node, nlookup: 1 });
     else {
@@ -418,8 +418,6 @@ function createSession(overlay: Overlay, ttl: Timeouts, lowerPassthrough = true)
       } catch {
         continue;
       }
-      // A file of several links is looked up here: the engine learns each name the kernel is given (remember()).
-      if ((st[0]! & S_IFMT) === S_IFREG && st[5]! > 1) continue;
       const id = st[6]!;
       const e = known(id);
       // One name per node id here: a hard link's other names are the engine's to learn of (remember()).
@@ -865,8 +863,6 @@ function createSession(overlay: Overlay, ttl: Timeouts, lowerPassthrough = true)
           } catch {
             st = null;
           }
-          // (A file of several links: its names become known as they are used, as the loop lists them.)
-          if (st && (st[0]! & S_IFMT) === S_IFREG && st[5]! > 1) st = null;
           if (st) {
             childId = remember(node, st);
             offerStable(childId, node, st);
@@ -1167,6 +1163,8 @@ function createSession(overlay: Overlay, ttl: Timeouts, lowerPassthrough = true)
     overlay.dirCopiedUp = (node) => {
       if (node.ino) ll.listable(dev, node.ino, 0, '', 0);
     };
+    // A lower name of a copied-up hard link is served from the copy, which only the engine knows of.
+    overlay.linkCopied = () => ll.listLinks(dev, false);
     ll.listTimeouts(dev, Math.floor(ttl.entry), nsec(ttl.entry), Math.floor(ttl.attr), nsec(ttl.attr));
     topUpIds();
   };
@@ -1190,14 +1188,23 @@ function createSession(overlay: Overlay, ttl: Timeouts, lowerPassthrough = true)
         overlay.inodes.adopt(r64(recs, off + 16), r64(recs, off + 24), id);
         idsNext = Math.max(idsNext, id + 1);
       }
+      const name = recs.toString('utf8', off + LISTED_REC, off + LISTED_REC + n);
       const e = inodes.get(id);
       const p = e ? undefined : pending.get(id);
-      if (e) e.nlookup++;
-      else if (p) p.nlookup++;
-      else {
-        const name = recs.toString('utf8', off + LISTED_REC, off + LISTED_REC + n);
+      const same = e ? e.node.name === name && e.node.parent?.ino === parent : p && p.name === name && p.parent === parent;
+      if (e && same) e.nlookup++;
+      else if (p && same) p.nlookup++;
+      else if (!e && !p) {
         pending.set(id, { parent, name, nlookup: 1 });
         pendingNames.set(pendingKey(parent, name), id);
+      } else {
+        // Another name of a hard link (the loop lists files of several links too): taken in as a lookup of it would be.
+        const dir = known(parent)?.node;
+        const node = dir?.isDir && !dir.removed ? overlay.tree.children(dir).get(name) : undefined;
+        if (node) {
+          if (!node.ino) node.ino = id;
+          rememberAs(node, id);
+        } else known(id)!.nlookup++;
       }
       off += LISTED_REC + n;
     }
