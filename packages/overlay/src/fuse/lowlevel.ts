@@ -20,7 +20,7 @@ import { StrataError } from '@strata/common';
 import { toErrno } from '../core/errno.ts';
 import type { Caller, Overlay, StatArray } from '../core/overlay.ts';
 import { ROOT_INO } from '../core/inodes.ts';
-import { S_IFDIR, S_IFMT, S_IFREG, type Node } from '../core/tree.ts';
+import { Node, S_IFDIR, S_IFMT, S_IFREG } from '../core/tree.ts';
 import { unmountPath } from '../unmount.ts';
 import { OpStats } from './stats.ts';
 import type { FuseServer, TransportOptions } from './transport.ts';
@@ -58,8 +58,18 @@ interface Inode {
   /** The name that serves path-based engine calls. */
   node: Node;
   nlookup: number;
-  /** Hard links: every name the kernel was given for this inode. */
+  /** Hard links: every name the kernel looked up for this inode (a change through one is copied up under each). */
   names?: Set<Node>;
+  /** `node` came from a listing, not a lookup: it is not one of `names` until looked up. */
+  listed?: boolean;
+  /**
+   * Hard links: other names a listing gave the kernel (as nodes, or by
+   * parent node id and name). A listing is no sign the program uses a name
+   * (kernel overlayfs copies up the name used), so a change does not copy
+   * them up; the copy serves them (HardLinks), and they stand in for `node`
+   * once it is removed.
+   */
+  aliases?: Array<Node | { parent: number; name: string }>;
   /** Handed to the loop in prepared entries: it may give the id out again, so the entry stays at no reference. */
   prepared?: boolean;
 }
@@ -287,7 +297,7 @@ function createSession(overlay: Overlay, ttl: Timeouts, lowerPassthrough = true)
     const child = dir?.isDir && !dir.removed ? overlay.tree.children(dir).get(p.name) : undefined;
     if (!child) return undefined;
     if (!child.ino) child.ino = id;
-    const adopted = { node: child, nlookup: p.nlookup };
+    const adopted: Inode = { node: child, nlookup: p.nlookup, listed: true };
     inodes.set(id, adopted);
     return adopted;
   };
@@ -318,8 +328,22 @@ function createSession(overlay: Overlay, ttl: Timeouts, lowerPassthrough = true)
         }
       }
     }
+    if (e.node.removed && e.aliases) {
+      for (const a of e.aliases) {
+        const n = a instanceof Node ? a : childOf(a.parent, a.name);
+        if (n && !n.removed && n.ino === nodeid) {
+          e.node = n;
+          break;
+        }
+      }
+    }
     if (e.node.removed) throw new Errno(-2);
     return e.node;
+  };
+  /** Entry `name` of directory node id `parent`, if both are there. */
+  const childOf = (parent: number, name: string): Node | undefined => {
+    const dir = known(parent)?.node;
+    return dir?.isDir && !dir.removed ? overlay.tree.children(dir).get(name) : undefined;
   };
   const pathOf = (nodeid: number): string => nodeOf(nodeid).path;
 
@@ -347,18 +371,24 @@ function createSession(overlay: Overlay, ttl: Timeouts, lowerPassthrough = true)
   let nextRenumber = 2 ** 40;
 
   /** Counts one kernel reference to the node that `st` describes. */
-  const remember = (node: Node, st: StatArray): number => rememberAs(node, renumbered.get(node) ?? st[6]!);
-  const rememberAs = (node: Node, id: number): number => {
+  const remember = (node: Node, st: StatArray, listing = false): number => {
+    const id = renumbered.get(node) ?? st[6]!;
     const e = known(id);
-    if (!e) inodes.set(id, { node, nlookup: 1 });
+    if (!e) inodes.set(id, listing ? { node, nlookup: 1, listed: true } : { node, nlookup: 1 });
     else {
       e.nlookup++;
-      if (e.node !== node) {
-        // another name of a hard-linked file: a change through one is the engine's to spread
+      if (e.node === node) {
+        if (!listing) e.listed = false;
+      } else if (listing) {
+        (e.aliases ??= []).push(node);
+      } else {
+        // another name of a hard-linked file looked up: a change through one is the engine's to spread
         if (!e.names) ll.writerFile(dev, id, -1, 0, 0, 0);
-        e.names ??= new Set([e.node]);
+        e.names ??= new Set(e.listed ? [] : [e.node]);
+        if (e.listed) (e.aliases ??= []).push(e.node);
         e.names.add(node);
         e.node = node;
+        e.listed = false;
       }
     }
     return id;
@@ -864,7 +894,7 @@ function createSession(overlay: Overlay, ttl: Timeouts, lowerPassthrough = true)
             st = null;
           }
           if (st) {
-            childId = remember(node, st);
+            childId = remember(node, st, true);
             offerStable(childId, node, st);
             if (node.isDir) offerListable(childId, node);
             ino = st[6]!;
@@ -1198,13 +1228,10 @@ function createSession(overlay: Overlay, ttl: Timeouts, lowerPassthrough = true)
         pending.set(id, { parent, name, nlookup: 1 });
         pendingNames.set(pendingKey(parent, name), id);
       } else {
-        // Another name of a hard link (the loop lists files of several links too): taken in as a lookup of it would be.
-        const dir = known(parent)?.node;
-        const node = dir?.isDir && !dir.removed ? overlay.tree.children(dir).get(name) : undefined;
-        if (node) {
-          if (!node.ino) node.ino = id;
-          rememberAs(node, id);
-        } else known(id)!.nlookup++;
+        // Another name of a hard link (the loop lists files of several links too): an alias.
+        const k = known(id)!;
+        k.nlookup++;
+        (k.aliases ??= []).push({ parent, name });
       }
       off += LISTED_REC + n;
     }
