@@ -853,9 +853,8 @@ struct ldir {
   // the first request of a listing and kept for the rest of it.
   char *names;
   struct lent *ents;
-  uint64_t *devs; // each source's device
+  uint64_t *devs; // each source's device (set once it is read: the listing is there)
   uint32_t count;
-  int listed;
 };
 
 // One entry handed out (the kernel holds it now), followed by its name.
@@ -877,7 +876,6 @@ static void ldir_forget_listing(struct ldir *d) {
   d->ents = NULL;
   d->devs = NULL;
   d->count = 0;
-  d->listed = 0;
 }
 
 static void ldir_drop(struct ldir *d) {
@@ -931,7 +929,7 @@ static void ldir_put(struct session *s, uint64_t id, uint64_t parent, const char
 static void ldirs_drop_all(struct session *s) {
   if (s->ldirs)
     for (int i = 0; i < LDIR_SLOTS; i++)
-      if (s->ldirs[i].paths || s->ldirs[i].names) ldir_drop(&s->ldirs[i]);
+      if (s->ldirs[i].paths) ldir_drop(&s->ldirs[i]);
 }
 
 // Source i's path in d.
@@ -1145,7 +1143,6 @@ static int ldir_read(struct ldir *d) {
   d->ents = ents;
   d->devs = devs;
   d->count = count;
-  d->listed = 1;
   return 0;
 }
 
@@ -1175,7 +1172,7 @@ static int try_readdir(struct session *s, const struct fuse_in_header *h, const 
     flush_listed(s);
     if (!(d = ldir_of(s, h->nodeid))) return 0;
   }
-  if (!d->listed || in->offset == 0) {
+  if (!d->devs || in->offset == 0) {
     if (ldir_read(d) < 0) return 0; // JavaScript says what is wrong
   }
   size_t size = in->size;
@@ -1201,13 +1198,11 @@ static int try_readdir(struct session *s, const struct fuse_in_header *h, const 
     size_t dirent = (sizeof(uint64_t) * 2 + sizeof(uint32_t) * 2 + n + 7) & ~(size_t)7;
     size_t rec = plus ? ENTRY_OUT_SIZE + dirent : dirent;
     if (pos + rec > size) break;
-    uint64_t ino = cookie == 1 ? self : up;
+    uint64_t ino = cookie == 1 ? self : cookie == 2 ? up : 0;
     uint32_t type = DT_DIR;
     struct fuse_entry_out eo;
     memset(&eo, 0, sizeof eo);
     if (x) {
-      uint64_t known = ino_get(&s->inos, d->devs[x->src], x->ino);
-      ino = known ? known : 0xffffffffu; // FUSE_UNKNOWN_INO
       type = x->type;
       struct stat st;
       if (plus && !x->redirect && (x->type == DT_DIR || files)) {
@@ -1257,6 +1252,9 @@ static int try_readdir(struct session *s, const struct fuse_in_header *h, const 
           }
         }
       }
+      // No attributes: the number the engine gave it, if it gave one (by its topmost copy's d_ino).
+      if (!ino) ino = ino_get(&s->inos, d->devs[x->src], x->ino);
+      if (!ino) ino = 0xffffffffu; // FUSE_UNKNOWN_INO
     }
     char *o = list_out + pos;
     if (plus) {
