@@ -44,7 +44,7 @@ interface Binding {
   unlinkable(fd: number, nodeid: number, dirFd: number, whiteout: string, names: Buffer): void;
   reserveIds(fd: number, first: number, count: number): void;
   generation(fd: number): number;
-  listable(fd: number, nodeid: number, parent: number, hostPath: string, flags: number): void;
+  listable(fd: number, nodeid: number, parent: number, hostPaths: string, flags: number): void;
   inoMap(fd: number, hostDev: number, hostIno: number, n: number): void;
   listTimeouts(fd: number, entrySec: number, entryNsec: number, attrSec: number, attrNsec: number): void;
   listLinks(fd: number, on: boolean): void;
@@ -171,11 +171,12 @@ export const LIST_CHILD_FILES = 2;
 export const LIST_MARKS = 4;
 
 /**
- * Directory `nodeid` (child of `parent`), still only in lower layers and
- * in one layer only, is host directory `hostPath` with the whiteouts left
- * out: the loop answers its READDIR and READDIRPLUS itself until the tree
- * changes, and so those of the subdirectories it hands out (ItemKind.Listed
- * reports every entry given). "" drops it.
+ * Directory `nodeid` (child of `parent`), still only in lower layers, is
+ * the merge of `hostPaths` (its host directories, top first, each followed
+ * by a NUL): the loop answers its READDIR and READDIRPLUS itself until it
+ * is dropped (the directory copied up, or any rename), and so those of the
+ * subdirectories it hands out (ItemKind.Listed reports every entry given).
+ * "" drops it.
  */
 export const listable: Binding['listable'] = binding.listable;
 

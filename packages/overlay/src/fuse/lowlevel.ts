@@ -1229,9 +1229,15 @@ function createSession(overlay: Overlay, ttl: Timeouts, lowerPassthrough = true)
         pendingNames.set(pendingKey(parent, name), id);
       } else {
         // Another name of a hard link (the loop lists files of several links too): an alias.
-        const k = known(id)!;
-        k.nlookup++;
-        (k.aliases ??= []).push({ parent, name });
+        const k = known(id);
+        if (k) {
+          k.nlookup++;
+          (k.aliases ??= []).push({ parent, name });
+        } else {
+          // The name it was first listed under is gone: this one stands for it.
+          pending.set(id, { parent, name, nlookup: (p?.nlookup ?? 0) + 1 });
+          pendingNames.set(pendingKey(parent, name), id);
+        }
       }
       off += LISTED_REC + n;
     }
