@@ -48,6 +48,8 @@ interface Binding {
   inoMap(fd: number, hostDev: number, hostIno: number, n: number): void;
   listTimeouts(fd: number, entrySec: number, entryNsec: number, attrSec: number, attrNsec: number): void;
   listLinks(fd: number, on: boolean): void;
+  dirCache(fd: number, file: string): void;
+  dirCacheCounts(fd: number): [number, number];
   counts(fd: number): number[];
   colocation(): Colocation;
 }
@@ -192,6 +194,17 @@ export const listTimeouts: Binding['listTimeouts'] = binding.listTimeouts;
  * other names are then served from the copy, which only the engine knows.
  */
 export const listLinks: Binding['listLinks'] = binding.listLinks;
+
+/**
+ * The loop keeps the names of the lower directories it lists in `file`
+ * (written when the session ends) and takes them from there while a
+ * directory's inode, mtime and ctime are unchanged (native/src/dircache.c);
+ * "" stops it.
+ */
+export const dirCache: Binding['dirCache'] = binding.dirCache;
+
+/** Host directories the loop listed from the cache (dirCache), and read from the disk. */
+export const dirCacheCounts: Binding['dirCacheCounts'] = binding.dirCacheCounts;
 
 /** Node ids [first, first + count) are the loop's to give the files it makes and lists; an earlier block's rest goes unused. */
 export const reserveIds: Binding['reserveIds'] = binding.reserveIds;

@@ -39,6 +39,8 @@
 #include <unistd.h>
 #include "fuse_proto.h"
 #include "colocate.h"
+#include "dircache.h"
+#include "prefetch.h"
 
 #define MAX_WRITE (1u << 20)
 #define MAX_PAGES (MAX_WRITE / 4096)
@@ -133,6 +135,7 @@ struct session {
   // files to inode numbers, the entries it has not yet been told of, and
   // the timeouts of the entries and attributes given.
   struct ldir *ldirs;
+  uint64_t ldir_stamp;
   struct ino_map inos;
   struct idbits held; // node ids listed here that the kernel has not forgotten since
   char *listed;
@@ -140,6 +143,8 @@ struct session {
   uint64_t list_entry, list_attr;
   uint32_t list_entry_ns, list_attr_ns;
   int list_no_links; // files of several links are JavaScript's to list (see listLinks)
+  struct dircache *dc; // lower directories' names as read before (see dirCache), or NULL
+  uint64_t dirs_kept, dirs_read; // host directories the loop listed from the cache, and from the disk
   struct session *next;
 };
 
@@ -342,13 +347,6 @@ struct prep {
   char out[ENTRY_OUT_SIZE];
   char name[];
 };
-
-// FNV-1a of a name, from `seed` (the prepared entries mix in the parent's id).
-static uint32_t fnv1a(uint32_t seed, const char *name, size_t len) {
-  uint32_t h = 2166136261u ^ seed;
-  for (size_t i = 0; i < len; i++) h = (h ^ (uint8_t)name[i]) * 16777619u;
-  return h;
-}
 
 static uint32_t prep_hash(uint64_t parent, const char *name, size_t len) {
   return fnv1a((uint32_t)(parent * 0x9e3779b97f4a7c15ull >> 32), name, len) & (PREP_BUCKETS - 1);
@@ -855,6 +853,8 @@ struct ldir {
   struct lent *ents;
   uint64_t *devs; // each source's device (set once it is read: the listing is there)
   uint32_t count;
+  uint64_t stamp; // when it was put (the oldest of a full set goes first)
+  uint64_t end;   // the last cookie of the last listing handed out to its end
 };
 
 // One entry handed out (the kernel holds it now), followed by its name.
@@ -883,34 +883,58 @@ static void ldir_drop(struct ldir *d) {
   free(d->paths);
   d->paths = NULL;
   d->nodeid = 0;
+  d->end = 0;
 }
 
-static struct ldir *ldir_slot(struct session *s, uint64_t id) {
-  return s->ldirs ? &s->ldirs[id & (LDIR_SLOTS - 1)] : NULL;
+// The table is 4-way set associative: a directory listed and the
+// subdirectories it offers get numbers far apart (JavaScript's, then the
+// loop's block), and direct-mapped they pushed each other out: 10 of the
+// 211 directories of a `find` tree were listed by JavaScript for that.
+#define LDIR_WAYS 4
+static struct ldir *ldir_set(struct session *s, uint64_t id) {
+  return &s->ldirs[((id * 0x9e3779b97f4a7c15ull) >> 40 & (LDIR_SLOTS / LDIR_WAYS - 1)) * LDIR_WAYS];
 }
 
 static struct ldir *ldir_of(struct session *s, uint64_t id) {
-  struct ldir *d = ldir_slot(s, id);
-  return d && d->nodeid == id && d->paths ? d : NULL;
+  if (!s->ldirs) return NULL;
+  struct ldir *set = ldir_set(s, id);
+  for (int w = 0; w < LDIR_WAYS; w++)
+    if (set[w].nodeid == id && set[w].paths) return &set[w];
+  return NULL;
 }
 
 static void ldir_drop_id(struct session *s, uint64_t id) {
-  struct ldir *d = ldir_slot(s, id);
-  if (d && d->nodeid == id) ldir_drop(d);
+  struct ldir *d = ldir_of(s, id);
+  if (d) ldir_drop(d);
 }
 
 // Directory `id` (child of `parent`) lists as the merge of host directories
 // `paths` (len bytes: each NUL-terminated, top first). Flags only add up:
-// whose files get attributes only ever widens.
-static void ldir_put(struct session *s, uint64_t id, uint64_t parent, const char *paths, size_t len, uint32_t flags) {
+// whose files get attributes only ever widens. Takes a free way of its set,
+// else the one put there longest ago, but never `keep` (a listing under way).
+static void ldir_put(struct session *s, uint64_t id, uint64_t parent, const char *paths, size_t len, uint32_t flags, const struct ldir *keep) {
   uint32_t n = 0;
   for (size_t i = 0; i < len; i++) n += paths[i] == '\0';
   if (n == 0 || n > LDIR_SOURCES || paths[len - 1] != '\0') return;
   if (!s->ldirs && !(s->ldirs = calloc(LDIR_SLOTS, sizeof *s->ldirs))) return;
-  struct ldir *d = ldir_slot(s, id);
-  if (d->nodeid == id && d->paths && d->paths_len == len && memcmp(d->paths, paths, len) == 0) {
+  struct ldir *d = ldir_of(s, id);
+  if (d && d == keep) return;
+  if (d && d->paths_len == len && memcmp(d->paths, paths, len) == 0) {
     flags |= d->flags;
   } else {
+    if (!d) {
+      struct ldir *set = ldir_set(s, id);
+      for (int w = 0; w < LDIR_WAYS; w++) {
+        struct ldir *x = &set[w];
+        if (x == keep) continue;
+        if (!x->paths) {
+          d = x;
+          break;
+        }
+        if (!d || x->stamp < d->stamp) d = x;
+      }
+      if (!d) return;
+    }
     char *p = malloc(len);
     if (!p) return;
     memcpy(p, paths, len);
@@ -922,6 +946,7 @@ static void ldir_put(struct session *s, uint64_t id, uint64_t parent, const char
   d->nodeid = id;
   d->parent = parent;
   d->flags = flags;
+  d->stamp = ++s->ldir_stamp;
 }
 
 // (Slots never used are only read: a rename early in a mount's life wrote
@@ -943,22 +968,37 @@ static int is_whiteout_name(const char *name) {
   return strncmp(name, ".wh.", 4) == 0; // aufs whiteouts and markers: never shown
 }
 
-// Overlay xattrs of directory `name` in host directory `dir`:
-// 1 opaque, 2 a redirect (3 both); in doubt, a redirect.
-static int dir_marks(const char *dir, const char *name) {
-  char path[PATH_MAX], list[4096];
-  if (snprintf(path, sizeof path, "%s/%s", dir, name) >= (int)sizeof path) return 2;
-  ssize_t n = llistxattr(path, list, sizeof list);
+// Overlay xattrs of a directory, by fd if fd >= 0, else by path: 1 opaque,
+// 2 a redirect (3 both); in doubt, a redirect.
+static int xattr_marks(int fd, const char *path) {
+  char list[4096];
+  ssize_t n = fd >= 0 ? flistxattr(fd, list, sizeof list) : llistxattr(path, list, sizeof list);
   if (n < 0) return errno == ERANGE ? 2 : 0;
   int marks = 0;
   for (ssize_t i = 0; i < n; i += (ssize_t)strlen(list + i) + 1) {
     if (strcmp(list + i, "trusted.overlay.redirect") == 0 || strcmp(list + i, "user.overlay.redirect") == 0) marks |= 2;
     else if (strcmp(list + i, "trusted.overlay.opaque") == 0 || strcmp(list + i, "user.overlay.opaque") == 0) {
       char v[2];
-      if (lgetxattr(path, list + i, v, sizeof v) == 1 && v[0] == 'y') marks |= 1;
+      if ((fd >= 0 ? fgetxattr(fd, list + i, v, sizeof v) : lgetxattr(path, list + i, v, sizeof v)) == 1 && v[0] == 'y') marks |= 1;
     }
   }
   return marks;
+}
+
+// Overlay xattrs of directory `name` in host directory `dir` (see
+// xattr_marks): as the cache keeps them when it is unchanged. *dirfd: an
+// O_PATH descriptor of `dir`, opened here at first need (one path walk, not
+// one per name), for the caller to close.
+static int dir_marks(struct dircache *c, const char *dir, const char *name, int *dirfd) {
+  char path[PATH_MAX];
+  if (snprintf(path, sizeof path, "%s/%s", dir, name) >= (int)sizeof path) return 2;
+  if (!c) return xattr_marks(-1, path);
+  if (*dirfd < 0) *dirfd = open(dir, O_PATH | O_DIRECTORY | O_CLOEXEC);
+  const struct dc_dir *k = *dirfd >= 0 ? dc_get_at(c, path, *dirfd, name) : dc_get(c, path);
+  if (k && k->marks >= 0) return k->marks;
+  int m = xattr_marks(-1, path);
+  if (k) dc_set_marks(c, path, m);
+  return m;
 }
 
 // A set of names (as offsets into a buffer the caller keeps), open addressing.
@@ -1004,6 +1044,72 @@ static int grow(void **p, size_t *cap, size_t need, size_t size) {
   return 1;
 }
 
+#define READ_AHEAD_MAX 4096 // host directories one listing queues at most
+
+// A walk lists the subdirectories of what it lists next: their host
+// directories are read on the read-ahead threads now (prefetch.c), so that
+// the disk works on several at once and the loop's own reads find them
+// cached. Not those whose names the cache holds: the loop reads only their
+// inodes then (reading those ahead too, even a level further down, made no
+// difference to a cold find over 32 layers).
+static void read_ahead_subdirs(struct session *s, const struct ldir *d) {
+  char **paths = NULL;
+  uint32_t n = 0;
+  for (uint32_t k = 0; k < d->count && n < READ_AHEAD_MAX; k++) {
+    const struct lent *x = &d->ents[k];
+    if (x->type != DT_DIR || x->redirect) continue;
+    for (uint32_t i = 0; i < d->npaths && n < READ_AHEAD_MAX; i++) {
+      if (!(x->dirs >> i & 1)) continue;
+      if (!paths && !(paths = malloc(READ_AHEAD_MAX * sizeof *paths))) return;
+      const char *dir = ldir_path(d, i), *name = d->names + x->at;
+      char *p = malloc(strlen(dir) + strlen(name) + 2);
+      if (!p) break;
+      sprintf(p, "%s/%s", dir, name);
+      if (s->dc && dc_peek(s->dc, p)) free(p);
+      else paths[n++] = p;
+    }
+  }
+  if (n) prefetch_take(paths, n);
+  free(paths);
+}
+
+// One source's entries as read from the disk (dircache.c's format), reused from one to the next.
+static char *src_ents;
+static size_t src_cap;
+
+// Reads host directory fd into src_ents (*len bytes): each entry with its
+// d_type, a device or an unknown type looked up (a 0/0 device is a
+// whiteout), entries gone meanwhile left out. 0, or -errno.
+static int read_source(int fd, size_t *len) {
+  char buf[32768];
+  *len = 0;
+  for (;;) {
+    long n = syscall(SYS_getdents64, fd, buf, sizeof buf);
+    if (n < 0) return -errno;
+    if (n == 0) return 0;
+    for (long off = 0; off < n;) {
+      struct {
+        uint64_t ino;
+        int64_t off;
+        uint16_t reclen;
+        uint8_t type;
+        char name[];
+      } *e = (void *)(buf + off);
+      off += e->reclen;
+      const char *name = e->name;
+      if (strcmp(name, ".") == 0 || strcmp(name, "..") == 0) continue;
+      uint8_t type = e->type;
+      if (!is_whiteout_name(name) && (type == DT_CHR || type == DT_UNKNOWN)) {
+        struct stat st;
+        if (fstatat(fd, name, &st, AT_SYMLINK_NOFOLLOW) < 0) continue; // gone: as the engine skips it
+        type = S_ISCHR(st.st_mode) && st.st_rdev == 0 ? DC_WHITEOUT : (uint8_t)((st.st_mode & S_IFMT) >> 12);
+      }
+      int r = dc_append(&src_ents, len, &src_cap, e->ino, type, name, strlen(name));
+      if (r) return r;
+    }
+  }
+}
+
 // Reads and merges d's host directories, as the engine's Tree.children
 // does for a directory with no upper part: names hidden by a whiteout
 // (.wh.NAME or a 0/0 device) in one layer are left out of those below, an
@@ -1011,7 +1117,7 @@ static int grow(void **p, size_t *cap, size_t need, size_t size) {
 // keeps its topmost copy, and a subdirectory gathers the layers below where
 // it is a directory too, until one is opaque or holds something else.
 // 0, or -errno.
-static int ldir_read(struct ldir *d) {
+static int ldir_read(struct session *s, struct ldir *d) {
   char *names = NULL, *hidden = NULL;
   size_t names_len = 0, names_cap = 0, hidden_len = 0, hidden_cap = 0, ents_cap = 0, hat_cap = 0;
   struct lent *ents = NULL;
@@ -1020,47 +1126,53 @@ static int ldir_read(struct ldir *d) {
   uint64_t *devs = calloc(d->npaths, sizeof *devs);
   int err = devs ? 0 : -ENOMEM;
   const char *path = d->paths;
-  char buf[32768];
   for (uint32_t si = 0; si < d->npaths && !err; si++, path += strlen(path) + 1) {
     // Marks count where layers lie below: in every source but the last, and in the last unless it is the bottom layer.
     int marks_matter = si + 1 < d->npaths || (d->flags & LDIR_MARKS);
-    int fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (fd < 0) continue; // a lower directory that vanished or is unreadable merges as empty (as the engine)
-    struct stat dst;
-    if (fstat(fd, &dst) < 0) {
+    // Its names as read before if it has not changed since (dircache.c),
+    // else read from the disk now.
+    const struct dc_dir *kept = s->dc ? dc_get(s->dc, path) : NULL;
+    const char *src;
+    size_t elen = 0;
+    if (kept) {
+      src = kept->ents;
+      elen = kept->len;
+      devs[si] = kept->dev;
+      s->dirs_kept++;
+    } else {
+      int fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+      if (fd < 0) continue; // a lower directory that vanished or is unreadable merges as empty (as the engine)
+      struct stat dst;
+      if (fstat(fd, &dst) < 0) {
+        close(fd);
+        continue;
+      }
+      err = read_source(fd, &elen);
+      s->dirs_read++;
+      if (!err && s->dc) dc_put(s->dc, path, &dst, src_ents, elen, xattr_marks(fd, path));
       close(fd);
-      continue;
+      src = src_ents;
+      devs[si] = (uint64_t)dst.st_dev;
     }
-    devs[si] = (uint64_t)dst.st_dev;
     uint32_t hidden_before = hcount; // names hidden by this layer count from the next one on
     int opaque_marker = 0;
-    for (;;) {
-      long n = syscall(SYS_getdents64, fd, buf, sizeof buf);
-      if (n < 0) err = -errno;
-      if (n <= 0) break;
-      for (long off = 0; off < n && !err;) {
-        struct {
-          uint64_t ino;
-          int64_t off;
-          uint16_t reclen;
-          uint8_t type;
-          char name[];
-        } *e = (void *)(buf + off);
-        off += e->reclen;
-        const char *name = e->name;
-        size_t len = strlen(name);
-        if (strcmp(name, ".") == 0 || strcmp(name, "..") == 0) continue;
+    int pfd = -1; // (see dir_marks)
+    for (size_t at = 0; at < elen && !err;) {
+      uint64_t d_ino;
+      uint16_t n16;
+      memcpy(&d_ino, src + at, 8);
+      uint8_t type = (uint8_t)src[at + 8];
+      memcpy(&n16, src + at + 9, 2);
+      const char *name = src + at + DC_ENT_HEAD;
+      size_t len = n16;
+      at += DC_ENT_HEAD + len + 1;
+      {
         const char *gone = NULL; // a name this entry whites out
         if (is_whiteout_name(name)) {
           if (strcmp(name, ".wh..wh..opq") == 0) opaque_marker = 1;
           else gone = name + 4;
-        }
-        uint8_t type = e->type;
-        if (!gone && !is_whiteout_name(name) && (type == DT_CHR || type == DT_UNKNOWN)) {
-          struct stat st;
-          if (fstatat(fd, name, &st, AT_SYMLINK_NOFOLLOW) < 0) continue; // gone: as the engine skips it
-          if (S_ISCHR(st.st_mode) && st.st_rdev == 0) gone = name; // an overlay whiteout
-          type = (uint8_t)((st.st_mode & S_IFMT) >> 12);
+        } else if (type == DC_WHITEOUT) {
+          gone = name; // an overlay whiteout
         }
         if (gone) {
           size_t gl = strlen(gone);
@@ -1082,7 +1194,7 @@ static int ldir_read(struct ldir *d) {
           if (x->type == DT_DIR && type == DT_DIR) {
             x->dirs |= 1ull << si;
             if (marks_matter) {
-              int m = dir_marks(path, name);
+              int m = dir_marks(s->dc, path, name, &pfd);
               if (m & 2) x->redirect = 1;
               if (m) x->stop = 1;
             }
@@ -1095,11 +1207,11 @@ static int ldir_read(struct ldir *d) {
           err = -ENOMEM;
           break;
         }
-        struct lent x = {(uint32_t)names_len, type, (uint8_t)si, 0, 0, e->ino, 0};
+        struct lent x = {(uint32_t)names_len, type, (uint8_t)si, 0, 0, d_ino, 0};
         if (type == DT_DIR) {
           x.dirs = 1ull << si;
           if (marks_matter) {
-            int m = dir_marks(path, name);
+            int m = dir_marks(s->dc, path, name, &pfd);
             if (m & 2) x.redirect = 1;
             if (m) x.stop = 1;
           }
@@ -1116,7 +1228,7 @@ static int ldir_read(struct ldir *d) {
         *nset_find(&seen, names, &ents[0].at, sizeof *ents, name, len) = count;
       }
     }
-    close(fd);
+    if (pfd >= 0) close(pfd);
     if (!err && hcount > hidden_before) {
       for (uint32_t i = hidden_before; i < hcount && !err; i++) {
         if (!nset_room(&hid, i + 1, hidden, hat, sizeof *hat)) err = -ENOMEM;
@@ -1143,6 +1255,7 @@ static int ldir_read(struct ldir *d) {
   d->ents = ents;
   d->devs = devs;
   d->count = count;
+  read_ahead_subdirs(s, d);
   return 0;
 }
 
@@ -1172,8 +1285,14 @@ static int try_readdir(struct session *s, const struct fuse_in_header *h, const 
     flush_listed(s);
     if (!(d = ldir_of(s, h->nodeid))) return 0;
   }
+  // A listing handed out to its end is forgotten (the kernel caches it):
+  // the read past its end that follows gets nothing, not a second merge.
+  if (!d->devs && in->offset != 0 && in->offset == d->end) {
+    send_reply(s, h->unique, 0, NULL, 0);
+    return 1;
+  }
   if (!d->devs || in->offset == 0) {
-    if (ldir_read(d) < 0) return 0; // JavaScript says what is wrong
+    if (ldir_read(s, d) < 0) return 0; // JavaScript says what is wrong
   }
   size_t size = in->size;
   if (size > list_out_cap) {
@@ -1232,7 +1351,7 @@ static int try_readdir(struct session *s, const struct fuse_in_header *h, const 
             if (S_ISDIR(st.st_mode)) {
               struct fuse_attr_out ao = {s->list_attr, s->list_attr_ns, 0, eo.attr};
               attr_put(s, id, &ao);
-              if (ldir_slot(s, id) != d) {
+              {
                 // Its sources: its own path in each source where it is a directory.
                 char paths[LDIR_SOURCES * 256], *p = paths;
                 uint32_t last = 0;
@@ -1246,7 +1365,7 @@ static int try_readdir(struct session *s, const struct fuse_in_header *h, const 
                 }
                 // Its last source above d's: layers lie below it, marks there count.
                 uint32_t marks = (last + 1 < d->npaths || (d->flags & LDIR_MARKS)) ? LDIR_MARKS : 0;
-                if (fits) ldir_put(s, id, self, paths, (size_t)(p - paths), marks | child_files);
+                if (fits) ldir_put(s, id, self, paths, (size_t)(p - paths), marks | child_files, d);
               }
             }
           }
@@ -1269,7 +1388,10 @@ static int try_readdir(struct session *s, const struct fuse_in_header *h, const 
     memcpy(o + sizeof de, name, n);
     memset(o + sizeof de + n, 0, dirent - sizeof de - n);
     pos += rec;
-    if (cookie == (uint64_t)d->count + 2) ldir_forget_listing(d); // all given: the kernel caches it
+    if (cookie == (uint64_t)d->count + 2) {
+      ldir_forget_listing(d); // all given: the kernel caches it
+      d->end = cookie;
+    }
   }
   for (uint32_t i = 0; i < d->npaths; i++)
     if (fds[i] >= 0) close(fds[i]);
@@ -1517,6 +1639,7 @@ static void on_closed(uv_handle_t *handle) {
   free(s->ldirs);
   free(s->inos.t);
   free(s->listed);
+  dc_close(s->dc);
   free(s->dirs);
   free(s->files);
   free(s);
@@ -1527,6 +1650,9 @@ static void end_session(struct session *s, int err) {
   s->ended = 1;
   colo_forget(s->fd);
   uv_poll_stop(&s->poller);
+  // Written now: JavaScript may end the process when it hears of the end.
+  dc_close(s->dc);
+  s->dc = NULL;
   struct item *it = calloc(1, sizeof *it);
   if (it) {
     it->kind = ITEM_END;
@@ -2092,6 +2218,20 @@ static napi_value js_counts(napi_env env, napi_callback_info info) {
   return arr;
 }
 
+// dirCacheCounts(fd) -> [kept, read]: host directories the loop listed from the cache (dirCache), and from the disk.
+static napi_value js_dir_cache_counts(napi_env env, napi_callback_info info) {
+  size_t argc = 1;
+  napi_value argv[1], arr, v;
+  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+  struct session *s = argc > 0 ? arg_session(env, argv[0]) : NULL;
+  napi_create_array_with_length(env, 2, &arr);
+  napi_create_double(env, s ? (double)s->dirs_kept : 0, &v);
+  napi_set_element(env, arr, 0, v);
+  napi_create_double(env, s ? (double)s->dirs_read : 0, &v);
+  napi_set_element(env, arr, 1, v);
+  return arr;
+}
+
 // colocation() -> { enabled, bursts, moves, rescues, looks, starved }: the loop's CPU placement (colocate.c).
 static napi_value js_colocation(napi_env env, napi_callback_info info) {
   (void)info;
@@ -2372,7 +2512,7 @@ static napi_value js_listable(napi_env env, napi_callback_info info) {
   if (len >= sizeof paths - 1) return undef(env); // too many to hold: JavaScript lists it
   if (!a.s) return undef(env);
   if (len == 0) ldir_drop_id(a.s, a.id);
-  else ldir_put(a.s, a.id, (uint64_t)parent, paths, len, (uint32_t)flags);
+  else ldir_put(a.s, a.id, (uint64_t)parent, paths, len, (uint32_t)flags, NULL);
   return undef(env);
 }
 
@@ -2420,6 +2560,23 @@ static napi_value js_list_links(napi_env env, napi_callback_info info) {
   return undef(env);
 }
 
+// dirCache(fd, file): the loop keeps the names of the lower directories it
+// lists in `file` (dircache.c), and takes them from there while a directory
+// is unchanged; "" stops it.
+static napi_value js_dir_cache(napi_env env, napi_callback_info info) {
+  static char file[PATH_MAX];
+  napi_value argv[2];
+  size_t argc = 2, len = 0;
+  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+  if (argc < 2 || napi_get_value_string_utf8(env, argv[1], file, sizeof file, &len) != napi_ok || len >= sizeof file - 1)
+    return throw_errno(env, EINVAL, "dirCache: arguments");
+  struct session *s = arg_session(env, argv[0]);
+  if (!s) return undef(env);
+  dc_close(s->dc);
+  s->dc = len ? dc_open(file) : NULL;
+  return undef(env);
+}
+
 // generation(fd) -> the tree generation (attr_gen): prepared entries and
 // stable attributes of an older one are gone.
 static napi_value js_generation(napi_env env, napi_callback_info info) {
@@ -2459,6 +2616,8 @@ static napi_value init(napi_env env, napi_value exports) {
     {"inoMap", NULL, js_ino_map, NULL, NULL, NULL, napi_default, NULL},
     {"listTimeouts", NULL, js_list_timeouts, NULL, NULL, NULL, napi_default, NULL},
     {"listLinks", NULL, js_list_links, NULL, NULL, NULL, napi_default, NULL},
+    {"dirCache", NULL, js_dir_cache, NULL, NULL, NULL, napi_default, NULL},
+    {"dirCacheCounts", NULL, js_dir_cache_counts, NULL, NULL, NULL, napi_default, NULL},
     {"reserveIds", NULL, js_reserve_ids, NULL, NULL, NULL, napi_default, NULL},
     {"counts", NULL, js_counts, NULL, NULL, NULL, napi_default, NULL},
     {"colocation", NULL, js_colocation, NULL, NULL, NULL, napi_default, NULL},

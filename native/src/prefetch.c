@@ -11,7 +11,9 @@
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE
 #endif
+#ifndef PREFETCH_NO_NAPI
 #include <node_api.h>
+#endif
 #include <dirent.h>
 #include <fcntl.h>
 #include <pthread.h>
@@ -22,6 +24,7 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 #include "background.h"
+#include "prefetch.h"
 
 #define THREADS 8
 #define QUEUE 16384
@@ -34,6 +37,11 @@ static int started;
 
 // A queued path: '+' first means stat every entry, not only subdirectories.
 static void read_ahead(const char *path) {
+  struct stat st;
+  if (path[0] == '=') {
+    fstatat(AT_FDCWD, path + 1, &st, AT_SYMLINK_NOFOLLOW);
+    return;
+  }
   int all = path[0] == '+';
   if (all) path++;
   int fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOATIME);
@@ -47,7 +55,6 @@ static void read_ahead(const char *path) {
       struct linux_dirent64 *d = (void *)(buf + off);
       off += d->d_reclen;
       if ((!all && d->d_type != DT_DIR) || (d->d_name[0] == '.' && (!d->d_name[1] || (d->d_name[1] == '.' && !d->d_name[2])))) continue;
-      struct stat st;
       fstatat(fd, d->d_name, &st, AT_SYMLINK_NOFOLLOW);
     }
   }
@@ -68,6 +75,31 @@ static void worker(void) {
 }
 
 
+// Queues host directories (taking the strings, malloc'd) to be read ahead;
+// one starting with '+' has every entry's inode read too, one starting with
+// '=' only its own inode (a directory whose names are known already). A full
+// queue frees the rest. Any thread.
+void prefetch_take(char **paths, uint32_t n) {
+  uint32_t added = 0;
+  pthread_mutex_lock(&lock);
+  if (!started) started = spawn_detached(THREADS, 128 * 1024, "strata-readahd", worker) > 0;
+  for (uint32_t i = 0; i < n; i++) {
+    if (!started || count >= QUEUE) {
+      free(paths[i]);
+      continue;
+    }
+    queue[(head + count) % QUEUE] = paths[i];
+    count++;
+    added++;
+  }
+  // One thread per new path, not all of them: on 2 cores, 8 threads woken
+  // for one directory took the CPU from the server's own thread (a first
+  // lookup of 0.9 ms where the next ones took 50 us).
+  for (uint32_t i = 0; i < added && i < THREADS; i++) pthread_cond_signal(&more);
+  pthread_mutex_unlock(&lock);
+}
+
+#ifndef PREFETCH_NO_NAPI
 // prefetchDirs(paths: string[], statAll?: boolean): queues host directories
 // to be read ahead; with statAll, every entry's inode too (lookups follow).
 napi_value js_prefetch_dirs(napi_env env, napi_callback_info info) {
@@ -77,11 +109,11 @@ napi_value js_prefetch_dirs(napi_env env, napi_callback_info info) {
   napi_get_undefined(env, &r);
   if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok || argc < 1) return r;
   if (argc > 1) napi_get_value_bool(env, argv[1], &all);
-  uint32_t n = 0, added = 0;
+  uint32_t n = 0, got = 0;
   if (napi_get_array_length(env, argv[0], &n) != napi_ok) return r;
-  pthread_mutex_lock(&lock);
-  if (!started) started = spawn_detached(THREADS, 128 * 1024, "strata-readahd", worker) > 0;
-  for (uint32_t i = 0; i < n && count < QUEUE; i++) {
+  char **paths = malloc((n ? n : 1) * sizeof *paths);
+  if (!paths) return r;
+  for (uint32_t i = 0; i < n; i++) {
     napi_value v;
     char path[4097];
     size_t len;
@@ -91,14 +123,10 @@ napi_value js_prefetch_dirs(napi_env env, napi_callback_info info) {
       continue;
     char *p = strdup(all ? path : path + 1);
     if (!p) break;
-    queue[(head + count) % QUEUE] = p;
-    count++;
-    added++;
+    paths[got++] = p;
   }
-  // One thread per new path, not all of them: on 2 cores, 8 threads woken
-  // for one directory took the CPU from the server's own thread (a first
-  // lookup of 0.9 ms where the next ones took 50 us).
-  for (uint32_t i = 0; i < added && i < THREADS; i++) pthread_cond_signal(&more);
-  pthread_mutex_unlock(&lock);
+  prefetch_take(paths, got);
+  free(paths);
   return r;
 }
+#endif

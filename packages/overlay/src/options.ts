@@ -27,6 +27,13 @@ export interface ParsedMountOptions extends OverlayOptions {
    * 4.19, and lower files are page cached by FUSE instead.
    */
   lowerPassthrough?: boolean;
+  /**
+   * Native transport: keep the names of lower directories between mounts
+   * and take them from there while a directory is unchanged (the default,
+   * in fuse/dircache.ts's directory; `dircache=DIR` another one, absolute;
+   * `dircache=off` reads every directory from its layers).
+   */
+  dirCache?: boolean | string;
 }
 
 /** Splits `s` on `sep` where it is not escaped with a backslash, then unescapes. */
@@ -156,6 +163,10 @@ export function parseMountOptions(strings: string[]): ParsedMountOptions {
           if (!['', 'on', 'off'].includes(value)) throw new UsageError(`mount option lower_passthrough=${value}: expected on or off`);
           o.lowerPassthrough = value !== 'off';
           break;
+        case 'dircache':
+          if (value !== 'on' && value !== 'off' && !value.startsWith('/')) throw new UsageError(`mount option dircache=${value}: expected on, off or an absolute directory`);
+          o.dirCache = value === 'on' ? true : value === 'off' ? false : unescapeAll(value);
+          break;
         default:
           if (IGNORED.has(raw) || IGNORED.has(key)) break;
           throw new UsageError(`unknown mount option '${raw}'`);
@@ -188,5 +199,7 @@ export function formatMountOptions(opts: OverlayOptions): string {
   if (rd === 'copy') parts.push('redirect_dir=copy');
   const lp = (opts as ParsedMountOptions).lowerPassthrough;
   if (lp !== undefined) parts.push(lp ? 'lower_passthrough' : 'lower_passthrough=off');
+  const dc = (opts as ParsedMountOptions).dirCache;
+  if (dc !== undefined) parts.push(`dircache=${typeof dc === 'string' ? esc(dc) : dc ? 'on' : 'off'}`);
   return parts.join(',');
 }

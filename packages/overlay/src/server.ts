@@ -8,6 +8,7 @@ import { StrataError } from '@strata/common';
 import { drainRemovals } from '@strata/native';
 import { Overlay } from './core/overlay.ts';
 import { warmUp } from './core/warmup.ts';
+import { dirCacheDir } from './fuse/dircache.ts';
 import type { FuseServer } from './fuse/transport.ts';
 import { chooseTransport, exerciseTransport, serveWith } from './fuse/select.ts';
 import type { ParsedMountOptions } from './options.ts';
@@ -104,6 +105,7 @@ export async function runServer(mountpoint: string, opts: ParsedMountOptions, so
       attrTimeout: opts.attrTimeout,
       entryTimeout: opts.entryTimeout,
       lowerPassthrough: opts.lowerPassthrough,
+      dirCache: opts.dirCache === false ? undefined : typeof opts.dirCache === 'string' ? opts.dirCache : dirCacheDir(),
       onUnmounted,
     });
   } catch (err) {

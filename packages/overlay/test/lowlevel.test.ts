@@ -952,3 +952,61 @@ test('directories several lower layers have: the loop merges them as the engine 
   fs.unlinkSync(path.join(m, 'sub/s2'));
   t.deepEqual(fs.readdirSync(path.join(m, 'sub')).sort(), ['new', 's1']);
 });
+
+test('lower directories listed on one mount come from the directory cache on the next while unchanged; changed ones are read again; a broken cache file is ignored', async (t) => {
+  const s = makeStack(3);
+  const [top, mid, bottom] = [s.lowers[0]!, s.lowers[1]!, s.lowers[2]!];
+  populate(top, { 'm/a': 'top a', 'm/opq/o0': 'o0', 'm/deep/d/t': 't' });
+  mkWhiteout(path.join(top, 'm/wo'));
+  lsetxattr(path.join(top, 'm/opq'), 'trusted.overlay.opaque', Buffer.from('y'), 0);
+  populate(mid, { 'm/a': 'mid a', 'm/b': 'b', 'm/wo': 'hidden', 'm/sub/s1': 's1', 'm/opq/o1': 'hidden', 'm/deep/d/u': 'u' });
+  populate(bottom, { 'm/c': 'c', 'm/sub/s2': 's2', 'm/deep/d/v': 'v' });
+  const cacheDir = fs.mkdtempSync(path.join(os.tmpdir(), 'strata-dircache-'));
+  t.teardown(() => fs.rmSync(cacheDir, { recursive: true, force: true }));
+  // A directory changed in the last 2 s is not kept (a second change in the same tick would not show).
+  await new Promise((r) => setTimeout(r, 2100));
+  const mountOnce = async (): Promise<{ walked: Map<string, fs.Stats>; fromCache: number; read: number }> => {
+    const h = await mountStrata(t, s, { transport: 'native', dirCache: cacheDir });
+    const walked = walkTree(path.join(s.mnt, 'm'));
+    const st = (await serverStats(s.mnt)) as unknown as { hostDirs: { fromCache: number; read: number } };
+    await unmount(h);
+    return { walked, ...st.hostDirs };
+  };
+  const want = ['a', 'b', 'c', 'deep', 'deep/d', 'deep/d/t', 'deep/d/u', 'deep/d/v', 'opq', 'opq/o0', 'sub', 'sub/s1', 'sub/s2'];
+
+  const first = await mountOnce();
+  t.deepEqual([...first.walked.keys()].sort(), want);
+  t.is(first.fromCache, 0);
+  t.true(first.read >= 10, `${first.read} host directories read`);
+  t.is(fs.readdirSync(cacheDir).length, 1, 'one cache file for the stack');
+
+  const second = await mountOnce();
+  t.deepEqual([...second.walked.keys()].sort(), want);
+  for (const [p, st] of first.walked) {
+    t.is(second.walked.get(p)!.ino, st.ino, `${p}: the same inode`);
+    t.is(second.walked.get(p)!.mode, st.mode, `${p}: the same type and mode`);
+  }
+  t.is(second.read, 0, 'nothing read from the layers again');
+  t.is(second.fromCache, first.read);
+
+  // Changed while unmounted: a new file below, a whiteout on top, a directory made opaque in the middle.
+  fs.writeFileSync(path.join(mid, 'm/sub/new'), 'n');
+  mkWhiteout(path.join(top, 'm/c'));
+  lsetxattr(path.join(mid, 'm/deep'), 'trusted.overlay.opaque', Buffer.from('y'), 0);
+  const third = await mountOnce();
+  t.deepEqual([...third.walked.keys()].sort(), ['a', 'b', 'deep', 'deep/d', 'deep/d/t', 'deep/d/u', 'opq', 'opq/o0', 'sub', 'sub/new', 'sub/s1', 'sub/s2']);
+  t.true(third.read >= 2 && third.fromCache > 0, `${third.read} read, ${third.fromCache} from the cache`);
+
+  // A cache file cut short or overwritten: ignored, the listings right.
+  for (const f of fs.readdirSync(cacheDir)) fs.writeFileSync(path.join(cacheDir, f), 'strata dircache 3\n\x07garbage');
+  const fourth = await mountOnce();
+  t.deepEqual([...fourth.walked.keys()].sort(), [...third.walked.keys()].sort());
+  t.is(fourth.fromCache, 0);
+  // A cache directory others may write to is not used (they could plant names in the listings).
+  const fifth = await mountOnce();
+  t.true(fifth.fromCache > 0);
+  fs.chmodSync(cacheDir, 0o777);
+  const sixth = await mountOnce();
+  t.is(sixth.fromCache, 0, 'a world-writable cache directory is ignored');
+  t.deepEqual([...sixth.walked.keys()].sort(), [...third.walked.keys()].sort());
+});

@@ -43,5 +43,17 @@ test('formatMountOptions round-trips through parseMountOptions', (t) => {
     const lp = { ...o, lowerPassthrough };
     t.deepEqual(parseMountOptions([formatMountOptions(lp)]), lp);
   }
+  for (const dirCache of [true, false, '/var/cache/x,y:z']) {
+    const dc = { ...o, dirCache };
+    t.deepEqual(parseMountOptions([formatMountOptions(dc)]), dc);
+  }
   t.deepEqual(splitEscaped('a\\:b:c', ':'), ['a:b', 'c']);
+});
+
+test('dircache= is on, off or an absolute directory', (t) => {
+  t.is(parseMountOptions(['lowerdir=/l,dircache=off']).dirCache, false);
+  t.is(parseMountOptions(['lowerdir=/l,dircache=on']).dirCache, true);
+  t.is(parseMountOptions(['lowerdir=/l,dircache=/tmp/c']).dirCache, '/tmp/c');
+  t.is(parseMountOptions(['lowerdir=/l']).dirCache, undefined);
+  t.throws(() => parseMountOptions(['lowerdir=/l,dircache=rel/dir']), { message: /dircache=rel\/dir: expected on, off or an absolute directory/ });
 });

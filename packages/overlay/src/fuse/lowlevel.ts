@@ -22,6 +22,7 @@ import type { Caller, Overlay, StatArray } from '../core/overlay.ts';
 import { ROOT_INO } from '../core/inodes.ts';
 import { Node, S_IFDIR, S_IFMT, S_IFREG } from '../core/tree.ts';
 import { unmountPath } from '../unmount.ts';
+import { dirCacheFile } from './dircache.ts';
 import { OpStats } from './stats.ts';
 import type { FuseServer, TransportOptions } from './transport.ts';
 
@@ -1320,6 +1321,8 @@ export function serveLowLevel(overlay: Overlay, mountpoint: string, opts: Transp
         if (kind === ll.ItemKind.Init) {
           const passthrough = (Math.floor((data as number) / ll.FUSE_PASSTHROUGH) & 1) === 1;
           session.attach(dev, passthrough, path.resolve(mountpoint));
+          const cacheFile = opts.dirCache && dirCacheFile(opts.dirCache, overlay.layers.roots.slice(overlay.layers.firstLower));
+          if (cacheFile) ll.dirCache(dev, cacheFile);
           ready = true;
           resolve({
             stats: withKernelCounts(stats, dev, passthrough),
@@ -1383,7 +1386,8 @@ function withKernelCounts(stats: OpStats, dev: number, passthrough: boolean): Op
     for (const [name, count] of Object.entries(requests)) {
       json.ops[name] ??= { count, errors: 0, totalUs: 0, maxUs: 0, avgUs: 0 };
     }
-    return Object.assign(json, { transport: 'native', passthrough, requests, colocation: ll.colocation() });
+    const [kept, read] = ll.dirCacheCounts(dev);
+    return Object.assign(json, { transport: 'native', passthrough, requests, colocation: ll.colocation(), hostDirs: { fromCache: kept, read } });
   };
   return stats;
 }

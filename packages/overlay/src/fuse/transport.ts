@@ -24,6 +24,8 @@ export interface TransportOptions {
   onUnmounted?: () => void;
   /** Native transport: pass lower-layer files through too (default true; see ParsedMountOptions.lowerPassthrough). */
   lowerPassthrough?: boolean;
+  /** Native transport: the directory whose file keeps lower directories' names between mounts (fuse/dircache.ts); undefined: none. */
+  dirCache?: string;
 }
 
 export interface FuseServer {
