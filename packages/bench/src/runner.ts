@@ -68,7 +68,7 @@ export async function runWorkloads(opts: RunnerOptions): Promise<RunnerResult> {
   const diagnostics: Record<string, Record<string, unknown>> = {};
   const prepared = new Map<string, string[]>(); // layerKey -> lowerDirs
   const runDir = path.join(dataDir, 'r');
-  const dirs = { upper: path.join(runDir, 'u'), work: path.join(runDir, 'w'), mnt: path.join(runDir, 'm'), scratch: path.join(runDir, 's') };
+  const dirs = { upper: path.join(runDir, 'u'), work: path.join(runDir, 'w'), mnt: path.join(runDir, 'm'), scratch: path.join(runDir, 's'), state: path.join(dataDir, 'state') };
   const graveyard = new Graveyard(path.join(dataDir, 'g'));
 
   // Ctrl-C must not leave a mount or gigabytes of layers behind.
@@ -144,10 +144,10 @@ function applies(w: Workload, d: DriverName): boolean {
 
 async function measureOnce(
   d: Driver, w: Workload, lowerDirs: string[], prepDir: string,
-  dirs: { upper: string; work: string; mnt: string; scratch: string }, graveyard: Graveyard, sizes: Sizes, noDropCaches: string | null,
+  dirs: { upper: string; work: string; mnt: string; scratch: string; state: string }, graveyard: Graveyard, sizes: Sizes, noDropCaches: string | null,
   onDiagnostics: (d: unknown) => void,
 ): Promise<Record<string, number>> {
-  for (const p of Object.values(dirs)) {
+  for (const p of [dirs.upper, dirs.work, dirs.mnt, dirs.scratch]) {
     if (p === dirs.mnt && (await isMounted(p))) throw new Error(`${p} is still mounted from an earlier run`);
     await graveyard.park(p); // not deleted: see graveyard.ts
     await mkdir(p, { recursive: true });
@@ -158,7 +158,7 @@ async function measureOnce(
   // themselves, straight from the layer.
   if (noDropCaches === null) await dropCaches();
   else await run('sync', []);
-  const mounted = await d.mount({ lowerDirs, upperDir: dirs.upper, workDir: dirs.work, mountpoint: dirs.mnt });
+  const mounted = await d.mount({ lowerDirs, upperDir: dirs.upper, workDir: dirs.work, mountpoint: dirs.mnt, stateDir: dirs.state });
   try {
     const got = await w.measure({ root: mounted.root, driver: d.name, sizes, lowerDirs, scratch: dirs.scratch, prepDir, dropCaches });
     for (const m of w.metrics) {

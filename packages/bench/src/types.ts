@@ -16,6 +16,8 @@ export interface MountSpec {
   upperDir: string;
   workDir: string;
   mountpoint: string;
+  /** A directory the driver may keep state in from one run to the next (strata's directory cache); gone with the benchmark's data. */
+  stateDir?: string;
 }
 
 /** A live mount of one driver. unmount() returns once it is gone from the mount table. */
