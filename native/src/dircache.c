@@ -169,7 +169,9 @@ static void load(struct dircache *c) {
   struct stat st;
   char *buf = MAP_FAILED;
   // Mapped, not read into fresh memory: a fresh process's page faults on
-  // a copy took longer than the rest of the loading here.
+  // a copy took longer than the rest of the loading here. Safe: the file is
+  // only ever replaced (a new one renamed over it), never cut short, so a
+  // mapping never loses pages under it.
   if (fstat(fd, &st) == 0 && st.st_size > (off_t)MAGIC_LEN && st.st_size <= (off_t)BYTES_MAX * 2)
     buf = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_PRIVATE | MAP_POPULATE, fd, 0);
   close(fd);
