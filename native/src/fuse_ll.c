@@ -1351,7 +1351,7 @@ static int try_readdir(struct session *s, const struct fuse_in_header *h, const 
             if (S_ISDIR(st.st_mode)) {
               struct fuse_attr_out ao = {s->list_attr, s->list_attr_ns, 0, eo.attr};
               attr_put(s, id, &ao);
-              {
+              { // (ldir_put leaves d, whose entries this loop reads, in place)
                 // Its sources: its own path in each source where it is a directory.
                 char paths[LDIR_SOURCES * 256], *p = paths;
                 uint32_t last = 0;
