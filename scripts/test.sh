@@ -8,7 +8,10 @@ cd "$(dirname "$0")/.."
 bash scripts/setup.sh || { echo "0 passed, 1 failed"; exit 1; }
 
 log=$(mktemp)
-trap 'rm -f "$log"' EXIT
+# The mounts the tests make keep their lower directories' names in a cache
+# of the run's own (made 0700 by mktemp), not in the host's /var/cache.
+export STRATA_DIRCACHE=${STRATA_DIRCACHE:-$(mktemp -d)}
+trap 'rm -f "$log"; case "$STRATA_DIRCACHE" in /tmp/tmp.*) rm -rf "$STRATA_DIRCACHE" ;; esac' EXIT
 # TAP gives counts we can total; ava's own reporter would hide them in prose.
 pnpm exec ava --tap "$@" 2>&1 | tee "$log"
 status=${PIPESTATUS[0]}
