@@ -1,5 +1,6 @@
-// What the native module's background threads share (read-ahead, list-ahead):
-// how they start, and getdents64's record.
+// What the native modules' background threads share (read-ahead, list-ahead),
+// and the FUSE loop's reads of host directories: how threads start, and
+// getdents64's record.
 #ifndef STRATA_BACKGROUND_H
 #define STRATA_BACKGROUND_H
 #include <stddef.h>

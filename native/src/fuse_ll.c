@@ -39,6 +39,7 @@
 #include <unistd.h>
 #include "fuse_proto.h"
 #include "colocate.h"
+#include "background.h"
 #include "dircache.h"
 #include "prefetch.h"
 
@@ -1088,23 +1089,17 @@ static int read_source(int fd, size_t *len) {
     if (n < 0) return -errno;
     if (n == 0) return 0;
     for (long off = 0; off < n;) {
-      struct {
-        uint64_t ino;
-        int64_t off;
-        uint16_t reclen;
-        uint8_t type;
-        char name[];
-      } *e = (void *)(buf + off);
-      off += e->reclen;
-      const char *name = e->name;
+      struct linux_dirent64 *e = (void *)(buf + off);
+      off += e->d_reclen;
+      const char *name = e->d_name;
       if (strcmp(name, ".") == 0 || strcmp(name, "..") == 0) continue;
-      uint8_t type = e->type;
+      uint8_t type = e->d_type;
       if (!is_whiteout_name(name) && (type == DT_CHR || type == DT_UNKNOWN)) {
         struct stat st;
         if (fstatat(fd, name, &st, AT_SYMLINK_NOFOLLOW) < 0) continue; // gone: as the engine skips it
         type = S_ISCHR(st.st_mode) && st.st_rdev == 0 ? DC_WHITEOUT : (uint8_t)((st.st_mode & S_IFMT) >> 12);
       }
-      int r = dc_append(&src_ents, len, &src_cap, e->ino, type, name, strlen(name));
+      int r = dc_append(&src_ents, len, &src_cap, e->d_ino, type, name, strlen(name));
       if (r) return r;
     }
   }
