@@ -46,7 +46,7 @@
 struct dc_rec {
   char *path;
   uint32_t hash;
-  uint64_t dev, ino;
+  uint64_t ino; // (its device is dir.dev)
   int64_t mtime_s, ctime_s;
   uint32_t mtime_ns, ctime_ns;
   int checked; // this session: 1 valid, -1 changed, 0 not looked at yet
@@ -156,7 +156,7 @@ static int keep(struct dircache *c, char *path, size_t n, const struct dc_head *
     r = &c->recs[c->count++];
     *v = (uint32_t)c->count;
   }
-  *r = (struct dc_rec){path, hash, h->dev, h->ino, h->mtime_s, h->ctime_s, h->mtime_ns, h->ctime_ns, checked, owned, {h->dev, ents, h->ents_len, h->marks}};
+  *r = (struct dc_rec){path, hash, h->ino, h->mtime_s, h->ctime_s, h->mtime_ns, h->ctime_ns, checked, owned, {h->dev, ents, h->ents_len, h->marks}};
   c->bytes += h->ents_len;
   return 1;
 }
@@ -227,7 +227,7 @@ const struct dc_dir *dc_get_at(struct dircache *c, const char *path, int dirfd, 
   if (!r) return NULL;
   if (!r->checked) {
     struct stat st;
-    r->checked = fstatat(dirfd, name, &st, 0) == 0 && S_ISDIR(st.st_mode) && r->dev == (uint64_t)st.st_dev && r->ino == (uint64_t)st.st_ino &&
+    r->checked = fstatat(dirfd, name, &st, 0) == 0 && S_ISDIR(st.st_mode) && r->dir.dev == (uint64_t)st.st_dev && r->ino == (uint64_t)st.st_ino &&
                  r->mtime_s == st.st_mtim.tv_sec && r->mtime_ns == (uint32_t)st.st_mtim.tv_nsec && r->ctime_s == st.st_ctim.tv_sec &&
                  r->ctime_ns == (uint32_t)st.st_ctim.tv_nsec ? 1 : -1;
   }
@@ -296,7 +296,7 @@ static void save(struct dircache *c) {
   for (size_t i = 0; ok && i < c->count; i++) {
     const struct dc_rec *r = &c->recs[i];
     if (c->full && r->checked <= 0) continue; // (directories of trees gone long ago make way)
-    struct dc_head h = {(uint32_t)strlen(r->path), (uint32_t)r->dir.len, r->dev, r->ino, r->mtime_s, r->ctime_s, r->mtime_ns, r->ctime_ns, (int8_t)r->dir.marks};
+    struct dc_head h = {(uint32_t)strlen(r->path), (uint32_t)r->dir.len, r->dir.dev, r->ino, r->mtime_s, r->ctime_s, r->mtime_ns, r->ctime_ns, (int8_t)r->dir.marks};
     size_t need = sizeof h + h.path_len + 1 + r->dir.len;
     if (used + need > cap) {
       ok = write_all(fd, buf, used);
