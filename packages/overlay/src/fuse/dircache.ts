@@ -1,10 +1,10 @@
 // Where the native loop keeps the names of lower directories between mounts
 // (native/src/dircache.c): one file per lower stack, in a directory of the
 // host's cache. $STRATA_DIRCACHE names another directory, or "off".
-import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { hexOf, sha256 } from '@strata/common';
 
 /** Stacks remembered at most, and bytes (a file holds at most 16 MiB of entries); the least recently used go first. */
 const FILES_MAX = 64;
@@ -36,7 +36,7 @@ export function dirCacheFile(dir: string, lowerDirs: string[]): string | undefin
   } catch {
     return undefined;
   }
-  const key = createHash('sha256').update(lowerDirs.map((d) => path.resolve(d)).join('\0')).digest('hex');
+  const key = hexOf(sha256(lowerDirs.map((d) => path.resolve(d)).join('\0')));
   const file = path.join(dir, key.slice(0, 32));
   // Used now: the pruning keeps it longest (the loop rewrites it only when it read something new).
   try {
