@@ -10,8 +10,9 @@ bash scripts/setup.sh || { echo "0 passed, 1 failed"; exit 1; }
 log=$(mktemp)
 # The mounts the tests make keep their lower directories' names in a cache
 # of the run's own (made 0700 by mktemp), not in the host's /var/cache.
-export STRATA_DIRCACHE=${STRATA_DIRCACHE:-$(mktemp -d)}
-trap 'rm -f "$log"; case "$STRATA_DIRCACHE" in /tmp/tmp.*) rm -rf "$STRATA_DIRCACHE" ;; esac' EXIT
+made_cache=
+if [ -z "${STRATA_DIRCACHE:-}" ]; then made_cache=$(mktemp -d); export STRATA_DIRCACHE=$made_cache; fi
+trap 'rm -f "$log"; [ -z "$made_cache" ] || rm -rf "$made_cache"' EXIT
 # TAP gives counts we can total; ava's own reporter would hide them in prose.
 pnpm exec ava --tap "$@" 2>&1 | tee "$log"
 status=${PIPESTATUS[0]}
