@@ -1062,12 +1062,11 @@ static void read_ahead_subdirs(struct session *s, const struct ldir *d) {
     for (uint32_t i = 0; i < d->npaths && n < READ_AHEAD_MAX; i++) {
       if (!(x->dirs >> i & 1)) continue;
       if (!paths && !(paths = malloc(READ_AHEAD_MAX * sizeof *paths))) return;
-      const char *dir = ldir_path(d, i), *name = d->names + x->at;
-      char *p = malloc(strlen(dir) + strlen(name) + 2);
-      if (!p) break;
-      sprintf(p, "%s/%s", dir, name);
-      if (s->dc && dc_peek(s->dc, p)) free(p);
-      else paths[n++] = p;
+      char sub[PATH_MAX];
+      if (snprintf(sub, sizeof sub, "%s/%s", ldir_path(d, i), d->names + x->at) >= (int)sizeof sub) continue;
+      if (s->dc && dc_peek(s->dc, sub)) continue;
+      if (!(paths[n] = strdup(sub))) break;
+      n++;
     }
   }
   if (n) prefetch_take(paths, n);
