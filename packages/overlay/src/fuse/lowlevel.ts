@@ -332,7 +332,8 @@ function createSession(overlay: Overlay, ttl: Timeouts, lowerPassthrough = true)
     if (e.node.removed && e.aliases) {
       for (const a of e.aliases) {
         const n = a instanceof Node ? a : childOf(a.parent, a.name);
-        if (n && !n.removed && n.ino === nodeid) {
+        // (a name only listed has no number until it is first stat'ed)
+        if (n && !n.removed && (n.ino || overlay.statNode(n)[6]) === nodeid) {
           e.node = n;
           break;
         }
