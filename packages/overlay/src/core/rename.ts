@@ -49,10 +49,19 @@ export function renameEntry(env: RenameEnv, src: Node, dstParent: Node, name: st
   if (src.isDir) {
     for (let n: Node | null = dstParent; n; n = n.parent) if (n === src) fail('EINVAL', to);
   }
+  // A directory in the way must be empty. Kernel overlayfs checks one with
+  // lower parts before it changes anything, but leaves a pure upper one to
+  // the upper filesystem's rename, after the copy-ups and the source's
+  // redirect or opaque mark: those stay when that fails, and so they do
+  // here, for upper layers that match the kernel's.
+  let notEmpty = false;
   if (dst) {
     if (src.isDir && !dst.isDir) fail('ENOTDIR', to);
     if (!src.isDir && dst.isDir) fail('EISDIR', to);
-    if (dst.isDir && env.tree.children(dst).size > 0) fail('ENOTEMPTY', to);
+    if (dst.isDir && env.tree.children(dst).size > 0) {
+      if (!dst.upper || dst.lowerDirs.length > 0) fail('ENOTEMPTY', to);
+      notEmpty = true;
+    }
   }
   if (src.isDir && src.lowerDirs.length > 0) {
     if (env.dirRename === 'exdev') fail('EXDEV', from);
@@ -79,6 +88,7 @@ export function renameEntry(env: RenameEnv, src: Node, dstParent: Node, name: st
       // as the kernel makes it: no lower entry of its new name can show through.
       makeOpaque(srcUpper, env.format);
     }
+    if (notEmpty) fail('ENOTEMPTY', to);
     if (dst?.upper) fs.rmSync(dstUpper, { recursive: true, force: true }); // empty in the merged view: only whiteouts
     else if (dstWhitedOut) removeWhiteoutFile(dstUpperDir, name);
   }
