@@ -36,6 +36,19 @@ export class Inodes {
     return n;
   }
 
+  /**
+   * A new number for host file (dev, ino), which was made just now: the
+   * host may have reused the inode number of a file deleted earlier in the
+   * mount, whose merged number must not pass to it (the kernel may still
+   * hold that number, and a lower hard link copied up under it keeps it).
+   */
+  renew(dev: number, ino: number): number {
+    const n = this.next++;
+    this.dev(dev).set(ino, n);
+    this.onChange?.(dev, ino, n);
+    return n;
+  }
+
   /** Every (dev, ino, n) the map holds. */
   forEach(fn: (dev: number, ino: number, n: number) => void): void {
     for (const [dev, m] of this.byHost) for (const [ino, n] of m) fn(dev, ino, n);

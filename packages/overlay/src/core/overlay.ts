@@ -410,7 +410,7 @@ export class Overlay {
    * renamed over the whiteout); a directory made there is opaque, so what
    * was deleted stays deleted.
    */
-  private place(p: string, type: number, make: (hostPath: string) => void): Node {
+  private place(p: string, type: number, make: (hostPath: string) => void, newFile = true): Node {
     const [dir, name] = splitPath(p);
     const parent = this.tree.resolve(dir);
     if (!parent.isDir) fail('ENOTDIR', p);
@@ -446,6 +446,10 @@ export class Overlay {
       parent.upperWhiteouts!.delete(name);
     }
     const node = new Node(name, parent, type, true, null, whitedOut);
+    if (newFile) {
+      const st = fs.lstatSync(this.tree.upperPath(parent) + '/' + name);
+      node.ino = this.inodes.renew(st.dev, st.ino);
+    }
     if (type === S_IFDIR) {
       // Made empty just now, with nothing below it (or opaque): no need to list it.
       node.children = new Map();
@@ -485,7 +489,7 @@ export class Overlay {
     const src = this.tree.resolve(from);
     if (src.isDir) fail('EPERM', from);
     copyUp(this.copyEnv, src);
-    const node = this.place(to, src.type, (t) => fs.linkSync(this.tree.upperPath(src), t));
+    const node = this.place(to, src.type, (t) => fs.linkSync(this.tree.upperPath(src), t), false);
     node.ino = src.ino;
   }
 
