@@ -296,6 +296,43 @@ test('redirect_dir=off: renaming a directory with lower parts is EXDEV (as the k
   t.is(fs.readFileSync(path.join(s.mnt, 'moved/a'), 'utf8'), 'A');
 });
 
+test('rename of a lower directory onto a non-empty upper one: ENOTEMPTY, after the copy-up and redirect kernel overlayfs also leaves', async (t) => {
+  const s = makeStack(1);
+  populate(s.lowers[0]!, { 'low/f': 'f', 'merged/g': 'g' });
+  await mountStrata(t, s);
+  const m = (p: string) => path.join(s.mnt, p);
+  fs.mkdirSync(m('new'));
+  fs.writeFileSync(m('new/x'), 'x');
+  fs.writeFileSync(m('merged/h'), 'h');
+  // a target with lower parts is checked first: nothing changes
+  t.throws(() => fs.renameSync(m('low'), m('merged')), { code: 'ENOTEMPTY' });
+  t.false(fs.existsSync(path.join(s.upper, 'low')));
+  // a pure upper target is the upper filesystem's to refuse, after the source is copied up and marked
+  t.throws(() => fs.renameSync(m('low'), m('new')), { code: 'ENOTEMPTY' });
+  t.truthy(lgetxattr(path.join(s.upper, 'low'), 'trusted.overlay.redirect'));
+  t.deepEqual(fs.readdirSync(m('low')), ['f']);
+  t.deepEqual(fs.readdirSync(m('new')), ['x']);
+});
+
+test('hard links: with one lower name removed, the others stay usable, whether the kernel had them from a listing or a lookup', async (t) => {
+  const s = makeStack(1);
+  populate(s.lowers[0]!, { 'd1/a': 'shared', 'd2/': null, 'd3/': null });
+  fs.linkSync(path.join(s.lowers[0]!, 'd1/a'), path.join(s.lowers[0]!, 'd2/b'));
+  fs.linkSync(path.join(s.lowers[0]!, 'd1/a'), path.join(s.lowers[0]!, 'd3/c'));
+  await mountStrata(t, s);
+  const m = (p: string) => path.join(s.mnt, p);
+  const ino = fs.statSync(m('d1/a')).ino;
+  fs.unlinkSync(m('d1/a'));
+  // d2 listed with attributes (ls -l): b reaches the kernel under the removed name's node id
+  t.deepEqual(fs.readdirSync(m('d2'), { withFileTypes: true }).map((e) => [e.name, e.isFile()]), [['b', true]]);
+  t.is(fs.readFileSync(m('d2/b'), 'utf8'), 'shared');
+  t.is(fs.statSync(m('d2/b')).ino, ino);
+  fs.unlinkSync(m('d2/b'));
+  t.is(fs.readFileSync(m('d3/c'), 'utf8'), 'shared', 'looked up, not listed');
+  fs.appendFileSync(m('d3/c'), '+1');
+  t.is(fs.readFileSync(path.join(s.upper, 'd3/c'), 'utf8'), 'shared+1');
+});
+
 test('hard links: copy-up of one name keeps one file (data, inode, link count), also after a remount', async (t) => {
   const s = makeStack(1);
   populate(s.lowers[0]!, { 'a': 'shared', 'x/': null });
