@@ -135,6 +135,12 @@ function withoutExtraLinks(ours: Record<string, string>, theirs: Record<string, 
   return out;
 }
 
+/** The paths two snapshots disagree on, first in a report (a CI log may keep only its head). */
+function differences(ours: Record<string, string>, theirs: Record<string, string>): string {
+  const keys = [...new Set([...Object.keys(ours), ...Object.keys(theirs)])].sort();
+  return keys.filter((k) => ours[k] !== theirs[k]).map((k) => `${k}: strata ${ours[k] ?? '-'}, kernel ${theirs[k] ?? '-'}`).join('; ');
+}
+
 test(`strata and kernel overlayfs agree on ${SEQS} random operation sequences`, async (t) => {
   const ours = makeStack(2);
   const theirs = makeStack(2);
@@ -175,10 +181,10 @@ test(`strata and kernel overlayfs agree on ${SEQS} random operation sequences`, 
     time.compare += performance.now() - t1;
     if (JSON.stringify(mv[0]) !== JSON.stringify(mv[1])) {
       mismatches++;
-      t.log(`seed ${seed}: merged views differ\n  ${log.join('\n  ')}\n strata ${JSON.stringify(mv[0], null, 1)}\n kernel ${JSON.stringify(mv[1], null, 1)}`);
+      t.log(`seed ${seed}: merged views differ: ${differences(mv[0]!, mv[1]!)}\n  ${log.join('\n  ')}\n strata ${JSON.stringify(mv[0], null, 1)}\n kernel ${JSON.stringify(mv[1], null, 1)}`);
     } else if (JSON.stringify(uv[0]) !== JSON.stringify(uv[1])) {
       mismatches++;
-      t.log(`seed ${seed}: upper dirs differ\n  ${log.join('\n  ')}\n strata ${JSON.stringify(uv[0], null, 1)}\n kernel ${JSON.stringify(uv[1], null, 1)}`);
+      t.log(`seed ${seed}: upper dirs differ: ${differences(uv[0]!, uv[1]!)}\n  ${log.join('\n  ')}\n strata ${JSON.stringify(uv[0], null, 1)}\n kernel ${JSON.stringify(uv[1], null, 1)}`);
     }
   }
   t.log(`ms spent: strata ops ${time.strata.toFixed(0)}, kernel ops ${time.kernel.toFixed(0)}, snapshots ${time.compare.toFixed(0)}`);
