@@ -46,6 +46,7 @@ interface Binding {
   generation(fd: number): number;
   listable(fd: number, nodeid: number, parent: number, hostPaths: string, flags: number): void;
   inoMap(fd: number, hostDev: number, hostIno: number, n: number): void;
+  inoOf(fd: number, hostDev: number, hostIno: number): number;
   listTimeouts(fd: number, entrySec: number, entryNsec: number, attrSec: number, attrNsec: number): void;
   listLinks(fd: number, on: boolean): void;
   dirCache(fd: number, file: string): void;
@@ -184,6 +185,9 @@ export const listable: Binding['listable'] = binding.listable;
 
 /** Host file (hostDev, hostIno) has merged inode number `n` (0: none any more): the loop's copy of the engine's map. */
 export const inoMap: Binding['inoMap'] = binding.inoMap;
+
+/** The merged number the loop's copy of the map holds for host file (hostDev, hostIno); 0: none. */
+export const inoOf: Binding['inoOf'] = binding.inoOf;
 
 /** The entry and attribute timeouts of what the loop lists. */
 export const listTimeouts: Binding['listTimeouts'] = binding.listTimeouts;

@@ -2526,6 +2526,19 @@ static napi_value js_ino_map(napi_env env, napi_callback_info info) {
   return undef(env);
 }
 
+// inoOf(fd, hostDev, hostIno): the merged number the loop's map holds for a host file (0: none). The
+// engine asks when its own map has none: the numbers the loop gives the files it lists are not copied
+// there one by one (10k listed files cost 6-10 ms of map growth in JavaScript).
+static napi_value js_ino_of(napi_env env, napi_callback_info info) {
+  struct node_args a;
+  int64_t ino;
+  if (!node_call(env, info, 3, &a, "inoOf: arguments")) return NULL;
+  if (!arg_i64(env, a.argv[2], &ino)) return throw_errno(env, EINVAL, "inoOf: arguments");
+  napi_value out;
+  napi_create_double(env, a.s ? (double)ino_get(&a.s->inos, a.id, (uint64_t)ino) : 0, &out);
+  return out;
+}
+
 // listTimeouts(fd, entrySec, entryNsec, attrSec, attrNsec): what the entries listed here are valid for.
 static napi_value js_list_timeouts(napi_env env, napi_callback_info info) {
   struct node_args a;
@@ -2608,6 +2621,7 @@ static napi_value init(napi_env env, napi_value exports) {
     {"generation", NULL, js_generation, NULL, NULL, NULL, napi_default, NULL},
     {"listable", NULL, js_listable, NULL, NULL, NULL, napi_default, NULL},
     {"inoMap", NULL, js_ino_map, NULL, NULL, NULL, napi_default, NULL},
+    {"inoOf", NULL, js_ino_of, NULL, NULL, NULL, napi_default, NULL},
     {"listTimeouts", NULL, js_list_timeouts, NULL, NULL, NULL, napi_default, NULL},
     {"listLinks", NULL, js_list_links, NULL, NULL, NULL, napi_default, NULL},
     {"dirCache", NULL, js_dir_cache, NULL, NULL, NULL, napi_default, NULL},

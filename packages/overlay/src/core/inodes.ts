@@ -17,6 +17,13 @@ export class Inodes {
    * a copy, to number the files it lists as this map would.
    */
   onChange: ((dev: number, ino: number, n: number) => void) | null = null;
+  /**
+   * Asked when this map has no number for a host file: numbers given
+   * elsewhere (the native loop numbers the files it lists from a block set
+   * aside with reserve(), and keeps them in its own map) are taken from
+   * there on first use here. 0: none.
+   */
+  elsewhere: ((dev: number, ino: number) => number) | null = null;
 
   private dev(dev: number): Map<number, number> {
     let m = this.byHost.get(dev);
@@ -29,9 +36,13 @@ export class Inodes {
     const m = this.dev(dev);
     let n = m.get(ino);
     if (n === undefined) {
-      n = this.next++;
-      m.set(ino, n);
-      this.onChange?.(dev, ino, n);
+      n = this.elsewhere?.(dev, ino) || 0;
+      if (n) m.set(ino, n);
+      else {
+        n = this.next++;
+        m.set(ino, n);
+        this.onChange?.(dev, ino, n);
+      }
     }
     return n;
   }
@@ -65,12 +76,6 @@ export class Inodes {
   alias(dev: number, ino: number, n: number): void {
     this.dev(dev).set(ino, n);
     this.onChange?.(dev, ino, n);
-  }
-
-  /** As alias, for a number the native loop gave itself (it holds it already). */
-  adopt(dev: number, ino: number, n: number): void {
-    this.dev(dev).set(ino, n);
-    if (n >= this.next) this.next = n + 1;
   }
 
   /** Forgets a host file (its inode number may be reused by the host). */

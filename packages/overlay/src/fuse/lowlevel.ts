@@ -283,17 +283,43 @@ function createSession(overlay: Overlay, ttl: Timeouts, lowerPassthrough = true)
    * from the kernel's cache): known() makes one a node when it is.
    */
   const pending = new Map<number, { parent: number; name: string; nlookup: number }>();
-  /** The same, by "parent id/name": a name about to be removed or renamed is taken in first (settle). */
+  /**
+   * The same, by "parent id/name": a name about to be removed or renamed is
+   * taken in first (settle). Only settle() reads it, so it is brought up to
+   * date there (indexPending), not as entries arrive: a cold walk's 10k
+   * listed files cost 8-20 ms of string keys and map growth here, on the
+   * loop's thread, for a map no walk reads.
+   */
   const pendingNames = new Map<string, number>();
+  /** Ids put in `pending` since pendingNames was last brought up to date. */
+  let unindexed: number[] = [];
   const pendingKey = (parent: number, name: string): string => `${parent}/${name}`;
+  const indexPending = (): void => {
+    for (const id of unindexed) {
+      const p = pending.get(id);
+      if (p) pendingNames.set(pendingKey(p.parent, p.name), id);
+    }
+    unindexed = [];
+  };
+  const addPending = (id: number, p: { parent: number; name: string; nlookup: number }): void => {
+    pending.set(id, p);
+    unindexed.push(id);
+    if (unindexed.length > 65536) indexPending(); // (bounded: ids forgotten before a settle stay listed here until then)
+  };
+  /** Drops pending entry `id` (if its name still leads to it in pendingNames, that too). */
+  const dropPending = (id: number, p: { parent: number; name: string }): void => {
+    pending.delete(id);
+    if (!pendingNames.size) return;
+    const k = pendingKey(p.parent, p.name);
+    if (pendingNames.get(k) === id) pendingNames.delete(k);
+  };
   /** The entry of node id `id`, taking in one the loop listed. */
   const known = (id: number): Inode | undefined => {
     const e = inodes.get(id);
     if (e) return e;
     const p = pending.get(id);
     if (!p) return undefined;
-    pending.delete(id);
-    pendingNames.delete(pendingKey(p.parent, p.name));
+    dropPending(id, p);
     const dir = known(p.parent)?.node;
     const child = dir?.isDir && !dir.removed ? overlay.tree.children(dir).get(p.name) : undefined;
     if (!child) return undefined;
@@ -309,6 +335,7 @@ function createSession(overlay: Overlay, ttl: Timeouts, lowerPassthrough = true)
    * still leads to it (the kernel may go on using its node id).
    */
   const settle = (parent: number, name: string): void => {
+    if (unindexed.length) indexPending();
     const id = pendingNames.get(pendingKey(parent, name));
     if (id !== undefined) known(id);
   };
@@ -401,10 +428,7 @@ function createSession(overlay: Overlay, ttl: Timeouts, lowerPassthrough = true)
     const e = inodes.get(nodeid);
     if (!e) {
       const p = pending.get(nodeid);
-      if (p && (p.nlookup -= n) <= 0) {
-        pending.delete(nodeid);
-        pendingNames.delete(pendingKey(p.parent, p.name));
-      }
+      if (p && (p.nlookup -= n) <= 0) dropPending(nodeid, p);
       return;
     }
     e.nlookup -= n;
@@ -1191,6 +1215,7 @@ function createSession(overlay: Overlay, ttl: Timeouts, lowerPassthrough = true)
     // The loop numbers what it lists from a copy of the engine's map, kept up to date from here on.
     overlay.inodes.forEach((hostDev, ino, n) => ll.inoMap(dev, hostDev, ino, n));
     overlay.inodes.onChange = (hostDev, ino, n) => ll.inoMap(dev, hostDev, ino, n);
+    overlay.inodes.elsewhere = (hostDev, ino) => ll.inoOf(dev, hostDev, ino);
     // What the loop lists of a directory holds until the directory is copied up.
     overlay.dirCopiedUp = (node) => {
       if (node.ino) ll.listable(dev, node.ino, 0, '', 0);
@@ -1212,24 +1237,28 @@ function createSession(overlay: Overlay, ttl: Timeouts, lowerPassthrough = true)
   /** Takes in the entries the loop listed: each a kernel reference, and a number it may have given (ll.listable). */
   const listed = (recs: Buffer): void => {
     for (let off = 0; off + LISTED_REC <= recs.length;) {
-      const parent = r64(recs, off);
-      const id = r64(recs, off + 8);
-      const fresh = recs[off + 32] === 1;
-      const n = recs.readUInt16LE(off + 34);
+      const at = off;
+      const parent = r64(recs, at);
+      const id = r64(recs, at + 8);
+      const fresh = recs[at + 32] === 1;
+      const n = recs.readUInt16LE(at + 34);
+      const name = recs.toString('utf8', at + LISTED_REC, at + LISTED_REC + n);
+      off += LISTED_REC + n;
       if (fresh) {
-        overlay.inodes.adopt(r64(recs, off + 16), r64(recs, off + 24), id);
+        // A number the loop gave out just now (from the block set aside for
+        // it): known nowhere here yet; the engine's map asks the loop's for
+        // it when it needs it (Inodes.elsewhere).
         idsNext = Math.max(idsNext, id + 1);
+        addPending(id, { parent, name, nlookup: 1 });
+        continue;
       }
-      const name = recs.toString('utf8', off + LISTED_REC, off + LISTED_REC + n);
       const e = inodes.get(id);
       const p = e ? undefined : pending.get(id);
       const same = e ? e.node.name === name && e.node.parent?.ino === parent : p && p.name === name && p.parent === parent;
       if (e && same) e.nlookup++;
       else if (p && same) p.nlookup++;
-      else if (!e && !p) {
-        pending.set(id, { parent, name, nlookup: 1 });
-        pendingNames.set(pendingKey(parent, name), id);
-      } else {
+      else if (!e && !p) addPending(id, { parent, name, nlookup: 1 });
+      else {
         // Another name of a hard link (the loop lists files of several links too): an alias.
         const k = known(id);
         if (k) {
@@ -1237,11 +1266,10 @@ function createSession(overlay: Overlay, ttl: Timeouts, lowerPassthrough = true)
           (k.aliases ??= []).push({ parent, name });
         } else {
           // The name it was first listed under is gone: this one stands for it.
-          pending.set(id, { parent, name, nlookup: (p?.nlookup ?? 0) + 1 });
-          pendingNames.set(pendingKey(parent, name), id);
+          if (p) dropPending(id, p);
+          addPending(id, { parent, name, nlookup: (p?.nlookup ?? 0) + 1 });
         }
       }
-      off += LISTED_REC + n;
     }
     topUpIds();
   };
