@@ -125,6 +125,19 @@ export class Overlay {
     };
   }
 
+  /**
+   * Entries place() made that have no number yet: their host inode is new,
+   * whatever number the host reused for it, so they get a new merged number
+   * at their first stat (numberOf), never one the map kept for a file
+   * deleted earlier in the mount.
+   */
+  private readonly made = new WeakSet<Node>();
+
+  /** The merged number of `node`, whose host file is (dev, ino). */
+  private numberOf(node: Node, dev: number, ino: number): number {
+    return this.made.delete(node) ? this.inodes.renew(dev, ino) : this.inodes.of(dev, ino);
+  }
+
   /** A fresh path inside workdir for building an entry before it is renamed into place. */
   tempName(): string {
     return path.join(this.layers.workDir!, `#${process.pid}.${this.tmpSeq++}`);
@@ -158,7 +171,7 @@ export class Overlay {
     if (node.lowerStat && !node.upper) return node.lowerStat;
     const d = into && !node.isDir ? into : new Float64Array(16);
     lstatArray(this.servePath(node), d);
-    if (!node.ino) node.ino = this.inodes.of(d[4]!, d[6]!);
+    if (!node.ino) node.ino = this.numberOf(node, d[4]!, d[6]!);
     if (node.isDir) {
       // A merged directory's link count is unknowable cheaply; 1 tells find not to count on it (as the kernel does).
       if (node.lowerDirs.length + (node.upper ? 1 : 0) > 1) d[5] = 1;
@@ -182,7 +195,7 @@ export class Overlay {
     if (!h) return this.getattr(p);
     const d = new Float64Array(16);
     fstatArray(h.fd, d);
-    if (!h.node.ino) h.node.ino = this.inodes.of(d[4]!, d[6]!);
+    if (!h.node.ino) h.node.ino = this.numberOf(h.node, d[4]!, d[6]!);
     d[6] = h.node.ino;
     return d;
   }
@@ -446,10 +459,7 @@ export class Overlay {
       parent.upperWhiteouts!.delete(name);
     }
     const node = new Node(name, parent, type, true, null, whitedOut);
-    if (newFile) {
-      const st = fs.lstatSync(this.tree.upperPath(parent) + '/' + name);
-      node.ino = this.inodes.renew(st.dev, st.ino);
-    }
+    if (newFile) this.made.add(node);
     if (type === S_IFDIR) {
       // Made empty just now, with nothing below it (or opaque): no need to list it.
       node.children = new Map();
