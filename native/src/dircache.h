@@ -41,7 +41,7 @@ void dc_set_marks(struct dircache *c, const char *path, int marks);
 // What is kept of `path`, changed since or not (no stat): a hint only.
 const struct dc_dir *dc_peek(struct dircache *c, const char *path);
 
-// Appends one entry to *buf (grown as needed): 0, or -ENOMEM.
+// Appends one entry to *buf (grown as needed): 0, -EINVAL (an empty name or one over 65535 bytes), or -ENOMEM.
 int dc_append(char **buf, size_t *len, size_t *cap, uint64_t ino, uint8_t type, const char *name, size_t n);
 
 // FNV-1a of `len` bytes, from `seed`.

@@ -37,11 +37,6 @@ static int started;
 
 // A queued path: '+' first means stat every entry, not only subdirectories.
 static void read_ahead(const char *path) {
-  struct stat st;
-  if (path[0] == '=') {
-    fstatat(AT_FDCWD, path + 1, &st, AT_SYMLINK_NOFOLLOW);
-    return;
-  }
   int all = path[0] == '+';
   if (all) path++;
   int fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOATIME);
@@ -55,6 +50,7 @@ static void read_ahead(const char *path) {
       struct linux_dirent64 *d = (void *)(buf + off);
       off += d->d_reclen;
       if ((!all && d->d_type != DT_DIR) || (d->d_name[0] == '.' && (!d->d_name[1] || (d->d_name[1] == '.' && !d->d_name[2])))) continue;
+      struct stat st;
       fstatat(fd, d->d_name, &st, AT_SYMLINK_NOFOLLOW);
     }
   }
@@ -76,9 +72,8 @@ static void worker(void) {
 
 
 // Queues host directories (taking the strings, malloc'd) to be read ahead;
-// one starting with '+' has every entry's inode read too, one starting with
-// '=' only its own inode (a directory whose names are known already). A full
-// queue frees the rest. Any thread.
+// one starting with '+' has every entry's inode read too. A full queue frees
+// the rest. Any thread.
 void prefetch_take(char **paths, uint32_t n) {
   uint32_t added = 0;
   pthread_mutex_lock(&lock);
