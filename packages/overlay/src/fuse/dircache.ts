@@ -32,18 +32,23 @@ export function dirCacheFile(dir: string, lowerDirs: string[]): string | undefin
     fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
     const st = fs.lstatSync(dir);
     if (!st.isDirectory() || st.uid !== process.getuid?.() || (st.mode & 0o077) !== 0) return undefined;
-    prune(dir);
   } catch {
     return undefined;
   }
   const key = hexOf(sha256(lowerDirs.map((d) => path.resolve(d)).join('\0')));
   const file = path.join(dir, key.slice(0, 32));
-  // Used now: the pruning keeps it longest (the loop rewrites it only when it read something new).
+  // Used now, before the pruning, which then keeps it longest (the loop
+  // rewrites it only when it read something new).
   try {
     const now = new Date();
     fs.utimesSync(file, now, now);
   } catch {
     // not there yet
+  }
+  try {
+    prune(dir);
+  } catch {
+    return undefined;
   }
   return file;
 }
