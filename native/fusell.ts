@@ -52,6 +52,7 @@ interface Binding {
   dirCache(fd: number, file: string): void;
   dirCacheCounts(fd: number): [number, number];
   counts(fd: number): number[];
+  activity(): ArrayBuffer;
   colocation(): Colocation;
 }
 
@@ -231,6 +232,9 @@ export const invalAttrs: Binding['invalAttrs'] = binding.invalAttrs;
 
 /** Requests received so far per opcode (index = FUSE opcode), including those the loop answered itself. */
 export const counts: Binding['counts'] = binding.counts;
+
+/** This process's loops' struct loop_activity (native/src/background.h), for the remover (removerWatch in @strata/native). */
+export const activity: Binding['activity'] = binding.activity;
 
 /** The loop's CPU placement so far, for this process (one loop thread follows its callers). */
 export const colocation: Binding['colocation'] = binding.colocation;

@@ -24,6 +24,7 @@ interface Binding {
   listAheadCancel(): void;
   removeTree(path: string): boolean;
   drainRemovals(timeoutMs: number): number;
+  removerWatch(activity: ArrayBuffer): void;
 }
 
 const binding = require('./build/Release/strata_native.node') as Binding;
@@ -97,6 +98,11 @@ export const listAheadCancel: Binding['listAheadCancel'] = binding.listAheadCanc
 export const removeTree: Binding['removeTree'] = binding.removeTree;
 /** Waits up to `timeoutMs` for every queued removeTree to finish; returns how many are still pending. */
 export const drainRemovals: Binding['drainRemovals'] = binding.drainRemovals;
+/**
+ * Makes removeTree's jobs wait for the FUSE loops to be quiet (50 ms with no
+ * request, 2 s at most): `activity` is @strata/native/fusell's activity().
+ */
+export const removerWatch: Binding['removerWatch'] = binding.removerWatch;
 
 /** Makes an overlay whiteout: a character device 0/0 named `path`. */
 export function mkWhiteout(path: string): void {

@@ -5,6 +5,7 @@
 #define STRATA_BACKGROUND_H
 #include <stddef.h>
 #include <stdint.h>
+#include <time.h>
 
 struct linux_dirent64 {
   uint64_t d_ino;
@@ -13,6 +14,23 @@ struct linux_dirent64 {
   unsigned char d_type;
   char d_name[];
 };
+
+// How busy this process's FUSE loops are. fuse_ll.c keeps it; the remover
+// (another module) reads it through an ArrayBuffer over it that JavaScript
+// hands on (fusell's activity(), the native module's removerWatch()).
+// Read and written with __atomic builtins.
+struct loop_activity {
+  int32_t busy;           // loops draining requests now
+  int32_t unused;
+  uint64_t idle_since_ns; // CLOCK_MONOTONIC: when one last went back to sleep
+};
+
+// CLOCK_MONOTONIC in nanoseconds.
+static inline uint64_t now_ns(void) {
+  struct timespec t;
+  clock_gettime(CLOCK_MONOTONIC, &t);
+  return (uint64_t)t.tv_sec * 1000000000u + (uint64_t)t.tv_nsec;
+}
 
 // Starts `n` detached threads named `name` (at most 15 bytes) running
 // `fn()` with `stack` bytes of stack; how many started.

@@ -1842,12 +1842,6 @@ static void dispatch(struct session *s, const char *buf, size_t n) {
   }
 }
 
-static uint64_t now_ns(void) {
-  struct timespec t;
-  clock_gettime(CLOCK_MONOTONIC, &t);
-  return (uint64_t)t.tv_sec * 1000000000u + (uint64_t)t.tv_nsec;
-}
-
 // How long the loop keeps polling /dev/fuse after a request before it goes
 // back to sleep in the event loop (STRATA_FUSE_SPIN_US; 0: never polls).
 // A program walking or changing a tree sends its next request soon after
@@ -1860,6 +1854,11 @@ static uint64_t now_ns(void) {
 // loop on its caller's CPU.
 static uint64_t spin_ns = 200000;
 
+// Whether a loop is draining requests, and since when all have slept (for
+// the remover, which waits for a quiet moment: see remover.c).
+static struct loop_activity activity;
+static napi_ref activity_ref;
+
 // The fd is readable: drain requests, polling a little for the next one
 // before letting the event loop breathe.
 static void on_readable(uv_poll_t *p, int status, int events) {
@@ -1870,6 +1869,7 @@ static void on_readable(uv_poll_t *p, int status, int events) {
     end_session(s, EIO);
     return;
   }
+  __atomic_add_fetch(&activity.busy, 1, __ATOMIC_RELAXED);
   uint64_t idle_since = 0;
   for (int i = 0; i < 4096 && !s->ended;) {
     ssize_t n = read(s->fd, in_buf, IN_BUF);
@@ -1903,6 +1903,8 @@ static void on_readable(uv_poll_t *p, int status, int events) {
     flush_released(s);
     flush_forgets(s);
   }
+  __atomic_store_n(&activity.idle_since_ns, now_ns(), __ATOMIC_RELAXED);
+  __atomic_sub_fetch(&activity.busy, 1, __ATOMIC_RELEASE);
 }
 
 // Calls JavaScript: callback(kind, op, unique, nodeid, uid, gid, pid, body | info). Frees `it`.
@@ -2196,6 +2198,18 @@ static napi_value js_backing_close(napi_env env, napi_callback_info info) {
   uint32_t bid = (uint32_t)id;
   if (ioctl(s->fd, FUSE_DEV_IOC_BACKING_CLOSE, &bid) < 0) return throw_errno(env, errno, "FUSE_DEV_IOC_BACKING_CLOSE");
   return undef(env);
+}
+
+// activity() -> an ArrayBuffer over this process's struct loop_activity
+// (always the same one: V8 allows one ArrayBuffer per external memory).
+static napi_value js_activity(napi_env env, napi_callback_info info) {
+  (void)info;
+  napi_value ab = NULL;
+  if (activity_ref && napi_get_reference_value(env, activity_ref, &ab) == napi_ok && ab) return ab;
+  if (napi_create_external_arraybuffer(env, &activity, sizeof activity, NULL, NULL, &ab) != napi_ok)
+    return throw_errno(env, ENOMEM, "activity: external ArrayBuffer");
+  napi_create_reference(env, ab, 1, &activity_ref);
+  return ab;
 }
 
 // counts(fd) -> requests received per opcode (index = opcode), including those answered in C.
@@ -2628,6 +2642,7 @@ static napi_value init(napi_env env, napi_value exports) {
     {"dirCacheCounts", NULL, js_dir_cache_counts, NULL, NULL, NULL, napi_default, NULL},
     {"reserveIds", NULL, js_reserve_ids, NULL, NULL, NULL, napi_default, NULL},
     {"counts", NULL, js_counts, NULL, NULL, NULL, napi_default, NULL},
+    {"activity", NULL, js_activity, NULL, NULL, NULL, napi_default, NULL},
     {"colocation", NULL, js_colocation, NULL, NULL, NULL, napi_default, NULL},
   };
   napi_define_properties(env, exports, sizeof props / sizeof props[0], props);

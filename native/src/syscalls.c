@@ -388,6 +388,7 @@ napi_value js_list_ahead(napi_env env, napi_callback_info info); // listahead.c
 napi_value js_list_ahead_skip(napi_env env, napi_callback_info info); // listahead.c
 napi_value js_list_ahead_cancel(napi_env env, napi_callback_info info); // listahead.c
 napi_value js_drain_removals(napi_env env, napi_callback_info info); // remover.c
+napi_value js_remover_watch(napi_env env, napi_callback_info info); // remover.c
 
 static napi_value init(napi_env env, napi_value exports) {
   napi_property_descriptor props[] = {
@@ -409,6 +410,7 @@ static napi_value init(napi_env env, napi_value exports) {
     {"listAheadCancel", NULL, js_list_ahead_cancel, NULL, NULL, NULL, napi_default, NULL},
     {"removeTree", NULL, js_remove_tree, NULL, NULL, NULL, napi_default, NULL},
     {"drainRemovals", NULL, js_drain_removals, NULL, NULL, NULL, napi_default, NULL},
+    {"removerWatch", NULL, js_remover_watch, NULL, NULL, NULL, napi_default, NULL},
   };
   napi_define_properties(env, exports, sizeof props / sizeof props[0], props);
   return exports;

@@ -166,3 +166,50 @@ test('removeTree removes a tree on a background thread without following links o
   t.true(native.removeTree(path.join(d, 'missing')), 'a missing path is queued and is simply nothing to do');
   t.is(native.drainRemovals(10_000), 0);
 });
+
+test.serial('removeTree waits for the FUSE loops to be quiet, two seconds at most, and not while drained', async (t) => {
+  const d = tmp(t);
+  // A struct loop_activity of our own: { i32 busy; i32 unused; u64 idle_since_ns }.
+  const activity = new ArrayBuffer(16);
+  const busy = new Int32Array(activity, 0, 1);
+  const idleSince = new BigUint64Array(activity, 8, 1);
+  t.teardown(() => {
+    busy[0] = 0;
+    idleSince[0] = 0n;
+  });
+  native.removerWatch(activity);
+  const tree = (name: string): string => {
+    const p = path.join(d, name, 'sub');
+    fs.mkdirSync(p, { recursive: true });
+    fs.writeFileSync(path.join(p, 'f'), 'x');
+    return path.dirname(p);
+  };
+  const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+  busy[0] = 1;
+  const a = tree('a');
+  t.true(native.removeTree(a));
+  await sleep(300);
+  t.true(fs.existsSync(a), 'kept while a loop is serving requests');
+  busy[0] = 0;
+  idleSince[0] = process.hrtime.bigint(); // CLOCK_MONOTONIC, as the loop keeps it
+  await sleep(20);
+  t.true(fs.existsSync(a), 'kept until the loops have slept 50 ms');
+  for (let i = 0; i < 100 && fs.existsSync(a); i++) await sleep(10);
+  t.false(fs.existsSync(a), 'removed once they have');
+
+  busy[0] = 1;
+  const b = tree('b');
+  const queued = Date.now();
+  t.true(native.removeTree(b));
+  for (let i = 0; i < 400 && fs.existsSync(b); i++) await sleep(10);
+  const waited = Date.now() - queued;
+  t.false(fs.existsSync(b), 'removed after two seconds however busy the loops are');
+  t.true(waited >= 1900, `waited ${waited} ms`);
+
+  const c = tree('c');
+  t.true(native.removeTree(c));
+  t.is(native.drainRemovals(1_000), 0, 'a drain does not wait for quiet');
+  t.false(fs.existsSync(c));
+  t.throws(() => native.removerWatch(new ArrayBuffer(8)), { instanceOf: TypeError });
+});

@@ -15,7 +15,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import * as ll from '@strata/native/fusell';
-import { fstatArray, listAhead, listAheadCancel, listAheadSkip } from '@strata/native';
+import { fstatArray, listAhead, listAheadCancel, listAheadSkip, removerWatch } from '@strata/native';
 import { StrataError } from '@strata/common';
 import { toErrno } from '../core/errno.ts';
 import type { Caller, Overlay, StatArray } from '../core/overlay.ts';
@@ -1344,6 +1344,8 @@ export function serveLowLevel(overlay: Overlay, mountpoint: string, opts: Transp
       return;
     }
     let ready = false;
+    // Trees out of sight are deleted when this loop (and any other) is quiet, not beside its requests.
+    if (process.env.STRATA_REMOVER_QUIET !== '0') removerWatch(ll.activity());
     ll.start(
       dev,
       (kind, op, unique, nodeid, uid, gid, _pid, data) => {
