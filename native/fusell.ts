@@ -68,6 +68,8 @@ export interface Colocation {
   /** The watchdog's looks, and those that found the loop starved. */
   looks: number;
   starved: number;
+  /** Bursts the loop left the idle class in because the caller's requests left FORGETs behind (rm -rf). */
+  declines: number;
 }
 
 const binding = require('./build/Release/strata_fusell.node') as Binding;

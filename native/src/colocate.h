@@ -11,12 +11,15 @@ struct colo_stats {
   uint64_t rescues; // times the watchdog found it starved and made it a normal thread again
   uint64_t looks;   // the watchdog's looks
   uint64_t starved; // looks that found it starved
+  uint64_t declines; // bursts left because the caller's requests left FORGETs behind
 };
 
 // Once, on the thread that runs the loop: reads STRATA_FUSE_COLOCATE (0: off).
 void colo_init(void);
 // The loop read a request from session fd `fd`, sent by thread `pid`.
 void colo_request(int fd, uint32_t pid);
+// That request was a FORGET (or a batch of them): work the caller left behind.
+void colo_oneway(void);
 // The loop is done with that request (answered it, or handed it to JavaScript and back).
 void colo_done(void);
 // The loop goes back to sleep in the event loop: a normal thread again.

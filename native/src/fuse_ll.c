@@ -1890,6 +1890,8 @@ static void on_readable(uv_poll_t *p, int status, int events) {
     i++;
     if ((size_t)n < sizeof(struct fuse_in_header)) continue;
     colo_request(s->fd, ((const struct fuse_in_header *)in_buf)->pid);
+    uint32_t opcode = ((const struct fuse_in_header *)in_buf)->opcode;
+    if (opcode == FUSE_FORGET || opcode == FUSE_BATCH_FORGET) colo_oneway();
     dispatch(s, in_buf, (size_t)n);
     colo_done();
   }
@@ -2240,7 +2242,7 @@ static napi_value js_dir_cache_counts(napi_env env, napi_callback_info info) {
   return arr;
 }
 
-// colocation() -> { enabled, bursts, moves, rescues, looks, starved }: the loop's CPU placement (colocate.c).
+// colocation() -> { enabled, bursts, moves, rescues, looks, starved, declines }: the loop's CPU placement (colocate.c).
 static napi_value js_colocation(napi_env env, napi_callback_info info) {
   (void)info;
   struct colo_stats st;
@@ -2250,7 +2252,7 @@ static napi_value js_colocation(napi_env env, napi_callback_info info) {
   napi_get_boolean(env, st.enabled, &v);
   napi_set_named_property(env, o, "enabled", v);
   const struct { const char *name; uint64_t n; } counts[] = {
-    {"bursts", st.bursts}, {"moves", st.moves}, {"rescues", st.rescues}, {"looks", st.looks}, {"starved", st.starved},
+    {"bursts", st.bursts}, {"moves", st.moves}, {"rescues", st.rescues}, {"looks", st.looks}, {"starved", st.starved}, {"declines", st.declines},
   };
   for (size_t i = 0; i < sizeof counts / sizeof counts[0]; i++) {
     napi_create_double(env, (double)counts[i].n, &v);

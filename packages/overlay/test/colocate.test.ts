@@ -117,3 +117,30 @@ test.serial('a thread started during a burst does not stay idle-class', async (t
   t.true(threads.some((th) => th.name === 'strata-remover'), `threads: ${JSON.stringify(threads)}`);
   t.deepEqual(threads.filter((th) => th.policy === 5), [], 'idle-class threads after the burst');
 });
+
+test.serial('an rm -rf, whose removals leave FORGETs behind, is served as a normal thread', async (t) => {
+  const spec: Record<string, string> = {};
+  for (let d = 0; d < 10; d++) for (let f = 0; f < 50; f++) spec[`tree/d${d}/f${f}`] = 'x';
+  let stats;
+  for (let i = 0; i < 5 && !stats?.bursts; i++) {
+    const s = makeStack(1);
+    populate(s.lowers[0]!, spec);
+    await mountWith(t, { STRATA_FUSE_COLOCATE: undefined }, s);
+    execFileSync('rm', ['-rf', path.join(s.mnt, 'tree')]);
+    stats = (await serverStats(s.mnt)).colocation;
+  }
+  t.true((stats?.bursts ?? 0) > 0, `the rm -rf began as a burst: ${JSON.stringify(stats)}`);
+  t.true((stats?.declines ?? 0) > 0, `and left it: ${JSON.stringify(stats)}`);
+  t.is(stats?.rescues, 0, 'on its own, not rescued by the watchdog');
+});
+
+test.serial('a burst of creates leaves nothing behind and stays idle-class', async (t) => {
+  let stats;
+  for (let i = 0; i < 5 && !stats?.bursts; i++) {
+    const s = await mountWith(t, { STRATA_FUSE_COLOCATE: undefined });
+    createMany(path.join(s.mnt, 'd'), 1000);
+    stats = (await serverStats(s.mnt)).colocation;
+  }
+  t.true((stats?.bursts ?? 0) > 0, JSON.stringify(stats));
+  t.is(stats?.declines, 0, JSON.stringify(stats));
+});
