@@ -102,34 +102,53 @@ class Errno extends Error {
   }
 }
 
+/**
+ * A DataView over `b`'s bytes. Replies and the loop's records are written and
+ * read through one: DataView's accessors are built into V8, where Buffer's
+ * writeUInt32LE is JavaScript that checks its arguments. A new server's
+ * first 100 attribute replies took 4.3-5.8 ms with Buffer's and 0.6 ms with
+ * DataView's, and once compiled 250 against 120 ns each (node, by hand).
+ */
+function viewOf(b: Buffer): DataView {
+  return new DataView(b.buffer, b.byteOffset, b.byteLength);
+}
+
+function set64(d: DataView, off: number, v: number): void {
+  d.setUint32(off, v >>> 0, true);
+  d.setUint32(off + 4, Math.floor(v / 4294967296) >>> 0, true);
+}
+
 function w64(b: Buffer, off: number, v: number): void {
-  b.writeUInt32LE(v >>> 0, off);
-  b.writeUInt32LE(Math.floor(v / 4294967296) >>> 0, off + 4);
+  set64(viewOf(b), off, v);
 }
 
 /** The u64 at `off` (node ids, offsets and sizes stay below 2^53). */
+function get64(d: DataView, off: number): number {
+  return d.getUint32(off, true) + d.getUint32(off + 4, true) * 4294967296;
+}
+
 function r64(b: Buffer, off: number): number {
   return b.readUInt32LE(off) + b.readUInt32LE(off + 4) * 4294967296;
 }
 
 /** fuse_attr (88 bytes) at `off` from the engine's stat array. */
-function writeAttr(b: Buffer, off: number, st: StatArray): void {
-  w64(b, off, st[6]!);
-  w64(b, off + 8, st[3]!);
-  w64(b, off + 16, st[9]!);
-  w64(b, off + 24, Math.max(0, st[10]!));
-  w64(b, off + 32, Math.max(0, st[12]!));
-  w64(b, off + 40, Math.max(0, st[14]!));
-  b.writeUInt32LE(st[11]!, off + 48);
-  b.writeUInt32LE(st[13]!, off + 52);
-  b.writeUInt32LE(st[15]!, off + 56);
-  b.writeUInt32LE(st[0]!, off + 60);
-  b.writeUInt32LE(st[5]!, off + 64);
-  b.writeUInt32LE(st[1]!, off + 68);
-  b.writeUInt32LE(st[2]!, off + 72);
-  b.writeUInt32LE(st[7]! >>> 0, off + 76);
-  b.writeUInt32LE(st[8]!, off + 80);
-  b.writeUInt32LE(0, off + 84);
+function writeAttr(d: DataView, off: number, st: StatArray): void {
+  set64(d, off, st[6]!);
+  set64(d, off + 8, st[3]!);
+  set64(d, off + 16, st[9]!);
+  set64(d, off + 24, Math.max(0, st[10]!));
+  set64(d, off + 32, Math.max(0, st[12]!));
+  set64(d, off + 40, Math.max(0, st[14]!));
+  d.setUint32(off + 48, st[11]!, true);
+  d.setUint32(off + 52, st[13]!, true);
+  d.setUint32(off + 56, st[15]!, true);
+  d.setUint32(off + 60, st[0]!, true);
+  d.setUint32(off + 64, st[5]!, true);
+  d.setUint32(off + 68, st[1]!, true);
+  d.setUint32(off + 72, st[2]!, true);
+  d.setUint32(off + 76, st[7]! >>> 0, true);
+  d.setUint32(off + 80, st[8]!, true);
+  d.setUint32(off + 84, 0, true);
 }
 
 /** Seconds the kernel may cache names (and negative lookups) and attributes. */
@@ -166,15 +185,15 @@ function nameRecords(names: Iterable<string>): Buffer {
 }
 
 /** fuse_entry_out (128 bytes) at `off`; nodeid 0 with no attributes is a cacheable "no such entry". */
-function writeEntry(b: Buffer, off: number, nodeid: number, st: StatArray | null, ttl: Timeouts): void {
-  w64(b, off, nodeid);
-  w64(b, off + 8, 0);
-  w64(b, off + 16, Math.floor(ttl.entry));
-  w64(b, off + 24, st ? Math.floor(ttl.attr) : 0);
-  b.writeUInt32LE(nsec(ttl.entry), off + 32);
-  b.writeUInt32LE(st ? nsec(ttl.attr) : 0, off + 36);
-  if (st) writeAttr(b, off + 40, st);
-  else b.fill(0, off + 40, off + 128);
+function writeEntry(d: DataView, off: number, nodeid: number, st: StatArray | null, ttl: Timeouts): void {
+  set64(d, off, nodeid);
+  set64(d, off + 8, 0);
+  set64(d, off + 16, Math.floor(ttl.entry));
+  set64(d, off + 24, st ? Math.floor(ttl.attr) : 0);
+  d.setUint32(off + 32, nsec(ttl.entry), true);
+  d.setUint32(off + 36, st ? nsec(ttl.attr) : 0, true);
+  if (st) writeAttr(d, off + 40, st);
+  else for (let z = off + 40; z < off + 128; z += 8) d.setFloat64(z, 0);
 }
 
 function cstr(b: Buffer, start: number): [string, number] {
@@ -273,6 +292,7 @@ function createSession(overlay: Overlay, ttl: Timeouts, lowerPassthrough = true)
   /** The session's /dev/fuse fd: names the session in every call to the loop. */
   let dev = -1;
   const scratch = Buffer.alloc(ENTRY_OUT + 16);
+  const scratchView = viewOf(scratch);
   /** Attributes of one file at a time, written into a reply at once (overlay.statNode's `into`). */
   const statScratch = new Float64Array(16);
 
@@ -465,6 +485,7 @@ function createSession(overlay: Overlay, ttl: Timeouts, lowerPassthrough = true)
     if (children.size > PREPARE_MAX) return;
     // [u16 name length][name][fuse_entry_out] each; a name is at most 255 bytes (NAME_MAX) on the host.
     const out = Buffer.allocUnsafe(children.size * (2 + 255 + ENTRY_OUT));
+    const view = viewOf(out);
     let pos = 0;
     for (const [name, child] of children) {
       if (child.isDir || child.upper || child.removed || renumbered.has(child)) continue;
@@ -482,7 +503,7 @@ function createSession(overlay: Overlay, ttl: Timeouts, lowerPassthrough = true)
       else inodes.set(id, { node: child, nlookup: 0, prepared: true });
       const n = out.write(name, pos + 2, 255, 'utf8');
       out.writeUInt16LE(n, pos);
-      writeEntry(out, pos + 2 + n, id, st, ttl);
+      writeEntry(view, pos + 2 + n, id, st, ttl);
       pos += 2 + n + ENTRY_OUT;
     }
     if (pos) ll.prepareEntries(dev, dirId, out.subarray(0, pos));
@@ -551,12 +572,12 @@ function createSession(overlay: Overlay, ttl: Timeouts, lowerPassthrough = true)
       } catch {
         // Only a shortcut for the next lookups: this one's answer stands.
       }
-      writeEntry(scratch, 0, 0, null, ttl);
+      writeEntry(scratchView, 0, 0, null, ttl);
       return scratch.subarray(0, ENTRY_OUT);
     }
     const st = overlay.statNode(child, statScratch);
     const id = remember(child, st);
-    writeEntry(scratch, 0, id, st, volatileAttrs.has(id) ? { entry: ttl.entry, attr: 0 } : ttl);
+    writeEntry(scratchView, 0, id, st, volatileAttrs.has(id) ? { entry: ttl.entry, attr: 0 } : ttl);
     offerStable(id, child, st);
     offerListable(id, child);
     return scratch.subarray(0, ENTRY_OUT);
@@ -706,11 +727,12 @@ function createSession(overlay: Overlay, ttl: Timeouts, lowerPassthrough = true)
 
   const attrReply = (st: StatArray, nodeid = 0): Buffer => {
     const b = Buffer.allocUnsafe(ATTR_OUT);
+    const d = viewOf(b);
     const valid = volatileAttrs.has(nodeid) ? 0 : ttl.attr;
-    w64(b, 0, Math.floor(valid));
-    b.writeUInt32LE(nsec(valid), 8);
-    b.writeUInt32LE(0, 12);
-    writeAttr(b, 16, st);
+    set64(d, 0, Math.floor(valid));
+    d.setUint32(8, nsec(valid), true);
+    d.setUint32(12, 0, true);
+    writeAttr(d, 16, st);
     return b;
   };
 
@@ -857,6 +879,7 @@ function createSession(overlay: Overlay, ttl: Timeouts, lowerPassthrough = true)
    * made garbage enough for a fifth of a cold find's server time.
    */
   let listBuf = Buffer.allocUnsafe(64 * 1024);
+  let listView = viewOf(listBuf);
 
   /**
    * The kernel holds `node`, a file still only in lower layers, under this
@@ -896,8 +919,12 @@ function createSession(overlay: Overlay, ttl: Timeouts, lowerPassthrough = true)
       else hi = mid;
     }
     const withFiles = fileAttrDirs.has(nodeid) || (dir.parent !== null && fileAttrParents.has(dir.parent.ino));
-    if (listBuf.length < size) listBuf = Buffer.allocUnsafe(size);
+    if (listBuf.length < size) {
+      listBuf = Buffer.allocUnsafe(size);
+      listView = viewOf(listBuf);
+    }
     const out = listBuf;
+    const view = listView;
     let pos = 0;
     // "." and ".." (cookies 1 and 2), then the entries.
     for (let i = offset < 2 ? offset - 2 : lo; i < nodes.length; i++) {
@@ -927,14 +954,14 @@ function createSession(overlay: Overlay, ttl: Timeouts, lowerPassthrough = true)
             type = direntType(st[0]!);
           }
         }
-        if (st) writeEntry(out, pos, childId, st, ttl);
+        if (st) writeEntry(view, pos, childId, st, ttl);
         else out.set(NO_ENTRY, pos);
         pos += ENTRY_OUT;
       }
-      w64(out, pos, ino);
-      w64(out, pos + 8, cookie);
-      out.writeUInt32LE(nameLen, pos + 16);
-      out.writeUInt32LE(type, pos + 20);
+      set64(view, pos, ino);
+      set64(view, pos + 8, cookie);
+      view.setUint32(pos + 16, nameLen, true);
+      view.setUint32(pos + 20, type, true);
       out.write(name, pos + 24, 'utf8');
       for (let z = pos + 24 + nameLen; z < pos + dirent; z++) out[z] = 0;
       pos += dirent;
@@ -1084,7 +1111,7 @@ function createSession(overlay: Overlay, ttl: Timeouts, lowerPassthrough = true)
           // Its attributes through the new handle: no second walk of the host path.
           const st = overlay.fgetattr(fh, '');
           const id = remember(overlay.tree.children(inodeOf(nodeid).node).get(name)!, st);
-          writeEntry(out, 0, id, st, ttl);
+          writeEntry(viewOf(out), 0, id, st, ttl);
           // A new file has no security.capability: the loop answers the kernel's per-write query itself.
           ll.noCaps(dev, id, true);
           openReply(id, fh, hostFlags(flags), out, ENTRY_OUT);
@@ -1226,8 +1253,9 @@ function createSession(overlay: Overlay, ttl: Timeouts, lowerPassthrough = true)
     topUpIds();
   };
   const looked = (ids: Buffer): void => {
+    const d = viewOf(ids);
     for (let off = 0; off + 8 <= ids.length; off += 8) {
-      const e = known(r64(ids, off));
+      const e = known(get64(d, off));
       if (!e) continue;
       e.nlookup++;
       const dir = e.node.parent && preparedDirs.get(e.node.parent.ino);
@@ -1236,12 +1264,13 @@ function createSession(overlay: Overlay, ttl: Timeouts, lowerPassthrough = true)
   };
   /** Takes in the entries the loop listed: each a kernel reference, and a number it may have given (ll.listable). */
   const listed = (recs: Buffer): void => {
+    const d = viewOf(recs);
     for (let off = 0; off + LISTED_REC <= recs.length;) {
       const at = off;
-      const parent = r64(recs, at);
-      const id = r64(recs, at + 8);
+      const parent = get64(d, at);
+      const id = get64(d, at + 8);
       const fresh = recs[at + 32] === 1;
-      const n = recs.readUInt16LE(at + 34);
+      const n = d.getUint16(at + 34, true);
       const name = recs.toString('utf8', at + LISTED_REC, at + LISTED_REC + n);
       off += LISTED_REC + n;
       if (fresh) {
@@ -1275,14 +1304,15 @@ function createSession(overlay: Overlay, ttl: Timeouts, lowerPassthrough = true)
   };
   /** Takes in the files the loop made: what CREATE here would have kept (tree entry, handle, backing, writer). */
   const created = (recs: Buffer): void => {
+    const d = viewOf(recs);
     for (let off = 0; off + CREATED_REC <= recs.length;) {
-      const parentId = r64(recs, off);
-      const id = r64(recs, off + 8);
-      const hostDev = r64(recs, off + 16);
-      const hostIno = r64(recs, off + 24);
-      const fd = recs.readInt32LE(off + 32);
-      const backingId = recs.readInt32LE(off + 36);
-      const n = recs.readUInt16LE(off + 40);
+      const parentId = get64(d, off);
+      const id = get64(d, off + 8);
+      const hostDev = get64(d, off + 16);
+      const hostIno = get64(d, off + 24);
+      const fd = d.getInt32(off + 32, true);
+      const backingId = d.getInt32(off + 36, true);
+      const n = d.getUint16(off + 40, true);
       const name = recs.toString('utf8', off + CREATED_REC, off + CREATED_REC + n);
       off += CREATED_REC + n;
       idsNext = Math.max(idsNext, id + 1);
@@ -1301,9 +1331,10 @@ function createSession(overlay: Overlay, ttl: Timeouts, lowerPassthrough = true)
   };
   /** Takes in the lower files the loop whited out (ll.unlinkable): the tree follows, as after UNLINK here. */
   const unlinked = (recs: Buffer): void => {
+    const d = viewOf(recs);
     for (let off = 0; off + UNLINKED_REC <= recs.length;) {
-      const parentId = r64(recs, off);
-      const n = recs.readUInt16LE(off + 8);
+      const parentId = get64(d, off);
+      const n = d.getUint16(off + 8, true);
       const name = recs.toString('utf8', off + UNLINKED_REC, off + UNLINKED_REC + n);
       off += UNLINKED_REC + n;
       settle(parentId, name);
