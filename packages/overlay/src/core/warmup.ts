@@ -39,11 +39,16 @@ export function warmUp(transport?: (scratch: Overlay) => void): void {
   }
 }
 
-/** A lower layer of d/sub/, d/f and g under an empty upper layer, in `dir`. */
+/** Files in the scratch stack's directory e/ (a walk's or an rm -rf's first directory: see exerciseSession). */
+export const SCRATCH_FILES = 32;
+
+/** A lower layer of d/sub/, d/f, e/f0..f31 and g under an empty upper layer, in `dir`. */
 function onScratchStack(dir: string, fn: (ov: Overlay) => void): void {
   const lower = path.join(dir, 'lower');
   fs.mkdirSync(path.join(lower, 'd', 'sub'), { recursive: true });
   fs.writeFileSync(path.join(lower, 'd', 'f'), 'f');
+  fs.mkdirSync(path.join(lower, 'e'));
+  for (let i = 0; i < SCRATCH_FILES; i++) fs.writeFileSync(path.join(lower, 'e', `f${i}`), '');
   fs.writeFileSync(path.join(lower, 'g'), 'g');
   fs.mkdirSync(path.join(dir, 'upper'));
   fs.mkdirSync(path.join(dir, 'work'));

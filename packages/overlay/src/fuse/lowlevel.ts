@@ -22,6 +22,7 @@ import type { Caller, Overlay, StatArray } from '../core/overlay.ts';
 import { ROOT_INO } from '../core/inodes.ts';
 import { Node, S_IFDIR, S_IFMT, S_IFREG } from '../core/tree.ts';
 import { unmountPath } from '../unmount.ts';
+import { SCRATCH_FILES } from '../core/warmup.ts';
 import { dirCacheFile } from './dircache.ts';
 import { OpStats } from './stats.ts';
 import type { FuseServer, TransportOptions } from './transport.ts';
@@ -1521,7 +1522,44 @@ export function exerciseSession(overlay: Overlay): void {
   send(OP.UNLINK, ROOT_INO, names('g')); // a lower file: a whiteout
   for (const name of ['l', 'h', 'n2']) send(OP.UNLINK, m, names(name));
   send(OP.RMDIR, ROOT_INO, names('m'));
+  // A directory of lower files, as a walk and an rm -rf meet it: listed,
+  // a file looked up (its siblings' answers prepared), then removed one by
+  // one (the first copies the directory up), some as the loop reports them.
+  const e = id(send(OP.LOOKUP, ROOT_INO, names('e')));
+  send(OP.READDIRPLUS, e, readIn());
+  send(OP.GETATTR, e, Buffer.alloc(16));
+  send(OP.LOOKUP, e, names('f0'));
+  send(OP.LOOKUP, e, names('f1'));
+  const gone: string[] = [];
+  for (let i = 0; i < SCRATCH_FILES; i++) gone.push(`f${i}`);
+  for (const name of gone.slice(0, SCRATCH_FILES / 2)) send(OP.UNLINK, e, names(name));
+  const listed = Buffer.alloc(LISTED_REC + 3);
+  listed.writeUInt32LE(ROOT_INO, 0);
+  listed.writeUInt32LE(e, 8);
+  listed.writeUInt16LE(1, 34);
+  listed.write('e', LISTED_REC);
+  s.listed(listed.subarray(0, LISTED_REC + 1));
+  const unlinked = Buffer.concat(gone.slice(SCRATCH_FILES / 2).map((name) => {
+    const rec = Buffer.alloc(UNLINKED_REC + name.length);
+    rec.writeUInt32LE(e, 0);
+    rec.writeUInt16LE(name.length, 8);
+    rec.write(name, UNLINKED_REC);
+    return rec;
+  }));
+  try {
+    s.unlinked(unlinked); // (the tree only: no loop whited these out, and the scratch stack goes)
+  } catch {
+    // as above
+  }
+  send(OP.RMDIR, ROOT_INO, names('e'));
+  const batch = Buffer.alloc(8 + 16 * 2);
+  batch.writeUInt32LE(2, 0);
+  for (const [i, node] of [e, d].entries()) {
+    batch.writeUInt32LE(node, 8 + 16 * i);
+    batch.writeUInt32LE(1, 16 + 16 * i);
+  }
+  send(OP.BATCH_FORGET, ROOT_INO, batch);
   const one = Buffer.alloc(8);
   one.writeUInt32LE(1, 0);
-  for (const node of [f, n, l, m, d]) if (node) send(OP.FORGET, node, one);
+  for (const node of [f, n, l, m]) if (node) send(OP.FORGET, node, one);
 }
