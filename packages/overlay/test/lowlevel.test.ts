@@ -394,13 +394,45 @@ test('a directory listed twice: the entries the kernel holds stay whole, and sta
   const pins = Array.from({ length: 40 }, (_, i) => fs.openSync(m(`p/b/f${i}`), 'r'));
   t.teardown(() => pins.forEach((fd) => fs.closeSync(fd)));
   const base = await serverStats(s.mnt);
-  t.is(names('p/b').length, 40); // again: the kernel holds the entries now; the second listing leaves them be
+  // Again: the kernel holds the entries now; the second listing leaves them be, with their numbers
+  // (from the loop: the kernel's copy of the listing is dropped first).
+  fs.writeFileSync('/proc/sys/vm/drop_caches', '1');
+  const again = execFileSync('ls', ['-fi', m('p/b')], { encoding: 'utf8' }).trim().split('\n').map((l) => l.trim().split(/\s+/));
+  const listedFiles = again.filter(([, name]) => name!.startsWith('f'));
+  t.is(listedFiles.length, 40);
   for (let i = 0; i < 40; i++) t.is(fs.lstatSync(m(`p/b/f${i}`)).size, i);
+  for (const [ino, name] of listedFiles) t.is(Number(ino), fs.lstatSync(m(`p/b/${name}`)).ino, `the inode number listed for ${name}`);
   const after = await serverStats(s.mnt);
   t.is((after.requests.lookup ?? 0) - (base.requests.lookup ?? 0), 0, 'stats after the listings needed no LOOKUP');
   const host = fs.lstatSync(path.join(s.lowers[0]!, 'p/b/f7'));
   const seen = fs.lstatSync(m('p/b/f7'));
   t.deepEqual([seen.mode, seen.size, seen.mtimeMs, seen.nlink], [host.mode, host.size, host.mtimeMs, host.nlink]);
+});
+
+test('a directory listed as rm -rf lists it (one buffer, then again whole): the loop gives each file the kernel holds its number, unstat\'ed', async (t) => {
+  const s = makeStack(1);
+  const files: Record<string, string> = {};
+  for (let i = 0; i < 100; i++) files[`r/d/f${i}`] = 'x';
+  files['r/x/f'] = 'x';
+  populate(s.lowers[0]!, files);
+  await mountNative(t, s);
+  const dir = path.join(s.mnt, 'r', 'd');
+  fs.statSync(path.join(s.mnt, 'r/x/f')); // a file looked up under r/: listings under r/ carry the files' attributes from now on
+  fs.readdirSync(path.join(s.mnt, 'r'));
+  const base = await serverStats(s.mnt);
+  // Python's scandir reads d_ino as getdents gives it; the first listing stops after one buffer, as rm's emptiness check does.
+  const script = [
+    'import os, sys',
+    'd = sys.argv[1]',
+    'it = os.scandir(d); next(it); it.close()',
+    'for e in os.scandir(d): print(e.inode(), os.lstat(e.path).st_ino, e.name)',
+  ].join('\n');
+  const rows = execFileSync('python3', ['-c', script, dir], { encoding: 'utf8' }).trim().split('\n').map((l) => l.split(' '));
+  const after = await serverStats(s.mnt);
+  t.is(rows.length, 100);
+  t.deepEqual(rows.filter(([listed, stated]) => listed !== stated), [], 'the numbers listed are the files\' own');
+  t.is(engineCount(after, 'readdirplus') - engineCount(base, 'readdirplus'), 0, 'the loop listed the directory both times');
+  t.true((after.requests.readdirplus ?? 0) - (base.requests.readdirplus ?? 0) >= 2, 'twice');
 });
 
 test('files closed: the loop answers each RELEASE and the engine closes the host files, none left open', async (t) => {
