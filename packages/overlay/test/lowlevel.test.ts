@@ -435,6 +435,35 @@ test('a directory listed as rm -rf lists it (one buffer, then again whole): the 
   t.true((after.requests.readdirplus ?? 0) - (base.requests.readdirplus ?? 0) >= 2, 'twice');
 });
 
+test('a lower directory\'s attributes after changes elsewhere come from the loop, as the layers give them, until it is copied up', async (t) => {
+  const s = makeStack(2);
+  populate(s.lowers[0]!, { 'a/one/f': 'x', 'a/both/f': 'x', x: 'x' });
+  populate(s.lowers[1]!, { 'a/both/g': 'y' });
+  fs.chmodSync(path.join(s.lowers[0]!, 'a/one'), 0o750);
+  await mountNative(t, s);
+  const m = (p: string) => path.join(s.mnt, p);
+  fs.readdirSync(m('a')); // the loop lists a/ and answers for its subdirectories
+  fs.writeFileSync(m('x'), 'changed'); // a change elsewhere: the answers its listing left are gone
+  const base = await serverStats(s.mnt);
+  const seen = (p: string) => {
+    fs.readdirSync(m(p)); // (a listing makes the kernel ask for the directory's attributes again)
+    return fs.statSync(m(p));
+  };
+  const one = seen('a/one');
+  const both = seen('a/both');
+  const after = await serverStats(s.mnt);
+  t.is(engineCount(after, 'getattr') - engineCount(base, 'getattr'), 0, 'the loop answered');
+  t.true((after.requests.getattr ?? 0) - (base.requests.getattr ?? 0) >= 2, 'the kernel asked');
+  const host = fs.statSync(path.join(s.lowers[0]!, 'a/one'));
+  t.deepEqual([one.mode, one.nlink, one.mtimeMs, one.uid], [host.mode, host.nlink, host.mtimeMs, host.uid]);
+  t.is(both.nlink, 1, 'a merged directory has one link, as the engine says');
+  t.deepEqual(fs.readdirSync(m('a/both')).sort(), ['f', 'g']);
+  fs.chmodSync(m('a/one'), 0o700); // copied up: the engine answers for it again
+  t.is(seen('a/one').mode & 0o777, 0o700);
+  fs.rmSync(m('a/both'), { recursive: true });
+  t.false(fs.existsSync(m('a/both')));
+});
+
 test('files closed: the loop answers each RELEASE and the engine closes the host files, none left open', async (t) => {
   const s = makeStack(1);
   populate(s.lowers[0]!, { 'lower/a': 'A' });

@@ -1066,8 +1066,13 @@ function createSession(overlay: Overlay, ttl: Timeouts, lowerPassthrough = true)
         settle(nodeid, name);
         const gone = overlay.tree.children(dir).get(name);
         overlay.rmdirAt(dir, name);
-        // The loop holds on to the other upper directories (see FUSE_RMDIR there), not to this one.
-        if (gone?.ino) ll.upperDir(dev, renumbered.get(gone) ?? gone.ino, -1, false, 0, 0);
+        // The loop holds on to the other upper directories (see FUSE_RMDIR there), not to this one,
+        // nor answers for it as a lower directory any more.
+        if (gone?.ino) {
+          const goneId = renumbered.get(gone) ?? gone.ino;
+          ll.upperDir(dev, goneId, -1, false, 0, 0);
+          ll.listable(dev, goneId, 0, '', 0);
+        }
         return undefined;
       }
       case OP.RENAME:
