@@ -1410,7 +1410,7 @@ static int try_readdir(struct session *s, const struct fuse_in_header *h, const 
 static int ldir_getattr(struct session *s, uint64_t id, uint64_t unique) {
   struct ldir *d = ldir_of(s, id);
   struct stat st;
-  if (!d || d->npaths == 0 || stat(ldir_path(d, 0), &st) != 0 || !S_ISDIR(st.st_mode)) return 0;
+  if (!d || d->npaths == 0 || lstat(ldir_path(d, 0), &st) != 0 || !S_ISDIR(st.st_mode)) return 0;
   struct fuse_attr_out out = {s->list_attr, s->list_attr_ns, 0, attr_of(&st, id, d->npaths > 1 ? 1 : (uint32_t)st.st_nlink)};
   send_reply(s, unique, 0, &out, sizeof out);
   return 1;
