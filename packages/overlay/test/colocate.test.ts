@@ -122,7 +122,9 @@ test.serial('an rm -rf, whose removals leave FORGETs behind, is served as a norm
   const spec: Record<string, string> = {};
   for (let d = 0; d < 10; d++) for (let f = 0; f < 50; f++) spec[`tree/d${d}/f${f}`] = 'x';
   let stats;
-  for (let i = 0; i < 5 && !stats?.bursts; i++) {
+  // Beside busy test files the watchdog may rescue the loop first (then it
+  // left the idle class too, but not on its own): such a try is made again.
+  for (let i = 0; i < 8 && (!stats?.bursts || stats.rescues); i++) {
     const s = makeStack(1);
     populate(s.lowers[0]!, spec);
     await mountWith(t, { STRATA_FUSE_COLOCATE: undefined }, s);
