@@ -119,15 +119,12 @@ function set64(d: DataView, off: number, v: number): void {
   d.setUint32(off + 4, Math.floor(v / 4294967296) >>> 0, true);
 }
 
-function w64(b: Buffer, off: number, v: number): void {
-  set64(viewOf(b), off, v);
-}
-
 /** The u64 at `off` (node ids, offsets and sizes stay below 2^53). */
 function get64(d: DataView, off: number): number {
   return d.getUint32(off, true) + d.getUint32(off + 4, true) * 4294967296;
 }
 
+/** The same, read once from a request's body (no view made for one read). */
 function r64(b: Buffer, off: number): number {
   return b.readUInt32LE(off) + b.readUInt32LE(off + 4) * 4294967296;
 }
@@ -819,9 +816,10 @@ function createSession(overlay: Overlay, ttl: Timeouts, lowerPassthrough = true)
       writers.set(nodeid, file);
       offerWriter(nodeid, file, st);
     }
-    w64(out, off, fd);
-    out.writeUInt32LE(openFlags, off + 8);
-    out.writeInt32LE(backingId, off + 12);
+    const d = viewOf(out);
+    set64(d, off, fd);
+    d.setUint32(off + 8, openFlags, true);
+    d.setInt32(off + 12, backingId, true);
   };
 
   /** Registers a backing for a node; read-write where the host file is in the upper layer, so later writers can share it. */
@@ -1133,14 +1131,15 @@ function createSession(overlay: Overlay, ttl: Timeouts, lowerPassthrough = true)
       case OP.STATFS: {
         const s = overlay.statfs();
         const out = Buffer.alloc(80);
-        w64(out, 0, s.blocks);
-        w64(out, 8, s.bfree);
-        w64(out, 16, s.bavail);
-        w64(out, 24, s.files);
-        w64(out, 32, s.ffree);
-        out.writeUInt32LE(s.bsize, 40);
-        out.writeUInt32LE(255, 44);
-        out.writeUInt32LE(s.bsize, 48);
+        const d = viewOf(out);
+        set64(d, 0, s.blocks);
+        set64(d, 8, s.bfree);
+        set64(d, 16, s.bavail);
+        set64(d, 24, s.files);
+        set64(d, 32, s.ffree);
+        d.setUint32(40, s.bsize, true);
+        d.setUint32(44, 255, true);
+        d.setUint32(48, s.bsize, true);
         return out;
       }
       case OP.SETXATTR: {
@@ -1535,22 +1534,23 @@ export function exerciseSession(overlay: Overlay): void {
   send(OP.GETATTR, e, Buffer.alloc(16));
   send(OP.LOOKUP, e, names('f0'));
   send(OP.LOOKUP, e, names('f1'));
-  const gone: string[] = [];
-  for (let i = 0; i < SCRATCH_FILES; i++) gone.push(`f${i}`);
+  const gone = Array.from({ length: SCRATCH_FILES }, (_, i) => `f${i}`);
   for (const name of gone.slice(0, SCRATCH_FILES / 2)) send(OP.UNLINK, e, names(name));
-  const listed = Buffer.alloc(LISTED_REC + 3);
+  const listed = Buffer.alloc(LISTED_REC + 1); // e, listed again (parent, id; names are ASCII here)
   listed.writeUInt32LE(ROOT_INO, 0);
   listed.writeUInt32LE(e, 8);
   listed.writeUInt16LE(1, 34);
   listed.write('e', LISTED_REC);
-  s.listed(listed.subarray(0, LISTED_REC + 1));
-  const unlinked = Buffer.concat(gone.slice(SCRATCH_FILES / 2).map((name) => {
-    const rec = Buffer.alloc(UNLINKED_REC + name.length);
-    rec.writeUInt32LE(e, 0);
-    rec.writeUInt16LE(name.length, 8);
-    rec.write(name, UNLINKED_REC);
-    return rec;
-  }));
+  s.listed(listed);
+  const unlinked = Buffer.concat(
+    gone.slice(SCRATCH_FILES / 2).map((name) => {
+      const rec = Buffer.alloc(UNLINKED_REC + name.length);
+      rec.writeUInt32LE(e, 0);
+      rec.writeUInt16LE(name.length, 8);
+      rec.write(name, UNLINKED_REC);
+      return rec;
+    }),
+  );
   try {
     s.unlinked(unlinked); // (the tree only: no loop whited these out, and the scratch stack goes)
   } catch {
