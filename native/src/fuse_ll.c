@@ -1318,13 +1318,14 @@ static int try_readdir(struct session *s, const struct fuse_in_header *h, const 
     if (x) {
       type = x->type;
       struct stat st;
-      // A file the kernel holds from an earlier listing here, known by its
-      // host inode: it keeps its dentry (see below), and needs no fstatat
-      // to tell (rm -rf lists each directory twice; the second listing of
-      // 100 files spent about 150 us in them).
-      uint64_t held_id = plus && !x->redirect && x->type != DT_DIR && files ? ino_get(&s->inos, d->devs[x->src], x->ino) : 0;
-      if (held_id && idbits_has(&s->held, held_id)) {
-        ino = held_id;
+      // The number the engine gave its topmost copy, by that copy's d_ino, if any.
+      uint64_t by_dino = ino_get(&s->inos, d->devs[x->src], x->ino);
+      // A file the kernel holds from an earlier listing here: it keeps its
+      // dentry (see below), and needs no fstatat to tell (rm -rf lists each
+      // directory twice; the second listing of 100 files spent about 150 us
+      // in them).
+      if (plus && !x->redirect && x->type != DT_DIR && files && by_dino && idbits_has(&s->held, by_dino)) {
+        ino = by_dino;
       } else if (plus && !x->redirect && (x->type == DT_DIR || files)) {
         int *fd = &fds[x->src];
         if (*fd < 0) *fd = open(ldir_path(d, x->src), O_PATH | O_DIRECTORY | O_CLOEXEC);
@@ -1372,8 +1373,8 @@ static int try_readdir(struct session *s, const struct fuse_in_header *h, const 
           }
         }
       }
-      // No attributes: the number the engine gave it, if it gave one (by its topmost copy's d_ino).
-      if (!ino) ino = ino_get(&s->inos, d->devs[x->src], x->ino);
+      // No attributes: the number the engine gave it, if it gave one.
+      if (!ino) ino = by_dino;
       if (!ino) ino = 0xffffffffu; // FUSE_UNKNOWN_INO
     }
     char *o = list_out + pos;
