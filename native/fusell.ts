@@ -50,7 +50,7 @@ interface Binding {
   listTimeouts(fd: number, entrySec: number, entryNsec: number, attrSec: number, attrNsec: number): void;
   listLinks(fd: number, on: boolean): void;
   dirCache(fd: number, file: string): void;
-  dirCacheCounts(fd: number): [number, number];
+  dirCacheCounts(fd: number): [number, number, number];
   counts(fd: number): number[];
   activity(): ArrayBuffer;
   colocation(): Colocation;

@@ -38,6 +38,9 @@ void dc_put(struct dircache *c, const char *path, const struct stat *st, const c
 // Notes the marks of `path` (kept, and valid: from dc_get).
 void dc_set_marks(struct dircache *c, const char *path, int marks);
 
+// How many of this session's stats the loop found made already by the checker threads.
+size_t dc_checked_ahead(const struct dircache *c);
+
 // What is kept of `path`, changed since or not (no stat): a hint only.
 const struct dc_dir *dc_peek(struct dircache *c, const char *path);
 

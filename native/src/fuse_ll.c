@@ -2252,17 +2252,19 @@ static napi_value js_counts(napi_env env, napi_callback_info info) {
   return arr;
 }
 
-// dirCacheCounts(fd) -> [kept, read]: host directories the loop listed from the cache (dirCache), and from the disk.
+// dirCacheCounts(fd) -> [kept, read, ahead]: host directories the loop listed from the cache (dirCache), and from
+// the disk; of the cache's checks, how many the checker threads had made already.
 static napi_value js_dir_cache_counts(napi_env env, napi_callback_info info) {
   size_t argc = 1;
   napi_value argv[1], arr, v;
   napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
   struct session *s = argc > 0 ? arg_session(env, argv[0]) : NULL;
-  napi_create_array_with_length(env, 2, &arr);
-  napi_create_double(env, s ? (double)s->dirs_kept : 0, &v);
-  napi_set_element(env, arr, 0, v);
-  napi_create_double(env, s ? (double)s->dirs_read : 0, &v);
-  napi_set_element(env, arr, 1, v);
+  double counts[3] = {s ? (double)s->dirs_kept : 0, s ? (double)s->dirs_read : 0, s ? (double)dc_checked_ahead(s->dc) : 0};
+  napi_create_array_with_length(env, 3, &arr);
+  for (uint32_t i = 0; i < 3; i++) {
+    napi_create_double(env, counts[i], &v);
+    napi_set_element(env, arr, i, v);
+  }
   return arr;
 }
 

@@ -1071,3 +1071,50 @@ test('lower directories listed on one mount come from the directory cache on the
   t.is(sixth.fromCache, 0, 'a world-writable cache directory is ignored');
   t.deepEqual([...sixth.walked.keys()].sort(), [...third.walked.keys()].sort());
 });
+
+test('a big directory cache is checked ahead on other threads; directories changed offline early and late in its order are still read again', async (t) => {
+  // 2 layers x 150 directories: far more records than the checkers' threshold (64).
+  const s = makeStack(2);
+  const [top, bottom] = [s.lowers[0]!, s.lowers[1]!];
+  const spec = (layer: string): Record<string, string> => {
+    const files: Record<string, string> = {};
+    for (let i = 0; i < 150; i++) files[`t/d${String(i).padStart(3, '0')}/${layer}`] = layer;
+    return files;
+  };
+  populate(top, spec('top'));
+  populate(bottom, spec('bottom'));
+  const cacheDir = fs.mkdtempSync(path.join(os.tmpdir(), 'strata-dircache-'));
+  t.teardown(() => fs.rmSync(cacheDir, { recursive: true, force: true }));
+  await new Promise((r) => setTimeout(r, 2100)); // (changed in the last 2 s: not kept)
+  const mountOnce = async (dirCache: string | false) => {
+    const h = await mountStrata(t, s, { transport: 'native', dirCache });
+    const names = [...walkTree(path.join(s.mnt, 't')).keys()];
+    const st = (await serverStats(s.mnt)) as unknown as { hostDirs: { fromCache: number; read: number; checkedAhead: number } };
+    await unmount(h);
+    return { names, ...st.hostDirs };
+  };
+  const first = await mountOnce(cacheDir);
+  t.is(first.names.length, 450);
+  t.is(first.checkedAhead, 0, 'nothing to check on the first mount');
+  // From the cache, the checks made on the checker threads (mostly): tried
+  // a few times, as a loaded machine may leave them no CPU for a walk this short.
+  let second = await mountOnce(cacheDir);
+  for (let i = 0; i < 4 && second.checkedAhead === 0; i++) second = await mountOnce(cacheDir);
+  t.deepEqual(second.names, first.names);
+  t.is(second.read, 0);
+  t.true(second.checkedAhead > 0, `the checkers made ${second.checkedAhead} of ${second.fromCache} checks`);
+
+  // Offline: a file added near the start of the walk, one removed near its
+  // end, a directory in the middle replaced by a new one (a new inode).
+  fs.writeFileSync(path.join(top, 't/d001/new'), 'n');
+  fs.unlinkSync(path.join(bottom, 't/d148/bottom'));
+  fs.rmSync(path.join(bottom, 't/d075'), { recursive: true });
+  populate(bottom, { 't/d075/other': 'o' });
+  const third = await mountOnce(cacheDir);
+  const fresh = await mountOnce(false);
+  t.is(fresh.fromCache, 0);
+  t.deepEqual(third.names, fresh.names);
+  const changed = third.names.filter((n) => /^d(001|075|148)\//.test(n));
+  t.deepEqual(changed, ['d001/bottom', 'd001/new', 'd001/top', 'd075/other', 'd075/top', 'd148/top']);
+  t.true(third.read >= 3, `${third.read} host directories read again`);
+});

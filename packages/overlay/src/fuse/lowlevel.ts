@@ -1453,8 +1453,8 @@ function withKernelCounts(stats: OpStats, dev: number, passthrough: boolean): Op
     for (const [name, count] of Object.entries(requests)) {
       json.ops[name] ??= { count, errors: 0, totalUs: 0, maxUs: 0, avgUs: 0 };
     }
-    const [kept, read] = ll.dirCacheCounts(dev);
-    return Object.assign(json, { transport: 'native', passthrough, requests, colocation: ll.colocation(), hostDirs: { fromCache: kept, read } });
+    const [kept, read, checkedAhead] = ll.dirCacheCounts(dev);
+    return Object.assign(json, { transport: 'native', passthrough, requests, colocation: ll.colocation(), hostDirs: { fromCache: kept, read, checkedAhead } });
   };
   return stats;
 }
