@@ -767,7 +767,7 @@ function createSession(overlay: Overlay, ttl: Timeouts, lowerPassthrough = true)
    * upper copy), and the reader sees what the writer wrote, as under kernel
    * overlayfs since 4.19.
    */
-  const openReply = (nodeid: number, fh: number, flags: number, out: Buffer, off: number): void => {
+  const openReply = (nodeid: number, fh: number, flags: number, out: DataView, off: number): void => {
     const fd = overlay.fd(fh);
     const file: OpenFile = { fh, fd, nodeid, cached: true };
     let openFlags = FOPEN_KEEP_CACHE;
@@ -816,10 +816,9 @@ function createSession(overlay: Overlay, ttl: Timeouts, lowerPassthrough = true)
       writers.set(nodeid, file);
       offerWriter(nodeid, file, st);
     }
-    const d = viewOf(out);
-    set64(d, off, fd);
-    d.setUint32(off + 8, openFlags, true);
-    d.setInt32(off + 12, backingId, true);
+    set64(out, off, fd);
+    out.setUint32(off + 8, openFlags, true);
+    out.setInt32(off + 12, backingId, true);
   };
 
   /** Registers a backing for a node; read-write where the host file is in the upper layer, so later writers can share it. */
@@ -1098,7 +1097,7 @@ function createSession(overlay: Overlay, ttl: Timeouts, lowerPassthrough = true)
         try {
           // The reply carries no attributes: the kernel is told the mode changed.
           if (flags & fs.constants.O_TRUNC && b.readUInt32LE(4) & FUSE_OPEN_KILL_SUIDGID && killSuidgid(nodeid, fh, caller)) ll.invalAttrs(dev, nodeid);
-          openReply(nodeid, fh, hostFlags(flags), out, 0);
+          openReply(nodeid, fh, hostFlags(flags), viewOf(out), 0);
         } catch (err) {
           overlay.release(fh);
           throw err;
@@ -1115,10 +1114,11 @@ function createSession(overlay: Overlay, ttl: Timeouts, lowerPassthrough = true)
           // Its attributes through the new handle: no second walk of the host path.
           const st = overlay.fgetattr(fh, '');
           const id = remember(overlay.tree.children(inodeOf(nodeid).node).get(name)!, st);
-          writeEntry(viewOf(out), 0, id, st, ttl);
+          const view = viewOf(out);
+          writeEntry(view, 0, id, st, ttl);
           // A new file has no security.capability: the loop answers the kernel's per-write query itself.
           ll.noCaps(dev, id, true);
-          openReply(id, fh, hostFlags(flags), out, ENTRY_OUT);
+          openReply(id, fh, hostFlags(flags), view, ENTRY_OUT);
         } catch (err) {
           overlay.release(fh);
           throw err;
