@@ -59,7 +59,7 @@
 #define RACY_NS 2000000000LL  // changed less than this before it was read: not kept
 #define CHECK_MIN 64          // records loaded before a checker thread is worth starting
 #define CHECKERS 2             // checker threads (1: 105-115 ms for that find; 2: 95-102; 3: 102)
-#define CHECK_LEAD 2048       // how far the checker runs ahead of the loop's last record
+#define CHECK_LEAD 2048       // how far the checkers run ahead of the loop's furthest record
 
 struct dc_rec {
   char *path;
@@ -93,11 +93,12 @@ struct dircache {
   struct dc_rec *recs;
   uint32_t *slot;
   size_t cap, count, recs_cap, bytes;
-  // The checker. The first `loaded_n` records are the file's, in its order;
-  // their heads lie at `head_at` in the mapping, which the checker reads
-  // (never recs, which grows under it). verdict[i] (atomic): 1 unchanged,
-  // -1 changed, 0 not known yet. `asked` (atomic): the loop's last record
-  // + 1. mu and cv let the checker wait for the loop to catch up.
+  // The checkers. The first `loaded_n` records are the file's, in its
+  // order; their heads lie at `head_at` in the mapping, which the checkers
+  // read (never recs, which grows under them). verdict[i] (atomic): 1
+  // unchanged, -1 changed, 0 not known yet. `next` (atomic): the next record
+  // a checker takes. `asked` (atomic): the furthest record the loop asked
+  // for, + 1. mu and cv let the checkers wait for the loop to catch up.
   size_t loaded_n, asked, next, ahead; // (ahead: verdicts the loop took from the checkers)
   size_t *head_at;
   int8_t *verdict;
@@ -166,12 +167,12 @@ static void start_checker(struct dircache *c) {
   pthread_attr_destroy(&a);
 }
 
-// Tells the checker the loop asked for record i (a loaded one).
+// Tells the checkers the loop asked for record i (a loaded one).
 static void asked_for(struct dircache *c, size_t i) {
   size_t was = __atomic_load_n(&c->asked, __ATOMIC_RELAXED);
   if (i + 1 <= was) return;
   __atomic_store_n(&c->asked, i + 1, __ATOMIC_RELAXED);
-  // The checker waits only when CHECK_LEAD ahead: wake it a while before it could go on.
+  // They wait only when CHECK_LEAD ahead: wake them a while before they could go on.
   if ((i + 1) / (CHECK_LEAD / 4) != was / (CHECK_LEAD / 4)) {
     pthread_mutex_lock(&c->mu);
     pthread_cond_broadcast(&c->cv);
