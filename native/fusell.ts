@@ -23,6 +23,8 @@ export const ItemKind = {
   Released: 6,
   /** The loop listed directories itself (listable): `data` holds the entries it gave out (see fuse_ll.c, struct listed_rec). */
   Listed: 7,
+  /** The loop handed out listings of directories to their end (the kernel then takes their atime for stale): `data` holds their node ids (u64 LE each). */
+  Ended: 8,
 } as const;
 export type ItemKind = (typeof ItemKind)[keyof typeof ItemKind];
 
@@ -54,6 +56,8 @@ interface Binding {
   counts(fd: number): number[];
   activity(): ArrayBuffer;
   colocation(): Colocation;
+  refreshAttrs(mountpoint?: string, dirs?: string[]): number;
+  listingEnded(fd: number, nodeid: number): void;
 }
 
 /** How the loop followed its callers' CPUs (native/src/colocate.c). */
@@ -240,3 +244,16 @@ export const activity: Binding['activity'] = binding.activity;
 
 /** The loop's CPU placement so far, for this process (one loop thread follows its callers). */
 export const colocation: Binding['colocation'] = binding.colocation;
+
+/**
+ * Stats directories `dirs` (relative to the mount's root at absolute
+ * `mountpoint`; "." is the root) through a clone of the mount, from the
+ * kernel's dentry cache only, once this process's loops have been quiet for
+ * 2 ms (native/src/refresh.c): the kernel fetches the attributes a listing
+ * left stale while nobody waits. Returns at once, with the stats made so far
+ * by every call (also when called with no arguments).
+ */
+export const refreshAttrs: Binding['refreshAttrs'] = binding.refreshAttrs;
+
+/** JavaScript handed out directory `nodeid`'s listing to its end: as with the loop's own, its attributes are fetched again once the loops are quiet (ItemKind.Ended). */
+export const listingEnded: Binding['listingEnded'] = binding.listingEnded;

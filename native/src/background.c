@@ -3,6 +3,7 @@
 #define _GNU_SOURCE
 #endif
 #include "background.h"
+#include <node_api.h>
 #include <pthread.h>
 #include <stdlib.h>
 
@@ -36,4 +37,15 @@ int spawn_detached(int n, size_t stack, const char *name, void (*fn)(void)) {
     pthread_attr_destroy(&a);
   }
   return started;
+}
+
+char *path_arg(napi_env env, napi_value v) {
+  size_t len;
+  if (napi_get_value_string_utf8(env, v, NULL, 0, &len) != napi_ok || len == 0 || len > 4096) return NULL;
+  char *s = malloc(len + 1);
+  if (s && napi_get_value_string_utf8(env, v, s, len + 1, &len) != napi_ok) {
+    free(s);
+    return NULL;
+  }
+  return s;
 }

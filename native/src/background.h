@@ -23,6 +23,7 @@ struct loop_activity {
   int32_t busy;           // loops draining requests now
   int32_t unused;
   uint64_t idle_since_ns; // CLOCK_MONOTONIC: when one last went back to sleep
+  uint64_t served;        // requests read so far
 };
 
 // CLOCK_MONOTONIC in nanoseconds.
@@ -31,6 +32,12 @@ static inline uint64_t now_ns(void) {
   clock_gettime(CLOCK_MONOTONIC, &t);
   return (uint64_t)t.tv_sec * 1000000000u + (uint64_t)t.tv_nsec;
 }
+
+// A JavaScript string argument as a new C string (free it): NULL when it is
+// not a string, is empty, or is over 4096 bytes (no path is). Needs node_api.h.
+#ifdef NAPI_VERSION
+char *path_arg(napi_env env, napi_value v);
+#endif
 
 // Starts `n` detached threads named `name` (at most 15 bytes) running
 // `fn()` with `stack` bytes of stack; how many started.

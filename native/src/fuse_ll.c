@@ -47,7 +47,7 @@
 #define MAX_PAGES (MAX_WRITE / 4096)
 #define IN_BUF (MAX_WRITE + 8192)
 
-enum item_kind { ITEM_REQUEST, ITEM_INIT, ITEM_END, ITEM_LOOKUPS, ITEM_CREATED, ITEM_UNLINKED, ITEM_RELEASED, ITEM_LISTED };
+enum item_kind { ITEM_REQUEST, ITEM_INIT, ITEM_END, ITEM_LOOKUPS, ITEM_CREATED, ITEM_UNLINKED, ITEM_RELEASED, ITEM_LISTED, ITEM_ENDED };
 
 // One bit per node id (node ids are merged inode numbers, dense from 1).
 struct idbits {
@@ -141,6 +141,10 @@ struct session {
   struct idbits held; // node ids listed here that the kernel has not forgotten since
   char *listed;
   size_t listed_len, listed_count;
+  // Directories whose listing the loop handed out to its end since it last
+  // slept (u64 node ids, see flush_ended).
+  char *finished;
+  size_t finished_len, finished_count;
   uint64_t list_entry, list_attr;
   uint32_t list_entry_ns, list_attr_ns;
   int list_no_links; // files of several links are JavaScript's to list (see listLinks)
@@ -1265,6 +1269,24 @@ static void note_listed(struct session *s, uint64_t parent, uint64_t id, const s
   s->listed_count++;
 }
 
+// The kernel marks a directory's atime stale after every listing it asks
+// for (fuse_invalidate_atime), so its next stat of the directory (find's of
+// each directory it enters, ls -l, du) is a GETATTR round trip: a second
+// find over 212 directories sent 211. JavaScript is told of each directory
+// whose listing ended here (ITEM_ENDED) once the loops are quiet (on_quiet),
+// and has its attributes fetched again then (refresh.c).
+#define ENDED_MAX 4096 // node ids held at most; more are dropped (a refresh is a hint)
+static void flush_ended(struct session *s);
+static void note_ended(struct session *s, uint64_t id) {
+  if (s->finished_count >= ENDED_MAX) return;
+  char *buf = realloc(s->finished, s->finished_len + sizeof id);
+  if (!buf) return;
+  s->finished = buf;
+  memcpy(buf + s->finished_len, &id, sizeof id);
+  s->finished_len += sizeof id;
+  s->finished_count++;
+}
+
 static char *list_out;
 static size_t list_out_cap;
 
@@ -1283,6 +1305,7 @@ static int try_readdir(struct session *s, const struct fuse_in_header *h, const 
   // the read past its end that follows gets nothing, not a second merge.
   if (!d->devs && in->offset != 0 && in->offset == d->end) {
     send_reply(s, h->unique, 0, NULL, 0);
+    note_ended(s, h->nodeid);
     return 1;
   }
   if (!d->devs || in->offset == 0) {
@@ -1657,6 +1680,7 @@ static void on_closed(uv_handle_t *handle) {
   free(s->ldirs);
   free(s->inos.t);
   free(s->listed);
+  free(s->finished);
   dc_close(s->dc);
   free(s->dirs);
   free(s->files);
@@ -1883,6 +1907,13 @@ static uint64_t spin_ns = 200000;
 static struct loop_activity activity;
 static napi_ref activity_ref;
 
+// (refresh.c reads it.)
+const struct loop_activity *loop_activity(void) {
+  return &activity;
+}
+
+void refresh_when_quiet(uv_loop_t *loop);
+
 // The fd is readable: drain requests, polling a little for the next one
 // before letting the event loop breathe.
 static void on_readable(uv_poll_t *p, int status, int events) {
@@ -1912,6 +1943,7 @@ static void on_readable(uv_poll_t *p, int status, int events) {
     }
     idle_since = 0;
     i++;
+    __atomic_add_fetch(&activity.served, 1, __ATOMIC_RELAXED);
     if ((size_t)n < sizeof(struct fuse_in_header)) continue;
     colo_request(s->fd, ((const struct fuse_in_header *)in_buf)->pid);
     uint32_t opcode = ((const struct fuse_in_header *)in_buf)->opcode;
@@ -1931,6 +1963,42 @@ static void on_readable(uv_poll_t *p, int status, int events) {
   }
   __atomic_store_n(&activity.idle_since_ns, now_ns(), __ATOMIC_RELAXED);
   __atomic_sub_fetch(&activity.busy, 1, __ATOMIC_RELEASE);
+  refresh_when_quiet(p->loop);
+}
+
+// Directories whose listing ended (ITEM_ENDED) go to JavaScript, and their
+// attributes are fetched again (refresh.c), once the loops have slept
+// QUIET_MS: a timer of the event loop, pushed back each time a loop goes to
+// sleep, so that nothing of it runs between the requests of a walk (handing
+// JavaScript each sleep's few directories then cost a cold find over 212
+// directories about 6 ms in 16 alternating pairs).
+#define QUIET_MS 5
+int refresh_pending(void); // refresh.c
+void refresh_go(void);     // refresh.c
+static uv_timer_t quiet_timer;
+static int quiet_timer_ready;
+
+static void on_quiet(uv_timer_t *t) {
+  (void)t;
+  for (struct session *s = sessions; s; s = s->next)
+    if (!s->ended) flush_ended(s); // (JavaScript hands refresh.c the paths at once)
+  refresh_go();
+}
+
+// A loop of `loop` went to sleep, or paths were queued: on_quiet in
+// QUIET_MS, unless a loop wakes first and pushes it back.
+void refresh_when_quiet(uv_loop_t *loop) {
+  int any = refresh_pending();
+  for (struct session *s = sessions; s && !any; s = s->next) any = s->finished_count != 0;
+  if (!any) return;
+  if (!quiet_timer_ready) {
+    if (uv_timer_init(loop, &quiet_timer) != 0) return;
+    uv_unref((uv_handle_t *)&quiet_timer); // (it does not keep the process alive)
+    quiet_timer_ready = 1;
+  }
+  if (quiet_timer.loop != loop) return;
+  uv_update_time(loop); // (the loop's clock stands still while a callback drains requests)
+  uv_timer_start(&quiet_timer, on_quiet, QUIET_MS, 0);
 }
 
 // Calls JavaScript: callback(kind, op, unique, nodeid, uid, gid, pid, body | info). Frees `it`.
@@ -1940,7 +2008,8 @@ static void deliver(struct session *s, struct item *it) {
   // count any of them down, all before anything else (each flush empties its list before it delivers, so the
   // nested call does nothing).
   if (it->kind != ITEM_CREATED) flush_created(s);
-  if (it->kind != ITEM_LOOKUPS && it->kind != ITEM_CREATED && it->kind != ITEM_UNLINKED && it->kind != ITEM_RELEASED && it->kind != ITEM_LISTED) {
+  if (it->kind != ITEM_LOOKUPS && it->kind != ITEM_CREATED && it->kind != ITEM_UNLINKED && it->kind != ITEM_RELEASED && it->kind != ITEM_LISTED &&
+      it->kind != ITEM_ENDED) {
     flush_listed(s);
     flush_looked(s);
     flush_unlinked(s);
@@ -1960,7 +2029,8 @@ static void deliver(struct session *s, struct item *it) {
   napi_create_uint32(env, it->h.uid, &argv[4]);
   napi_create_uint32(env, it->h.gid, &argv[5]);
   napi_create_uint32(env, it->h.pid, &argv[6]);
-  if (it->kind == ITEM_REQUEST || it->kind == ITEM_LOOKUPS || it->kind == ITEM_CREATED || it->kind == ITEM_UNLINKED || it->kind == ITEM_RELEASED || it->kind == ITEM_LISTED) {
+  if (it->kind == ITEM_REQUEST || it->kind == ITEM_LOOKUPS || it->kind == ITEM_CREATED || it->kind == ITEM_UNLINKED || it->kind == ITEM_RELEASED || it->kind == ITEM_LISTED ||
+      it->kind == ITEM_ENDED) {
     void *p;
     napi_create_buffer_copy(env, it->len, it->body, &p, &argv[7]);
   } else if (it->kind == ITEM_INIT) {
@@ -2020,6 +2090,11 @@ static void flush_unlinked(struct session *s) {
 // Tells JavaScript of the entries listed here (records as struct listed_rec, each followed by its name).
 static void flush_listed(struct session *s) {
   flush_records(s, ITEM_LISTED, s->listed, &s->listed_len, &s->listed_count);
+}
+
+// Tells JavaScript of the directories whose listing ended here (u64 node ids).
+static void flush_ended(struct session *s) {
+  flush_records(s, ITEM_ENDED, s->finished, &s->finished_len, &s->finished_count);
 }
 
 // Tells JavaScript of the RELEASEs answered here (u64 file handles).
@@ -2645,6 +2720,18 @@ static napi_value js_inval_attrs(napi_env env, napi_callback_info info) {
   return undef(env);
 }
 
+// listingEnded(fd, nodeid): JavaScript handed out nodeid's listing to its
+// end: as the loop's own (note_ended), its attributes are fetched again once
+// the loops are quiet.
+static napi_value js_listing_ended(napi_env env, napi_callback_info info) {
+  struct node_args a;
+  if (!node_call(env, info, 2, &a, "listingEnded: arguments")) return NULL;
+  if (a.s) note_ended(a.s, a.id);
+  return undef(env);
+}
+
+napi_value js_refresh_attrs(napi_env env, napi_callback_info info); // refresh.c
+
 static napi_value init(napi_env env, napi_value exports) {
   napi_property_descriptor props[] = {
     {"mount", NULL, js_mount, NULL, NULL, NULL, napi_default, NULL},
@@ -2672,6 +2759,8 @@ static napi_value init(napi_env env, napi_value exports) {
     {"counts", NULL, js_counts, NULL, NULL, NULL, napi_default, NULL},
     {"activity", NULL, js_activity, NULL, NULL, NULL, napi_default, NULL},
     {"colocation", NULL, js_colocation, NULL, NULL, NULL, napi_default, NULL},
+    {"refreshAttrs", NULL, js_refresh_attrs, NULL, NULL, NULL, napi_default, NULL},
+    {"listingEnded", NULL, js_listing_ended, NULL, NULL, NULL, napi_default, NULL},
   };
   napi_define_properties(env, exports, sizeof props / sizeof props[0], props);
   return exports;

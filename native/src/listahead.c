@@ -267,17 +267,6 @@ static void worker(void) {
   }
 }
 
-static char *string_arg(napi_env env, napi_value v) {
-  size_t len;
-  if (napi_get_value_string_utf8(env, v, NULL, 0, &len) != napi_ok || len == 0 || len > 4096) return NULL;
-  char *s = malloc(len + 1);
-  if (s && napi_get_value_string_utf8(env, v, s, len + 1, &len) != napi_ok) {
-    free(s);
-    return NULL;
-  }
-  return s;
-}
-
 // listAhead(mountpoint, dirs: string[], inos: number[]): lists `dirs`
 // (relative to the mount's root, which is at absolute `mountpoint`) through
 // a clone of the mount, in order, on a thread of their own; each must have
@@ -295,7 +284,7 @@ napi_value js_list_ahead(napi_env env, napi_callback_info info) {
   if (n > DIRS_MAX) n = DIRS_MAX;
   struct job *j = calloc(1, sizeof *j);
   if (!j) return r;
-  j->mountpoint = string_arg(env, argv[0]);
+  j->mountpoint = path_arg(env, argv[0]);
   j->rel = calloc(n, sizeof *j->rel);
   j->ino = calloc(n, sizeof *j->ino);
   if (!j->mountpoint || j->mountpoint[0] != '/' || !j->rel || !j->ino) {
@@ -305,7 +294,7 @@ napi_value js_list_ahead(napi_env env, napi_callback_info info) {
   for (uint32_t i = 0; i < n; i++) {
     napi_value v;
     double ino;
-    if (napi_get_element(env, argv[1], i, &v) != napi_ok || !(j->rel[j->count] = string_arg(env, v))) continue;
+    if (napi_get_element(env, argv[1], i, &v) != napi_ok || !(j->rel[j->count] = path_arg(env, v))) continue;
     const char *rel = j->rel[j->count] + (j->rel[j->count][0] == '+');
     if (napi_get_element(env, argv[2], i, &v) != napi_ok || napi_get_value_double(env, v, &ino) != napi_ok || rel[0] == '/' || rel[0] == 0) {
       free(j->rel[j->count]);

@@ -10,6 +10,8 @@ export interface NativeStats {
   ops: Record<string, { count: number; totalUs?: number }>;
   requests: Record<string, number>;
   colocation?: Colocation;
+  /** Directories the server stat'ed again through the mount after their listing (native/src/refresh.c), process-wide. */
+  refreshedDirs?: number;
 }
 
 /** The stats of the server at `mnt`, fresh. */

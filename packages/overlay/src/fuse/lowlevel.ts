@@ -248,6 +248,8 @@ interface Session {
   unlinked(records: Buffer): void;
   /** The loop answered RELEASEs itself: one u64 file handle each, to close. */
   released(handles: Buffer): void;
+  /** The loop handed out listings to their end: one u64 node id per directory (see `ended`). */
+  ended(ids: Buffer): void;
 }
 
 function createSession(overlay: Overlay, ttl: Timeouts, lowerPassthrough = true): Session {
@@ -282,6 +284,8 @@ function createSession(overlay: Overlay, ttl: Timeouts, lowerPassthrough = true)
    */
   const preparedDirs = new Map<number, { gen: number; used: number }>();
   let passthrough = false;
+  /** Directories whose listing ended have their attributes fetched again when the loops are quiet (see `ended`). */
+  const refreshing = process.env.STRATA_FUSE_REFRESH !== '0';
   /** Where the session is mounted (absolute), for listAheadSiblings. */
   let mountpoint: string | undefined;
   /** Parents whose subdirectories were listed ahead through the mount, and those subdirectories. */
@@ -965,7 +969,48 @@ function createSession(overlay: Overlay, ttl: Timeouts, lowerPassthrough = true)
       pos += dirent;
     }
     offerListable(nodeid, dir); // the rest of this listing too, if the loop may
+    if (pos === 0 && offset > 0 && refreshing && dev >= 0) ll.listingEnded(dev, nodeid); // (see `ended`)
     return out.subarray(0, pos);
+  };
+
+  /** Where node `id` is, relative to the root ("." for it), or undefined when not known or gone. */
+  const relPathOf = (id: number): string | undefined => {
+    const names: string[] = [];
+    for (let at = id; names.length < 4096;) {
+      const e = inodes.get(at);
+      if (e) {
+        if (e.node.removed) return undefined;
+        const base = e.node.path.slice(1);
+        names.reverse();
+        return base && names.length ? `${base}/${names.join('/')}` : base || names.join('/') || '.';
+      }
+      const p = pending.get(at);
+      if (!p) return undefined;
+      names.push(p.name);
+      at = p.parent;
+    }
+    return undefined;
+  };
+  /**
+   * Directories whose listing was handed out to its end, by the loop or
+   * here (ll.listingEnded), node ids the loop hands over once it has been
+   * quiet a moment: the kernel took their atime for stale (it does after
+   * every listing), and its next stat of each (find's, entering it again;
+   * ls -l; du) would be a GETATTR round trip. Their attributes are fetched
+   * again through the mount now, while nobody waits (ll.refreshAttrs,
+   * native/src/refresh.c). By hand (find over 20k files in 212 directories,
+   * the second right after the first): see packages/overlay/README.md.
+   * STRATA_FUSE_REFRESH=0 turns it off.
+   */
+  const ended = (ids: Buffer): void => {
+    if (!refreshing || !mountpoint) return;
+    const d = viewOf(ids);
+    const dirs: string[] = [];
+    for (let off = 0; off + 8 <= ids.length; off += 8) {
+      const rel = relPathOf(get64(d, off));
+      if (rel !== undefined) dirs.push(rel);
+    }
+    if (dirs.length) ll.refreshAttrs(mountpoint, dirs); // (the loops are quiet now: it starts at once)
   };
 
   const handle = (op: number, nodeid: number, caller: Caller, b: Buffer): Buffer | undefined | null => {
@@ -1355,7 +1400,7 @@ function createSession(overlay: Overlay, ttl: Timeouts, lowerPassthrough = true)
     for (let off = 0; off + 8 <= fhs.length; off += 8) release(r64(fhs, off));
   };
 
-  return { handle, attach, looked, listed, created, unlinked, released };
+  return { handle, attach, looked, listed, created, unlinked, released, ended };
 }
 
 /** Mounts `overlay` at `mountpoint` through /dev/fuse; resolves once the kernel's INIT is answered. */
@@ -1417,6 +1462,10 @@ export function serveLowLevel(overlay: Overlay, mountpoint: string, opts: Transp
           session.released(data as Buffer);
           return;
         }
+        if (kind === ll.ItemKind.Ended) {
+          session.ended(data as Buffer);
+          return;
+        }
         if (kind === ll.ItemKind.End) {
           if (!ready) reject(new Error(`FUSE session at ${mountpoint} ended before INIT (errno ${data as number})`));
           opts.onUnmounted?.();
@@ -1454,7 +1503,7 @@ function withKernelCounts(stats: OpStats, dev: number, passthrough: boolean): Op
       json.ops[name] ??= { count, errors: 0, totalUs: 0, maxUs: 0, avgUs: 0 };
     }
     const [kept, read, checkedAhead] = ll.dirCacheCounts(dev);
-    return Object.assign(json, { transport: 'native', passthrough, requests, colocation: ll.colocation(), hostDirs: { fromCache: kept, read, checkedAhead } });
+    return Object.assign(json, { transport: 'native', passthrough, requests, colocation: ll.colocation(), hostDirs: { fromCache: kept, read, checkedAhead }, refreshedDirs: ll.refreshAttrs() });
   };
   return stats;
 }
