@@ -66,6 +66,13 @@ export async function runBench(opts: BenchOptions): Promise<BenchOutput> {
     const known = selectWorkloads(sizes, []).selected.map((w) => w.id);
     throw new UsageError(`strata bench: unknown workload ${unknown.join(', ')} (known: ${[...known, 'find', BUILDER_WORKLOAD].join(', ')})`);
   }
+  if (opts.dataParent !== undefined) {
+    // Made when missing, as --out is; a path that cannot be a directory is a usage error, before anything runs.
+    const dir = opts.dataParent;
+    await mkdir(dir, { recursive: true }).catch((err: NodeJS.ErrnoException) => {
+      throw new UsageError(`strata bench: --data-dir ${dir}: ${err.code === 'EEXIST' || err.code === 'ENOTDIR' ? 'not a directory' : err.message}`);
+    });
+  }
   const progress = opts.progress ?? process.stderr;
   const startedAt = new Date().toISOString();
   const machine = await machineInfo(opts.dataParent ?? os.tmpdir());

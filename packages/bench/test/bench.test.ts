@@ -146,6 +146,18 @@ test('unknown drivers and workloads are usage errors', async (t) => {
   await t.throwsAsync(runBench({ workloads: ['nope'], outDir: tmp }), { instanceOf: UsageError, message: /unknown workload nope/ });
 });
 
+test('a --data-dir that is a file is a usage error naming it; a missing one is made', async (t) => {
+  const file = path.join(tmp, 'data-file');
+  await writeFile(file, 'x');
+  await t.throwsAsync(runBench({ dataParent: file, workloads: ['rename'], drivers: ['plain'], quick: true, outDir: path.join(tmp, 'o1') }), {
+    instanceOf: UsageError,
+    message: new RegExp(`--data-dir ${file}: not a directory`),
+  });
+  const missing = path.join(tmp, 'no', 'such', 'dir');
+  const res = await runBench({ dataParent: missing, workloads: ['rename'], drivers: ['plain'], quick: true, outDir: path.join(tmp, 'o2'), progress: new PassThrough() });
+  t.true(res.report.results.some((r) => r.driver === 'plain' && r.metric.startsWith('rename')));
+});
+
 test.serial('the strata CLI (its esbuild bundle) benchmarks strata itself, not a skip', async (t) => {
   // The bundled CLI once left @strata/overlay to Node, which cannot load .ts
   // sources, and reported the strata driver as skipped.
