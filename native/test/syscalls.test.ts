@@ -169,8 +169,8 @@ test('removeTree removes a tree on a background thread without following links o
 
 test.serial('removeTree waits for the FUSE loops to be quiet, two seconds at most, and not while drained', async (t) => {
   const d = tmp(t);
-  // A struct loop_activity of our own: { i32 busy; i32 unused; u64 idle_since_ns }.
-  const activity = new ArrayBuffer(16);
+  // A struct loop_activity of our own: { i32 busy; i32 unused; u64 idle_since_ns; u64 served }.
+  const activity = new ArrayBuffer(24);
   const busy = new Int32Array(activity, 0, 1);
   const idleSince = new BigUint64Array(activity, 8, 1);
   t.teardown(() => {
