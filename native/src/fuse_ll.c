@@ -141,8 +141,8 @@ struct session {
   struct idbits held; // node ids listed here that the kernel has not forgotten since
   char *listed;
   size_t listed_len, listed_count;
-  // Directories whose listing the loop handed out to its end since it last
-  // slept (u64 node ids, see flush_ended).
+  // Directories whose listing was handed out to its end since the loops were
+  // last quiet (u64 node ids, see note_ended and on_quiet).
   char *finished;
   size_t finished_len, finished_count;
   uint64_t list_entry, list_attr;

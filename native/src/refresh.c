@@ -7,22 +7,22 @@
 // 212 directories, run a second time, sent 211 GETATTRs, one per directory
 // it entered (fts stats each before it reads it), about 5 ms of its 20-25.
 // A walk's own listings cannot avoid that; the stat after them can happen
-// while nobody waits. The loop reports each directory whose listing it
-// handed out to its end (fuse_ll.c, ITEM_ENDED), JavaScript turns the node
-// ids into paths, and here one thread, once no loop of the process has
-// served a request for QUIET_NS, opens each of them through a private clone
-// of the mount (as listahead.c does: the mount itself held open would make
-// umount fail) from the kernel's dentry cache alone (RESOLVE_CACHED: a
-// directory the kernel forgot is not looked up again) and fstat()s it. A
-// stat whose attributes are still valid costs no round trip; a stale one is
-// the GETATTR the next walk would have waited for.
+// while nobody waits. The loop reports each directory whose listing was
+// handed out to its end (fuse_ll.c, ITEM_ENDED) once no loop of the process
+// has served a request for 5 ms (its on_quiet timer), JavaScript turns the
+// node ids into paths, and here a thread opens each of them through a
+// private clone of the mount (as listahead.c does: the mount itself held
+// open would make umount fail) from the kernel's dentry cache alone
+// (RESOLVE_CACHED: a directory the kernel forgot is not looked up again)
+// and fstat()s it. A stat whose attributes are still valid costs no round
+// trip; a stale one is the GETATTR the next walk would have waited for
+// (the 212 of that find took 4.6-9 ms here).
 //
-// The paths wait in one batch per mount, taken one at a time by WORKERS
-// threads (the loop answers one GETATTR while the other thread's request is
-// on its way), and the threads step back as soon as the loops serve
-// requests that are not theirs: a walk going on is not made to wait behind
-// them. Only a hint: nothing is changed and nothing reported back; paths
-// beyond PENDING_MAX are dropped.
+// The paths wait in one batch per mount, and the thread steps back as soon
+// as the loops serve requests that are not its own (until the next quiet
+// moment): a program starting meanwhile is not made to wait behind them.
+// Only a hint: nothing is changed and nothing reported back; paths beyond
+// PENDING_MAX are dropped.
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE
 #endif
