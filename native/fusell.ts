@@ -249,9 +249,10 @@ export const colocation: Binding['colocation'] = binding.colocation;
  * Stats directories `dirs` (relative to the mount's root at absolute
  * `mountpoint`; "." is the root) through a clone of the mount, from the
  * kernel's dentry cache only, once this process's loops have been quiet for
- * 2 ms (native/src/refresh.c): the kernel fetches the attributes a listing
- * left stale while nobody waits. Returns at once, with the stats made so far
- * by every call (also when called with no arguments).
+ * 5 ms (native/src/refresh.c; the loop hands over ItemKind.Ended at such a
+ * moment, so then at once): the kernel fetches the attributes a listing left
+ * stale while nobody waits. Returns at once, with the stats made so far by
+ * every call (also when called with no arguments).
  */
 export const refreshAttrs: Binding['refreshAttrs'] = binding.refreshAttrs;
 

@@ -4,8 +4,14 @@
 #endif
 #include "background.h"
 #include <node_api.h>
+#include <fcntl.h>
+#include <linux/mount.h>
 #include <pthread.h>
 #include <stdlib.h>
+#include <sys/stat.h>
+#include <sys/statfs.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 
 struct start {
   const char *name;
@@ -48,4 +54,23 @@ char *path_arg(napi_env env, napi_value v) {
     return NULL;
   }
   return s;
+}
+
+#define FUSE_MAGIC 0x65735546
+
+int fuse_clone(const char *mountpoint, uint64_t *dev) {
+  int clone = (int)syscall(SYS_open_tree, AT_FDCWD, mountpoint, OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC);
+  struct statfs fs;
+  struct stat st;
+  if (clone >= 0 && fstatfs(clone, &fs) == 0 && fs.f_type == FUSE_MAGIC && fstat(clone, &st) == 0) {
+    *dev = (uint64_t)st.st_dev;
+    return clone;
+  }
+  if (clone >= 0) close(clone);
+  return -1;
+}
+
+int still_mounted(const char *mountpoint, uint64_t dev) {
+  struct stat st;
+  return stat(mountpoint, &st) == 0 && (uint64_t)st.st_dev == dev;
 }

@@ -39,6 +39,19 @@ static inline uint64_t now_ns(void) {
 char *path_arg(napi_env env, napi_value v);
 #endif
 
+// A private clone of the FUSE mount at `mountpoint` (open_tree's
+// OPEN_TREE_CLONE), for a background thread to go through the mount without
+// holding the mount itself, which would make umount fail with EBUSY: the
+// clone's fd, with the file system's device in *dev; -1 when the mountpoint
+// shows no FUSE file system (unmounted already: the clone would be of
+// whatever lies beneath).
+int fuse_clone(const char *mountpoint, uint64_t *dev);
+
+// Whether `mountpoint` still shows the file system of device `dev`. An open
+// clone keeps a FUSE file system alive after its umount, so a thread going
+// through one asks this now and then, and closes the clone when it says no.
+int still_mounted(const char *mountpoint, uint64_t dev);
+
 // Starts `n` detached threads named `name` (at most 15 bytes) running
 // `fn()` with `stack` bytes of stack; how many started.
 int spawn_detached(int n, size_t stack, const char *name, void (*fn)(void));

@@ -32,7 +32,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <sys/statfs.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 #include "background.h"
@@ -41,7 +40,6 @@
 #define JOBS_MAX 64 // batches waiting at most; more are dropped (read-ahead is a hint)
 #define DIRS_MAX 1024
 #define ENTRIES_MAX 32768 // entries one batch lists at most
-#define FUSE_MAGIC 0x65735546
 
 struct job {
   struct job *next;
@@ -190,16 +188,15 @@ static size_t list_dir(int fd, char *buf, size_t size, struct subs *subdirs) {
 }
 
 // Still mounted where the batch found it, and still wanted: else the clone must go now.
-static int still_there(const struct job *j, const struct stat *cst) {
-  struct stat st;
-  return __atomic_load_n(&cancels, __ATOMIC_RELAXED) == j->gen && stat(j->mountpoint, &st) == 0 && st.st_dev == cst->st_dev;
+static int still_there(const struct job *j, uint64_t dev) {
+  return __atomic_load_n(&cancels, __ATOMIC_RELAXED) == j->gen && still_mounted(j->mountpoint, dev);
 }
 
 static void run(struct job *j) {
-  int clone = (int)syscall(SYS_open_tree, AT_FDCWD, j->mountpoint, OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC);
+  uint64_t dev;
+  int clone = fuse_clone(j->mountpoint, &dev);
   if (clone < 0) return;
-  struct stat cst, st;
-  struct statfs fs;
+  struct stat st;
   struct subs subdirs = {0};
   char buf[65536];
   size_t entries = 0;
@@ -210,35 +207,32 @@ static void run(struct job *j) {
   }
   for (size_t i = 0; i < j->count; i++) order[i] = i;
   if (j->natural) qsort_r(order, j->count, sizeof *order, by_kind_version, j);
-  // Unmounted before the batch began: the clone is of whatever was beneath.
-  if (fstatfs(clone, &fs) == 0 && fs.f_type == FUSE_MAGIC && fstat(clone, &cst) == 0) {
-    for (size_t k = 0; k < j->count && entries < ENTRIES_MAX && still_there(j, &cst); k++) {
-      size_t i = order[k];
-      int deep = j->rel[i][0] == '+';
-      // (A directory whose subdirectories are wanted is read by both threads: each needs their names.)
-      if (!deep && !claim(j->ino[i])) continue;
-      struct open_how how = {
-        .flags = O_RDONLY | O_DIRECTORY | O_CLOEXEC,
-        .resolve = RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS | RESOLVE_NO_XDEV,
-      };
-      int fd = (int)syscall(SYS_openat2, clone, j->rel[i] + deep, &how, sizeof how);
-      if (fd < 0) continue; // gone or changed since: the next may still be there
-      if (fstat(fd, &st) != 0 || (uint64_t)st.st_ino != j->ino[i]) {
-        close(fd);
-        break; // not the file system, or not the tree, the server meant
-      }
-      subs_clear(&subdirs);
-      entries += list_dir(fd, buf, sizeof buf, deep ? &subdirs : NULL);
-      if (j->natural) qsort(subdirs.v, subdirs.n, sizeof *subdirs.v, by_version);
-      for (size_t x = 0; x < subdirs.n && entries < ENTRIES_MAX && still_there(j, &cst); x++) {
-        if (!claim(subdirs.v[x].ino)) continue;
-        int sub = openat(fd, subdirs.v[x].name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-        if (sub < 0) continue;
-        entries += list_dir(sub, buf, sizeof buf, NULL);
-        close(sub);
-      }
+  for (size_t k = 0; k < j->count && entries < ENTRIES_MAX && still_there(j, dev); k++) {
+    size_t i = order[k];
+    int deep = j->rel[i][0] == '+';
+    // (A directory whose subdirectories are wanted is read by both threads: each needs their names.)
+    if (!deep && !claim(j->ino[i])) continue;
+    struct open_how how = {
+      .flags = O_RDONLY | O_DIRECTORY | O_CLOEXEC,
+      .resolve = RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS | RESOLVE_NO_XDEV,
+    };
+    int fd = (int)syscall(SYS_openat2, clone, j->rel[i] + deep, &how, sizeof how);
+    if (fd < 0) continue; // gone or changed since: the next may still be there
+    if (fstat(fd, &st) != 0 || (uint64_t)st.st_ino != j->ino[i]) {
       close(fd);
+      break; // not the file system, or not the tree, the server meant
     }
+    subs_clear(&subdirs);
+    entries += list_dir(fd, buf, sizeof buf, deep ? &subdirs : NULL);
+    if (j->natural) qsort(subdirs.v, subdirs.n, sizeof *subdirs.v, by_version);
+    for (size_t x = 0; x < subdirs.n && entries < ENTRIES_MAX && still_there(j, dev); x++) {
+      if (!claim(subdirs.v[x].ino)) continue;
+      int sub = openat(fd, subdirs.v[x].name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+      if (sub < 0) continue;
+      entries += list_dir(sub, buf, sizeof buf, NULL);
+      close(sub);
+    }
+    close(fd);
   }
   subs_clear(&subdirs);
   free(subdirs.v);

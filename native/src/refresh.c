@@ -29,13 +29,11 @@
 #include <node_api.h>
 #include <uv.h>
 #include <fcntl.h>
-#include <linux/mount.h>
 #include <linux/openat2.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <sys/statfs.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 #include "background.h"
@@ -43,7 +41,6 @@
 #define WORKERS 1
 #define PENDING_MAX 16384 // paths waiting, at most
 #define BATCHES_MAX 8     // mounts with paths waiting, at most
-#define FUSE_MAGIC 0x65735546
 
 const struct loop_activity *loop_activity(void); // fuse_ll.c
 void refresh_when_quiet(uv_loop_t *loop);         // fuse_ll.c
@@ -89,28 +86,30 @@ static char *take(struct batch *b) {
 
 // Stats b's paths until none is left (0) or the loops serve someone else (1).
 static int run(struct batch *b, const struct loop_activity *a) {
-  int clone = (int)syscall(SYS_open_tree, AT_FDCWD, b->mountpoint, OPEN_TREE_CLOEXEC | OPEN_TREE_CLONE);
-  int others = 0;
-  struct statfs fs;
-  // (Unmounted before it began: the clone is of whatever was beneath, and the paths are dropped.)
-  int ours = clone >= 0 && fstatfs(clone, &fs) == 0 && fs.f_type == FUSE_MAGIC;
+  uint64_t dev;
+  int clone = fuse_clone(b->mountpoint, &dev), others = 0;
   struct open_how how = {
       .flags = O_PATH | O_DIRECTORY | O_CLOEXEC,
       .resolve = RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS | RESOLVE_NO_XDEV | RESOLVE_CACHED,
   };
   uint64_t served0 = __atomic_load_n(&a->served, __ATOMIC_RELAXED), made0 = __atomic_load_n(&stats_made, __ATOMIC_RELAXED);
-  for (;;) {
+  for (size_t k = 0;; k++) {
     pthread_mutex_lock(&lock);
     char *rel = take(b);
     pthread_mutex_unlock(&lock);
     if (!rel) break;
-    int fd = ours ? (int)syscall(SYS_openat2, clone, rel, &how, sizeof how) : -1;
+    // (Not mounted there, or no longer: the paths are dropped.)
+    if (clone >= 0 && k % 64 == 0 && k && !still_mounted(b->mountpoint, dev)) {
+      close(clone);
+      clone = -1;
+    }
+    int fd = clone >= 0 ? (int)syscall(SYS_openat2, clone, rel, &how, sizeof how) : -1;
     free(rel);
     if (fd < 0) continue; // gone, forgotten, or not cached: nothing to do
     struct stat st;
-    ours = fstat(fd, &st) == 0; // (ENOTCONN: unmounted since)
+    int ok = fstat(fd, &st) == 0;
     close(fd);
-    if (!ours) continue;
+    if (!ok) continue;
     uint64_t made = __atomic_add_fetch(&stats_made, 1, __ATOMIC_RELAXED) - made0;
     // More requests than these threads' stats (each at most one): a program is back.
     if (__atomic_load_n(&a->served, __ATOMIC_RELAXED) - served0 > made + WORKERS) {
