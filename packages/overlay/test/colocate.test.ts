@@ -10,7 +10,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { readState } from '../src/index.ts';
-import { cleanup, makeStack, mountStrata, populate, type Stack } from './helpers.ts';
+import { cleanup, makeStack, mountWithEnv, populate } from './helpers.ts';
 import { serverStats } from './native-stats.ts';
 
 test.afterEach.always(async (t) => cleanup(t));
@@ -28,26 +28,8 @@ function createMany(dir: string, n: number): void {
   if (fs.readdirSync(dir).length !== n) throw new Error(`created ${fs.readdirSync(dir).length} of ${n} files in ${dir}`);
 }
 
-/** Mounts a native-transport stack with these environment variables (undefined: unset) for its server. */
-async function mountWith(t: Parameters<typeof mountStrata>[0], env: Record<string, string | undefined>, s: Stack = makeStack(1)) {
-  const saved = Object.fromEntries(Object.keys(env).map((k) => [k, process.env[k]]));
-  const set = (vars: Record<string, string | undefined>) => {
-    for (const [k, v] of Object.entries(vars)) {
-      if (v === undefined) delete process.env[k];
-      else process.env[k] = v;
-    }
-  };
-  set(env);
-  try {
-    await mountStrata(t, s, { transport: 'native' });
-  } finally {
-    set(saved);
-  }
-  return s;
-}
-
 test.serial('a burst of creates from one caller is served idle-class beside it', async (t) => {
-  const s = await mountWith(t, { STRATA_FUSE_COLOCATE: '1' });
+  const s = await mountWithEnv(t, { STRATA_FUSE_COLOCATE: '1' });
   // The loop goes idle-class only when the burst starts with a CPU to spare;
   // other test files run beside this one, so a few bursts may start crowded.
   let stats;
@@ -63,7 +45,7 @@ test.serial('a burst of creates from one caller is served idle-class beside it',
 
 for (const value of [undefined, '0']) {
   test.serial(`STRATA_FUSE_COLOCATE ${value === undefined ? 'unset' : `=${value}`} leaves the loop a normal thread`, async (t) => {
-    const s = await mountWith(t, { STRATA_FUSE_COLOCATE: value });
+    const s = await mountWithEnv(t, { STRATA_FUSE_COLOCATE: value });
     createMany(path.join(s.mnt, 'd'), 1000);
     const stats = (await serverStats(s.mnt)).colocation;
     t.deepEqual({ enabled: stats?.enabled, bursts: stats?.bursts }, { enabled: false, bursts: 0 });
@@ -71,7 +53,7 @@ for (const value of [undefined, '0']) {
 }
 
 test.serial('with a busy loop on every CPU the server stays a normal thread and keeps answering', async (t) => {
-  const s = await mountWith(t, { STRATA_FUSE_COLOCATE: '1' });
+  const s = await mountWithEnv(t, { STRATA_FUSE_COLOCATE: '1' });
   const cpus = os.availableParallelism();
   for (let c = 0; c < cpus; c++) hogs.push(spawn('taskset', ['-c', String(c), 'sh', '-c', 'while :; do :; done'], { stdio: 'ignore' }));
   t.teardown(stopHogs);
@@ -110,7 +92,7 @@ test.serial('a thread started during a burst does not stay idle-class', async (t
     const s = makeStack(1);
     populate(s.lowers[0]!, spec);
     // Without the warm-up, which would start the remover before the mount.
-    await mountWith(t, { STRATA_FUSE_COLOCATE: '1', STRATA_WARMUP: '0' }, s);
+    await mountWithEnv(t, { STRATA_FUSE_COLOCATE: '1', STRATA_WARMUP: '0' }, s);
     execFileSync('rm', ['-rf', path.join(s.mnt, 'tree')]);
     await new Promise((r) => setTimeout(r, 300)); // the burst is over
     bursts = (await serverStats(s.mnt)).colocation?.bursts ?? 0;
@@ -132,7 +114,7 @@ test.serial('an rm -rf, whose removals leave FORGETs behind, is served as a norm
   for (let i = 0; i < 8 && (!stats?.declines || stats.rescues); i++) {
     const s = makeStack(1);
     populate(s.lowers[0]!, spec);
-    await mountWith(t, { STRATA_FUSE_COLOCATE: '1' }, s);
+    await mountWithEnv(t, { STRATA_FUSE_COLOCATE: '1' }, s);
     execFileSync('rm', ['-rf', path.join(s.mnt, 'tree')]);
     stats = (await serverStats(s.mnt)).colocation;
   }
@@ -144,7 +126,7 @@ test.serial('an rm -rf, whose removals leave FORGETs behind, is served as a norm
 test.serial('a burst of creates leaves nothing behind and stays idle-class', async (t) => {
   let stats;
   for (let i = 0; i < 5 && !stats?.bursts; i++) {
-    const s = await mountWith(t, { STRATA_FUSE_COLOCATE: '1' });
+    const s = await mountWithEnv(t, { STRATA_FUSE_COLOCATE: '1' });
     createMany(path.join(s.mnt, 'd'), 1000);
     stats = (await serverStats(s.mnt)).colocation;
   }

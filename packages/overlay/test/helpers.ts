@@ -87,6 +87,28 @@ export async function mountStrata(t: ExecutionContext, s: Stack, extra: Partial<
   return h;
 }
 
+/**
+ * Mounts `s` through the native transport with these environment variables
+ * (undefined: unset) for its server, which reads them when it starts. Only
+ * from serial tests: the variables are this process's until the mount is up.
+ */
+export async function mountWithEnv(t: ExecutionContext, env: Record<string, string | undefined>, s: Stack = makeStack(1)): Promise<Stack> {
+  const saved = Object.fromEntries(Object.keys(env).map((k) => [k, process.env[k]]));
+  const set = (vars: Record<string, string | undefined>) => {
+    for (const [k, v] of Object.entries(vars)) {
+      if (v === undefined) delete process.env[k];
+      else process.env[k] = v;
+    }
+  };
+  set(env);
+  try {
+    await mountStrata(t, s, { transport: 'native' });
+  } finally {
+    set(saved);
+  }
+  return s;
+}
+
 export async function mountKernel(t: ExecutionContext, s: Stack, mnt: string, extra: string[] = []): Promise<MountHandle> {
   const h = await mountKernelOverlay(mnt, stackOptions(s), extra);
   track(t, h);

@@ -5,7 +5,7 @@
 // Serial: the tests set STRATA_FUSE_REFRESH around a mount.
 import test from 'ava';
 import { execFileSync } from 'node:child_process';
-import { cleanup, makeStack, mountStrata, populate, type Stack } from './helpers.ts';
+import { cleanup, makeStack, mountWithEnv, populate, type Stack } from './helpers.ts';
 import { serverStats, type NativeStats } from './native-stats.ts';
 
 test.afterEach.always(async (t) => cleanup(t));
@@ -21,19 +21,6 @@ function stackOfDirs(): Stack {
     populate(layer, files);
   }
   return s;
-}
-
-/** Mounts `s` through the native transport with STRATA_FUSE_REFRESH set to `value` (undefined: unset) for its server. */
-async function mountWithRefresh(t: Parameters<typeof mountStrata>[0], s: Stack, value: string | undefined): Promise<void> {
-  const saved = process.env.STRATA_FUSE_REFRESH;
-  if (value === undefined) delete process.env.STRATA_FUSE_REFRESH;
-  else process.env.STRATA_FUSE_REFRESH = value;
-  try {
-    await mountStrata(t, s, { transport: 'native' });
-  } finally {
-    if (saved === undefined) delete process.env.STRATA_FUSE_REFRESH;
-    else process.env.STRATA_FUSE_REFRESH = saved;
-  }
 }
 
 /** `find` over the mount, as a user runs it: its listings and its stat of each directory it enters. */
@@ -61,7 +48,7 @@ for (const value of [undefined, '0']) {
       : 'with STRATA_FUSE_REFRESH=0 the walk that comes back sends a GETATTR per directory it listed',
     async (t) => {
       const s = stackOfDirs();
-      await mountWithRefresh(t, s, value);
+      await mountWithEnv(t, { STRATA_FUSE_REFRESH: value }, s);
       const first = find(s.mnt);
       t.is(first.length, 1 + 1 + DIRS + DIRS * 10, 'the merged tree');
       const before = await settled(s.mnt);
