@@ -711,6 +711,40 @@ test('files of a lower directory looked up one by one: the loop answers from pre
   t.deepEqual(fs.readdirSync(path.join(s.mnt, 'dir')).length, 61); // 60 - f4 + hard + sub
 });
 
+test('a big lower directory is prepared a slice at a time: its files are answered by the loop, and a change between slices leaves no stale answer', async (t) => {
+  const s = makeStack(1);
+  const files: Record<string, string> = {};
+  // More than 256 files: prepared from the second lookup on, in slices of 128.
+  for (let i = 0; i < 700; i++) {
+    files[`big/f${i}`] = 'x'.repeat(i % 50);
+    files[`changing/f${i}`] = 'y'.repeat(i % 50);
+  }
+  populate(s.lowers[0]!, files);
+  await mountNative(t, s);
+  const m = (p: string) => path.join(s.mnt, p);
+  fs.statSync(m('big/f0'));
+  fs.statSync(m('big/f1'));
+  // The slices follow on turns of the server's event loop; a stat in between is answered either way.
+  await new Promise((r) => setTimeout(r, 300));
+  const base = await serverStats(s.mnt);
+  for (let i = 2; i < 700; i++) t.is(fs.statSync(m(`big/f${i}`)).size, i % 50, `big/f${i}`);
+  const after = await serverStats(s.mnt);
+  const sent = (after.requests.lookup ?? 0) - (base.requests.lookup ?? 0);
+  const engine = engineCount(after, 'lookup') - engineCount(base, 'lookup');
+  t.true(sent - engine >= 600, `the loop answered ${sent - engine} of ${sent} lookups`);
+  // Slices start; the tree changes at once (a write and a removal elsewhere in the directory).
+  fs.statSync(m('changing/f0'));
+  fs.statSync(m('changing/f1'));
+  fs.writeFileSync(m('changing/f600'), 'new');
+  fs.unlinkSync(m('changing/f601'));
+  await new Promise((r) => setTimeout(r, 300));
+  execFileSync('sh', ['-c', 'echo 2 > /proc/sys/vm/drop_caches']);
+  t.is(fs.readFileSync(m('changing/f600'), 'utf8'), 'new');
+  t.false(fs.existsSync(m('changing/f601')));
+  for (let i = 0; i < 700; i++) if (i !== 600 && i !== 601) t.is(fs.statSync(m(`changing/f${i}`)).size, i % 50, `changing/f${i}`);
+  t.is(fs.readdirSync(m('changing')).length, 699);
+});
+
 /** 8 sibling directories' files: stats after the walk reached the second, and the LOOKUPs they sent. */
 async function statSiblingsAfterTwo(t: ExecutionContext): Promise<{ lookups: number; wrong: string[] }> {
   const s = makeStack(1);

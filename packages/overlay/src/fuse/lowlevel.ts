@@ -475,6 +475,18 @@ function createSession(overlay: Overlay, ttl: Timeouts, lowerPassthrough = true)
   const PREPARE_AGAIN = 16;
 
   /**
+   * Entries prepared at a time. A directory of a lower layer is prepared a
+   * slice now and the rest a slice per turn of the event loop, so that the
+   * lookup that asked (and any that come meanwhile) waits for one slice at
+   * most: prepared whole, the second stat in a directory of 1000 files took
+   * 21-31 ms, in one of 4000 93-116 ms (by hand, a fresh mount each).
+   */
+  const PREPARE_SLICE = 128;
+  // [u16 name length][name][fuse_entry_out] each; a name is at most 255 bytes (NAME_MAX) on the host.
+  const prepareOut = Buffer.allocUnsafe(PREPARE_SLICE * (2 + 255 + ENTRY_OUT));
+  const prepareView = viewOf(prepareOut);
+
+  /**
    * Hands the loop the LOOKUP answers for the files of `dir` (still only in
    * lower layers), whose files are being looked up one by one: it answers
    * the rest itself (ll.prepareEntries). Directories, nodes that have
@@ -482,14 +494,36 @@ function createSession(overlay: Overlay, ttl: Timeouts, lowerPassthrough = true)
    * another one stay here.
    */
   const prepareEntries = (dirId: number, dir: Node): void => {
-    preparedDirs.set(dirId, { gen: ll.generation(dev), used: 0 });
+    const gen = ll.generation(dev);
+    const mark = { gen, used: 0 };
+    preparedDirs.set(dirId, mark);
     const children = overlay.tree.children(dir);
     if (children.size > PREPARE_MAX) return;
-    // [u16 name length][name][fuse_entry_out] each; a name is at most 255 bytes (NAME_MAX) on the host.
-    const out = Buffer.allocUnsafe(children.size * (2 + 255 + ENTRY_OUT));
-    const view = viewOf(out);
+    const rest = children.entries();
+    if (dir.upper) {
+      // Copied up by an rm -rf's first removal (see UNLINK): all at once,
+      // for the loop whites out names here itself, and a later slice could
+      // hand it back a name it removed.
+      while (prepareSlice(dirId, rest));
+      return;
+    }
+    // The loop changes nothing in a directory only in lower layers (it looks
+    // names up there and lists it): what a later slice reads is what the
+    // directory holds, unless JavaScript changed the tree in between.
+    const more = (): void => {
+      if (preparedDirs.get(dirId) !== mark || dir.upper || dir.children !== children || ll.generation(dev) !== gen) return;
+      if (prepareSlice(dirId, rest)) setImmediate(more);
+    };
+    if (prepareSlice(dirId, rest)) setImmediate(more);
+  };
+
+  /** Prepares the next PREPARE_SLICE entries of `rest` (see prepareEntries): false once none are left. */
+  const prepareSlice = (dirId: number, rest: Iterator<[string, Node]>): boolean => {
+    const out = prepareOut;
     let pos = 0;
-    for (const [name, child] of children) {
+    let next = rest.next();
+    for (let taken = 0; !next.done; next = rest.next()) {
+      const [name, child] = next.value;
       if (child.isDir || child.upper || child.removed || renumbered.has(child)) continue;
       let st: StatArray;
       try {
@@ -505,10 +539,12 @@ function createSession(overlay: Overlay, ttl: Timeouts, lowerPassthrough = true)
       else inodes.set(id, { node: child, nlookup: 0, prepared: true });
       const n = out.write(name, pos + 2, 255, 'utf8');
       out.writeUInt16LE(n, pos);
-      writeEntry(view, pos + 2 + n, id, st, ttl);
+      writeEntry(prepareView, pos + 2 + n, id, st, ttl);
       pos += 2 + n + ENTRY_OUT;
+      if (++taken === PREPARE_SLICE) break;
     }
     if (pos) ll.prepareEntries(dev, dirId, out.subarray(0, pos));
+    return !next.done;
   };
 
   /** Most directories (with their subdirectories, each counted once) queued to be listed ahead at once. */
