@@ -479,7 +479,9 @@ function createSession(overlay: Overlay, ttl: Timeouts, lowerPassthrough = true)
    * slice now and the rest a slice per turn of the event loop, so that the
    * lookup that asked (and any that come meanwhile) waits for one slice at
    * most: prepared whole, the second stat in a directory of 1000 files took
-   * 21-31 ms, in one of 4000 93-116 ms (by hand, a fresh mount each).
+   * 21-31 ms, in one of 4000 93-116 ms; in slices 7-20 and 7-22 ms (by
+   * hand, a fresh mount each: the rest is the read-ahead threads that the
+   * first lookup started, on the same two CPUs).
    */
   const PREPARE_SLICE = 128;
   // [u16 name length][name][fuse_entry_out] each; a name is at most 255 bytes (NAME_MAX) on the host.
