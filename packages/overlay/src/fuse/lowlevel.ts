@@ -513,11 +513,23 @@ function createSession(overlay: Overlay, ttl: Timeouts, lowerPassthrough = true)
     // names up there and lists it): what a later slice reads is what the
     // directory holds, unless JavaScript changed the tree in between.
     const more = (): void => {
-      if (preparedDirs.get(dirId) !== mark || dir.upper || dir.children !== children || ll.generation(dev) !== gen) return;
-      if (prepareSlice(dirId, rest)) setImmediate(more);
+      if (preparedDirs.get(dirId) !== mark || dir.upper || dir.children !== children || ll.generation(dev) !== gen || !prepareSlice(dirId, rest)) {
+        if (slicing.get(dirId) === more) slicing.delete(dirId);
+        return;
+      }
+      setImmediate(more);
     };
-    if (prepareSlice(dirId, rest)) setImmediate(more);
+    if (!prepareSlice(dirId, rest)) return;
+    slicing.set(dirId, more);
+    setImmediate(more);
   };
+  /**
+   * Directories whose preparation is under way: the next slice of each. A
+   * lookup there that reaches JavaScript takes one slice on first: a program
+   * going through the directory keeps the loop busy, and the turns of the
+   * event loop that take the slices otherwise come only when it pauses.
+   */
+  const slicing = new Map<number, () => void>();
 
   /** Prepares the next PREPARE_SLICE entries of `rest` (see prepareEntries): false once none are left. */
   const prepareSlice = (dirId: number, rest: Iterator<[string, Node]>): boolean => {
@@ -604,7 +616,7 @@ function createSession(overlay: Overlay, ttl: Timeouts, lowerPassthrough = true)
   const entryFor = (parent: number, name: string): Buffer => {
     const dir = inodeOf(parent).node;
     if (!dir.isDir) throw new Errno(-20);
-    const child = overlay.tree.children(dir).get(name);
+    const child = overlay.tree.lookup(dir, name);
     if (!child) {
       if (Buffer.byteLength(name) > 255) throw new Errno(-36);
       try {
@@ -1058,6 +1070,7 @@ function createSession(overlay: Overlay, ttl: Timeouts, lowerPassthrough = true)
         if (out.readUInt32LE(0) !== 0 && (out.readUInt32LE(40 + 60) & S_IFMT) !== S_IFDIR) {
           // A file looked up: its siblings' turn comes next (stat, ls -l, an include search).
           const dir = inodeOf(nodeid).node;
+          slicing.get(nodeid)?.();
           const again = fileAttrDirs.has(nodeid);
           if (!again) {
             fileAttrDirs.add(nodeid);
@@ -1070,12 +1083,15 @@ function createSession(overlay: Overlay, ttl: Timeouts, lowerPassthrough = true)
               overlay.tree.statAheadSiblings(dir);
             } else if (!dir.upper) listAheadSiblings(dir);
           }
+          // (A big directory answered a name at a time, Tree.lookup, is not
+          // read whole for this: neither prepared nor read ahead.)
+          const children = dir.children;
           const prepared = preparedDirs.get(nodeid);
-          const worth = prepared ? prepared.gen !== ll.generation(dev) && prepared.used >= PREPARE_AGAIN : again || overlay.tree.children(dir).size <= PREPARE_AT_ONCE;
-          if (!dir.upper && worth) {
+          const worth = prepared ? prepared.gen !== ll.generation(dev) && prepared.used >= PREPARE_AGAIN : again || (children !== null && children.size <= PREPARE_AT_ONCE);
+          if (children && !dir.upper && worth) {
             // The loop answers the others.
             prepareEntries(nodeid, dir);
-          } else if (!again) {
+          } else if (children && !again) {
             // A big directory: its inodes are read ahead, and its entries prepared on the next lookup.
             overlay.tree.statAhead(dir);
           }
