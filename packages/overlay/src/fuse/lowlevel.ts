@@ -1071,6 +1071,13 @@ function createSession(overlay: Overlay, ttl: Timeouts, lowerPassthrough = true)
           // A file looked up: its siblings' turn comes next (stat, ls -l, an include search).
           const dir = inodeOf(nodeid).node;
           slicing.get(nodeid)?.();
+          // A big directory answered a name at a time (Tree.lookup) is not
+          // being walked yet: what follows (reading ahead its siblings,
+          // listing them, preparing its entries) starts at the first file
+          // lookup after it is read whole. With two sibling directories of
+          // 4000 files, reading them ahead on the same two CPUs made the first
+          // open and read of a file here take 11.6-16 ms against 3.6-3.9.
+          if (!dir.children) return out;
           const again = fileAttrDirs.has(nodeid);
           if (!again) {
             fileAttrDirs.add(nodeid);
@@ -1083,15 +1090,12 @@ function createSession(overlay: Overlay, ttl: Timeouts, lowerPassthrough = true)
               overlay.tree.statAheadSiblings(dir);
             } else if (!dir.upper) listAheadSiblings(dir);
           }
-          // (A big directory answered a name at a time, Tree.lookup, is not
-          // read whole for this: neither prepared nor read ahead.)
-          const children = dir.children;
           const prepared = preparedDirs.get(nodeid);
-          const worth = prepared ? prepared.gen !== ll.generation(dev) && prepared.used >= PREPARE_AGAIN : again || (children !== null && children.size <= PREPARE_AT_ONCE);
-          if (children && !dir.upper && worth) {
+          const worth = prepared ? prepared.gen !== ll.generation(dev) && prepared.used >= PREPARE_AGAIN : again || dir.children.size <= PREPARE_AT_ONCE;
+          if (!dir.upper && worth) {
             // The loop answers the others.
             prepareEntries(nodeid, dir);
-          } else if (children && !again) {
+          } else if (!again) {
             // A big directory: its inodes are read ahead, and its entries prepared on the next lookup.
             overlay.tree.statAhead(dir);
           }
