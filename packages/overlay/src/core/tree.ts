@@ -278,18 +278,25 @@ export class Tree {
         else if (!(node.isDir && type === S_IFDIR)) break; // a non-directory below a directory ends its chain
         if (!node.isDir) break;
         node.lowerDirs.push({ layer: src.layer, rel: childRel });
-        if (marksMatter) {
-          const marks = overlayMarks(real + '/' + name);
-          if (marks.opaque) break;
-          if (marks.redirect !== null) {
-            node.lowerDirs.push(...this.lowerDirsAt(redirectTarget(marks.redirect, src.rel), src.layer));
-            break;
-          }
-        }
+        if (marksMatter && this.endsChain(node, real + '/' + name, src)) break;
       }
       if (whitedOut) break;
     }
     return node;
+  }
+
+  /**
+   * Directory `node`'s copy at host path `copy` (in source `src`, with layers
+   * below it) ends its merge chain there: it is opaque, or renamed in that
+   * layer (kernel redirect_dir), in which case what lies below it is at the
+   * redirect and is added to its lower directories.
+   */
+  private endsChain(node: Node, copy: string, src: Source): boolean {
+    const marks = overlayMarks(copy);
+    if (marks.opaque) return true;
+    if (marks.redirect === null) return false;
+    node.lowerDirs.push(...this.lowerDirsAt(redirectTarget(marks.redirect, src.rel), src.layer));
+    return true;
   }
 
   /** The merged entries of directory `dir`, read from the layers on first use. */
@@ -360,15 +367,7 @@ export class Tree {
           if (stopped.has(existing)) continue;
           if (existing.isDir && type === S_IFDIR) {
             existing.lowerDirs.push({ layer: src.layer, rel: childRel });
-            if (marksMatter) {
-              const marks = overlayMarks(real + '/' + name);
-              if (marks.opaque) stopped.add(existing);
-              else if (marks.redirect !== null) {
-                // A directory renamed in that layer: what lies below it is at the redirect.
-                existing.lowerDirs.push(...this.lowerDirsAt(redirectTarget(marks.redirect, src.rel), src.layer));
-                stopped.add(existing);
-              }
-            }
+            if (marksMatter && this.endsChain(existing, real + '/' + name, src)) stopped.add(existing);
           } else {
             stopped.add(existing);
           }
@@ -377,17 +376,11 @@ export class Tree {
         const node = new Node(name, dir, type, isUpper, isUpper ? null : { layer: src.layer, rel: childRel }, false);
         entries.set(name, node);
         if (type === S_IFDIR) {
-          const childReal = real + '/' + name;
           if (!isUpper) node.lowerDirs.push({ layer: src.layer, rel: childRel });
-          if (marksMatter) {
-            const marks = overlayMarks(childReal);
-            if (marks.opaque) stopped.add(node);
-            else if (marks.redirect !== null) {
-              // A renamed directory (kernel redirect_dir): its lower part lives elsewhere.
-              node.lowerDirs.push(...this.lowerDirsAt(redirectTarget(marks.redirect, src.rel), src.layer));
-              if (isUpper) node.lower = node.lowerDirs[0] ?? null;
-              stopped.add(node);
-            }
+          if (marksMatter && this.endsChain(node, real + '/' + name, src)) {
+            // (An upper copy redirected: its lower part is where the redirect points.)
+            if (isUpper) node.lower = node.lowerDirs[0] ?? null;
+            stopped.add(node);
           }
         } else {
           stopped.add(node);
