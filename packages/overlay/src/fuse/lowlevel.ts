@@ -771,6 +771,12 @@ function createSession(overlay: Overlay, ttl: Timeouts, lowerPassthrough = true)
     if (node.isDir && !node.upper && st === node.lowerStat) ll.stableAttr(dev, id, attrReply(st));
   };
 
+  /** What a GETATTR answered for `id` lets the loop answer the next ones itself (a lower-only or an upper directory). */
+  const offerAttrs = (id: number, node: Node, st: StatArray): void => {
+    offerStable(id, node, st);
+    offerUpperDir(id, node, st[6]!);
+  };
+
   /** A set-ID file with a passthrough backing (see volatileAttrs); the loop stops answering for it. */
   const setIdBehindBacking = (nodeid: number): void => {
     volatileAttrs.add(nodeid);
@@ -1115,9 +1121,7 @@ function createSession(overlay: Overlay, ttl: Timeouts, lowerPassthrough = true)
       case OP.GETATTR: {
         const withFh = (b.readUInt32LE(0) & FUSE_GETATTR_FH) !== 0;
         const st = statInode(nodeid, withFh ? b.readUInt32LE(8) : undefined);
-        const node = inodeOf(nodeid).node;
-        offerStable(nodeid, node, st);
-        offerUpperDir(nodeid, node, st[6]!);
+        offerAttrs(nodeid, inodeOf(nodeid).node, st);
         return attrReply(st, nodeid);
       }
       case OP.SETATTR:
@@ -1351,10 +1355,7 @@ function createSession(overlay: Overlay, ttl: Timeouts, lowerPassthrough = true)
     // mount asks for them, and JavaScript's first answer takes 0.5-1.2 ms
     // in a fresh server. The loop has them from the start.
     try {
-      const root = overlay.tree.root;
-      const st = overlay.statNode(root);
-      offerStable(ROOT_INO, root, st);
-      offerUpperDir(ROOT_INO, root, st[6]!);
+      offerAttrs(ROOT_INO, overlay.tree.root, overlay.statNode(overlay.tree.root));
     } catch {
       // Then the first GETATTR is answered here, as any other.
     }
