@@ -71,7 +71,7 @@ test('the JSON report has machine, driver versions and every run', async (t) => 
   // Every workload's metrics are listed, find at every depth.
   const ids = json.metrics.map((m: { id: string }) => m.id);
   for (const id of ['seq-read-cold', 'seq-read-hot', 'rand-read-hot', 'seq-write', 'copy-up', 'create', 'stat-cold', 'stat-warm',
-    'find-1-cold', 'find-8-warm', 'find-32-cold', 'rm-rf', 'rename', 'untar']) t.true(ids.includes(id), id);
+    'find-1-cold', 'find-8-warm', 'find-32-cold', 'rm-rf', 'rename', 'rename-mv', 'untar']) t.true(ids.includes(id), id);
   t.deepEqual(json.failures, [], 'no driver failed a workload');
   t.true(json.results.length > 0);
   for (const r of json.results) {

@@ -2,6 +2,10 @@
  * plain command-line tool doing exactly one syscall per file.
  *   fsops create DIR N SIZE   create N files of SIZE bytes in DIR (open/write/close)
  *   fsops stat LIST           lstat every path listed (one per line) in LIST
+ *   fsops rename SRC DST      one rename(2); prints its own time in ms, read
+ *                             from the monotonic clock around the call, so
+ *                             the figure is the file system's and not the
+ *                             program's start (exit 3: the driver said EXDEV)
  * Exits non-zero naming the path on the first failure, so a broken driver
  * cannot look fast by failing early. Built on first use by fsops.ts. */
 #define _GNU_SOURCE
@@ -11,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 static int create_files(const char *dir, long n, long size) {
@@ -48,9 +53,24 @@ static int stat_list(const char *list) {
   return 0;
 }
 
+static int rename_timed(const char *src, const char *dst) {
+  struct timespec a, b;
+  clock_gettime(CLOCK_MONOTONIC, &a);
+  int rc = rename(src, dst);
+  clock_gettime(CLOCK_MONOTONIC, &b);
+  if (rc != 0) {
+    int err = errno;
+    fprintf(stderr, "fsops: rename %s %s: %s\n", src, dst, strerror(err));
+    return err == EXDEV ? 3 : 1;
+  }
+  printf("%.3f\n", (double)(b.tv_sec - a.tv_sec) * 1e3 + (double)(b.tv_nsec - a.tv_nsec) / 1e6);
+  return 0;
+}
+
 int main(int argc, char **argv) {
   if (argc == 5 && strcmp(argv[1], "create") == 0) return create_files(argv[2], atol(argv[3]), atol(argv[4]));
   if (argc == 3 && strcmp(argv[1], "stat") == 0) return stat_list(argv[2]);
-  fprintf(stderr, "usage: fsops create DIR N SIZE | fsops stat LIST\n");
+  if (argc == 4 && strcmp(argv[1], "rename") == 0) return rename_timed(argv[2], argv[3]);
+  fprintf(stderr, "usage: fsops create DIR N SIZE | fsops stat LIST | fsops rename SRC DST\n");
   return 2;
 }
