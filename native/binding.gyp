@@ -5,7 +5,7 @@
     "cflags": ["-O2", "-Wall", "-D_GNU_SOURCE"]
   }, {
     "target_name": "strata_fusell",
-    "sources": ["src/fuse_ll.c", "src/colocate.c", "src/dircache.c", "src/prefetch_ll.c", "src/refresh.c", "src/background.c"],
+    "sources": ["src/fuse_ll.c", "src/prefault.c", "src/colocate.c", "src/dircache.c", "src/prefetch_ll.c", "src/refresh.c", "src/background.c"],
     "cflags": ["-O2", "-Wall", "-D_GNU_SOURCE"]
   }]
 }

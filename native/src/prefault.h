@@ -1,0 +1,3 @@
+#pragma once
+// Touches a block of the main heap from a helper thread, once per process (see prefault.c).
+void prefault_heap(void);
