@@ -58,6 +58,7 @@ interface Binding {
   colocation(): Colocation;
   refreshAttrs(mountpoint?: string, dirs?: string[]): number;
   listingEnded(fd: number, nodeid: number): void;
+  prefaultHeap(): void;
 }
 
 /** How the loop followed its callers' CPUs (native/src/colocate.c). */
@@ -258,3 +259,10 @@ export const refreshAttrs: Binding['refreshAttrs'] = binding.refreshAttrs;
 
 /** JavaScript handed out directory `nodeid`'s listing to its end: as with the loop's own, its attributes are fetched again once the loops are quiet (ItemKind.Ended). */
 export const listingEnded: Binding['listingEnded'] = binding.listingEnded;
+
+/**
+ * Has a helper thread touch a block of the heap the loop will allocate from
+ * (native/src/prefault.c), once per process; returns at once. Called as a
+ * server starts, so the thread is done before the mount's first requests.
+ */
+export const prefaultHeap: Binding['prefaultHeap'] = binding.prefaultHeap;

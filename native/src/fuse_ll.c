@@ -2189,7 +2189,7 @@ static napi_value js_start(napi_env env, napi_callback_info info) {
   const char *cc = getenv("STRATA_FUSE_C_CREATE");
   c_create = !(cc && strcmp(cc, "0") == 0);
   colo_init();
-  prefault_heap();
+  prefault_heap(); // (a no-op once the server has called prefaultHeap)
   if (!in_buf) in_buf = aligned_at(WRITE_DATA_OFF, IN_BUF);
   if (!read_buf) read_buf = aligned_at(sizeof(struct fuse_out_header), MAX_WRITE + sizeof(struct fuse_out_header));
   struct session *s = calloc(1, sizeof *s);
@@ -2741,6 +2741,12 @@ static napi_value js_listing_ended(napi_env env, napi_callback_info info) {
 
 napi_value js_refresh_attrs(napi_env env, napi_callback_info info); // refresh.c
 
+static napi_value js_prefault_heap(napi_env env, napi_callback_info info) {
+  (void)info;
+  prefault_heap();
+  return undef(env);
+}
+
 static napi_value init(napi_env env, napi_value exports) {
   napi_property_descriptor props[] = {
     {"mount", NULL, js_mount, NULL, NULL, NULL, napi_default, NULL},
@@ -2770,6 +2776,7 @@ static napi_value init(napi_env env, napi_value exports) {
     {"colocation", NULL, js_colocation, NULL, NULL, NULL, napi_default, NULL},
     {"refreshAttrs", NULL, js_refresh_attrs, NULL, NULL, NULL, napi_default, NULL},
     {"listingEnded", NULL, js_listing_ended, NULL, NULL, NULL, napi_default, NULL},
+    {"prefaultHeap", NULL, js_prefault_heap, NULL, NULL, NULL, napi_default, NULL},
   };
   napi_define_properties(env, exports, sizeof props / sizeof props[0], props);
   return exports;

@@ -10,7 +10,7 @@ import { Overlay } from './core/overlay.ts';
 import { warmUp } from './core/warmup.ts';
 import { dirCacheDir } from './fuse/dircache.ts';
 import type { FuseServer } from './fuse/transport.ts';
-import { chooseTransport, exerciseTransport, serveWith } from './fuse/select.ts';
+import { chooseTransport, exerciseTransport, prepareTransport, serveWith } from './fuse/select.ts';
 import type { ParsedMountOptions } from './options.ts';
 import { removeState, statsFileFor, writeState } from './state.ts';
 import { validateMount } from './validate.ts';
@@ -66,6 +66,7 @@ export async function runServer(mountpoint: string, opts: ParsedMountOptions, so
   const done = new Promise<number>((r) => (finished = r));
   try {
     const transport = chooseTransport(opts.transport);
+    prepareTransport(transport);
     validateMount(mp, opts);
     let work: string | undefined;
     if (opts.upperDir !== undefined && opts.workDir !== undefined) {
