@@ -7,13 +7,14 @@
 // malloc'd memory on the JavaScript thread (the inode map, the listings,
 // the prepared entries, the buffers handed to JavaScript: perf record -e
 // page-faults), 10-15 ms of a 170-240 ms walk. A page touched once by any
-// thread is cheap for all of them after, so at the first session a helper
-// thread touches a block of the main heap and frees it, and malloc keeps
+// thread is cheap for all of them after, so as the server starts (before
+// its warm-up: prefaultHeap; else at its first session) a helper thread
+// touches a block of the main heap and frees it, and malloc keeps
 // it: big tables come from the heap too, not from mmap (each mmap is fresh
 // memory), and freed memory is not handed back. A C loop growing tables
 // like the server's: 1277 faults and 26 ms without, none and 0.5 ms after
 // a helper touched 16 MiB (in 72 ms of its own, off the serving thread).
-// STRATA_FUSE_PREFAULT_MB sets the size (0: off).
+// STRATA_FUSE_PREFAULT_MB sets the size (0: off; at most 256).
 #include <malloc.h>
 #include <pthread.h>
 #include <stdlib.h>
@@ -21,6 +22,7 @@
 #include "prefault.h"
 
 #define DEFAULT_MB 16
+#define MAX_MB 256 // (the malloc thresholds below are ints)
 
 static size_t pool_bytes;
 
@@ -38,6 +40,7 @@ void prefault_heap(void) {
   const char *v = getenv("STRATA_FUSE_PREFAULT_MB");
   size_t mb = v && *v ? strtoul(v, NULL, 10) : DEFAULT_MB;
   if (mb == 0) return;
+  if (mb > MAX_MB) mb = MAX_MB;
   pool_bytes = mb << 20;
   // Above the pool's size: malloc must not serve the pool itself, nor the
   // tables that fit in it, with mmap. Trimming is what would give it back.
