@@ -2189,7 +2189,6 @@ static napi_value js_start(napi_env env, napi_callback_info info) {
   const char *cc = getenv("STRATA_FUSE_C_CREATE");
   c_create = !(cc && strcmp(cc, "0") == 0);
   colo_init();
-  prefault_heap(); // (a no-op once the server has called prefaultHeap)
   if (!in_buf) in_buf = aligned_at(WRITE_DATA_OFF, IN_BUF);
   if (!read_buf) read_buf = aligned_at(sizeof(struct fuse_out_header), MAX_WRITE + sizeof(struct fuse_out_header));
   struct session *s = calloc(1, sizeof *s);

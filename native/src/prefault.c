@@ -8,8 +8,9 @@
 // the prepared entries, the buffers handed to JavaScript: perf record -e
 // page-faults), 10-15 ms of a 170-240 ms walk. A page touched once by any
 // thread is cheap for all of them after, so as the server starts (before
-// its warm-up: prefaultHeap; else at its first session) a helper thread
-// touches a block of the main heap and frees it, and malloc keeps
+// its warm-up: prefaultHeap, from runServer, which every mount and the
+// builder's mount worker go through) a helper thread touches a block of
+// the main heap and frees it, and malloc keeps
 // it: big tables come from the heap too, not from mmap (each mmap is fresh
 // memory), and freed memory is not handed back. A C loop growing tables
 // like the server's: 1277 faults and 26 ms without, none and 0.5 ms after

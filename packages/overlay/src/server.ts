@@ -66,8 +66,8 @@ export async function runServer(mountpoint: string, opts: ParsedMountOptions, so
   const done = new Promise<number>((r) => (finished = r));
   try {
     const transport = chooseTransport(opts.transport);
-    prepareTransport(transport);
     validateMount(mp, opts);
+    prepareTransport(transport);
     let work: string | undefined;
     if (opts.upperDir !== undefined && opts.workDir !== undefined) {
       work = workArea(opts.workDir);
