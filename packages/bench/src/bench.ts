@@ -12,6 +12,7 @@ import { selectWorkloads } from './workloads/index.ts';
 import { FULL_SIZES, QUICK_SIZES } from './sizes.ts';
 import { runWorkloads } from './runner.ts';
 import { machineInfo } from './machine.ts';
+import { measureFuseFloor } from './fuse-floor.ts';
 import { checkTargets } from './targets.ts';
 import { runBuilderBench } from './builder/run-builds.ts';
 import { writeJsonReport } from './report/json.ts';
@@ -76,6 +77,7 @@ export async function runBench(opts: BenchOptions): Promise<BenchOutput> {
   const progress = opts.progress ?? process.stderr;
   const startedAt = new Date().toISOString();
   const machine = await machineInfo(opts.dataParent ?? os.tmpdir());
+  if (selected.length) machine.fuseFloor = await measureFuseFloor(opts.dataParent ?? os.tmpdir(), sizes.xattrCalls);
 
   const t = opts.strataTransport;
   if (t !== undefined && t !== 'native' && t !== 'fuse-native') throw new UsageError(`strata bench: --strata-transport must be native or fuse-native, not ${JSON.stringify(t)}`);

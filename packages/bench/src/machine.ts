@@ -3,6 +3,7 @@ import os from 'node:os';
 import { readFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 import { run } from '@strata/common';
+import type { FuseFloor } from './fuse-floor.ts';
 
 export interface MachineInfo {
   hostname: string;
@@ -20,6 +21,8 @@ export interface MachineInfo {
   /** 1/5/15-minute load averages when the benchmark started, and when it ended: how busy the machine was besides. */
   loadAverage: number[];
   loadAverageEnd?: number[];
+  /** The FUSE round trip of a server that answers at once (fuse-floor.ts), when file-system workloads ran. */
+  fuseFloor?: FuseFloor;
 }
 
 export async function machineInfo(dataDir: string): Promise<MachineInfo> {

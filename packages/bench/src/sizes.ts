@@ -15,6 +15,7 @@ export const FULL_SIZES: Sizes = {
   renameFiles: 1_000,
   untarBytes: 235 * MiB,
   untarEntries: 9_500,
+  xattrCalls: 20_000,
   fioRuntimeSec: 20,
   settleMs: 4000,
 };
@@ -30,6 +31,7 @@ export const QUICK_SIZES: Sizes = {
   renameFiles: 100,
   untarBytes: 8 * MiB,
   untarEntries: 500,
+  xattrCalls: 2_000,
   fioRuntimeSec: 2,
   settleMs: 0,
 };

@@ -42,10 +42,10 @@ export interface Driver {
 }
 
 /** Whether a bigger number is better (throughput) or a smaller one (time). */
-export type Unit = 'MB/s' | 'IOPS' | 'files/s' | 'ms';
+export type Unit = 'MB/s' | 'IOPS' | 'files/s' | 'ms' | 'µs';
 
 export function higherIsBetter(unit: Unit): boolean {
-  return unit !== 'ms';
+  return unit !== 'ms' && unit !== 'µs';
 }
 
 /** One figure a workload reports, e.g. "find, 32 layers, cold". */
@@ -75,6 +75,8 @@ export interface Sizes {
   renameFiles: number;
   untarBytes: number;
   untarEntries: number;
+  /** getxattr(2) calls one xattr run times. */
+  xattrCalls: number;
   /** Cap on one fio random-read run, seconds. */
   fioRuntimeSec: number;
   /** Wait before a sequential write, for the VM's balloon to be done with the memory the runner freed (seq-write.ts). */

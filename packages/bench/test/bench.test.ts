@@ -71,7 +71,7 @@ test('the JSON report has machine, driver versions and every run', async (t) => 
   // Every workload's metrics are listed, find at every depth.
   const ids = json.metrics.map((m: { id: string }) => m.id);
   for (const id of ['seq-read-cold', 'seq-read-hot', 'rand-read-hot', 'seq-write', 'copy-up', 'create', 'stat-cold', 'stat-warm',
-    'find-1-cold', 'find-8-warm', 'find-32-cold', 'rm-rf', 'rename', 'rename-mv', 'untar']) t.true(ids.includes(id), id);
+    'find-1-cold', 'find-8-warm', 'find-32-cold', 'rm-rf', 'rename', 'rename-mv', 'untar', 'xattr']) t.true(ids.includes(id), id);
   t.deepEqual(json.failures, [], 'no driver failed a workload');
   t.true(json.results.length > 0);
   for (const r of json.results) {
@@ -96,6 +96,18 @@ test('the JSON report has machine, driver versions and every run', async (t) => 
   t.truthy(json.builder);
   t.deepEqual(json.builder.builders.map((b: { name: string }) => b.name), ['strata', 'buildah']);
   for (const b of json.builder.builders) if (!b.available) t.truthy(b.reason);
+});
+
+test('the machine line gives the FUSE round trip of a server that does nothing', async (t) => {
+  const f = out.report.machine.fuseFloor;
+  if (!f || 'error' in f) return t.fail(`fuseprobe: ${f ? f.error : 'not run'}`);
+  t.is(f.runs.length, 3);
+  // A round trip through /dev/fuse and back cannot be cheaper than the syscall that starts it.
+  t.true(f.requestUs > f.syscallUs && f.syscallUs > 0, `${f.requestUs} µs through FUSE, ${f.syscallUs} µs locally`);
+  t.regex(await readFile(out.markdownFile, 'utf8'), /One FUSE request answered at once by a server that does nothing .* takes [\d.,]+ µs here/);
+  // The probe's mount is gone, and so is its directory.
+  t.false((await mountpoints()).some((m) => m.includes('strata-fuseprobe-')));
+  t.deepEqual((await readdir(tmp)).filter((n) => n.startsWith('strata-fuseprobe-')), []);
 });
 
 test('the Markdown table has a column per driver and ratios to plain', async (t) => {

@@ -33,7 +33,7 @@ test('workload selection: ids, "find" for every depth, unknown names reported', 
   t.deepEqual(ids(['find']), ['find-1', 'find-8', 'find-32']);
   t.deepEqual(ids(['find-8', 'rename']), ['find-8', 'rename']);
   t.deepEqual(selectWorkloads(QUICK_SIZES, ['seq', 'copy-up']).unknown, ['seq']);
-  t.is(ids([]).length, 12);
+  t.is(ids([]).length, 13);
 });
 
 function result(metric: string, driver: MetricResult['driver'], median: number, unit: MetricResult['unit'] = 'ms'): MetricResult {

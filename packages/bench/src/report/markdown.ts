@@ -5,6 +5,7 @@ import { DRIVER_NAMES, higherIsBetter, type DriverName, type MetricResult } from
 import { SCENARIOS } from '../builder/types.ts';
 import { fmtNumber } from './format.ts';
 import type { BenchReport } from './types.ts';
+import type { MachineInfo } from '../machine.ts';
 
 function table(header: string[], rows: string[][]): string {
   const esc = (c: string) => c.replace(/\|/g, '\\|');
@@ -34,6 +35,14 @@ function strataProfile(report: BenchReport): string[][] {
   return rows;
 }
 
+/** The machine's FUSE round trip, the floor under every request a FUSE driver serves. */
+function fuseFloorLine(f: MachineInfo['fuseFloor']): string {
+  if (!f) return '';
+  if ('error' in f) return ` FUSE round trip not measured: ${f.error}.`;
+  return ` One FUSE request answered at once by a server that does nothing (fuseprobe, getxattr(2), median of ${f.runs.length}) ` +
+    `takes ${fmtNumber(f.requestUs)} µs here, the same syscall on the local file system ${fmtNumber(f.syscallUs)} µs.`;
+}
+
 export function renderMarkdown(report: BenchReport): string {
   const order = DRIVER_NAMES.filter((d) => report.drivers.some((x) => x.name === d));
   const info = (d: DriverName) => report.drivers.find((x) => x.name === d)!;
@@ -46,7 +55,8 @@ export function renderMarkdown(report: BenchReport): string {
     `Node ${m.node}, ${m.fio}, strata ${m.strataCommit}. ${report.runs} run${report.runs > 1 ? 's' : ''} per figure${report.quick ? ', --quick sizes' : ''}; ` +
     `started ${report.startedAt}, finished ${report.finishedAt}. ` +
     `Load average (1/5/15 min) at the start ${m.loadAverage.map((x) => x.toFixed(1)).join('/')}` +
-    (m.loadAverageEnd ? `, at the end ${m.loadAverageEnd.map((x) => x.toFixed(1)).join('/')}` : '') + ' (other work shares the machine).');
+    (m.loadAverageEnd ? `, at the end ${m.loadAverageEnd.map((x) => x.toFixed(1)).join('/')}` : '') + ' (other work shares the machine).' +
+    fuseFloorLine(m.fuseFloor));
   out.push('');
   out.push('Drivers:');
   out.push('');

@@ -3,7 +3,7 @@ import { mkdir, readdir } from 'node:fs/promises';
 import path from 'node:path';
 import { StrataError } from '@strata/common';
 import type { Workload } from '../types.ts';
-import { fsopsBinary } from '../fsops.ts';
+import { fsopsBinary } from '../tools.ts';
 import { sq, timeCommand } from '../timed.ts';
 import { prepareEmptyLayer } from './empty-layer.ts';
 

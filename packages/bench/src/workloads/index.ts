@@ -10,10 +10,11 @@ import { findWorkload } from './find.ts';
 import { rmRf } from './rm-rf.ts';
 import { renameDir } from './rename.ts';
 import { untar } from './untar.ts';
+import { xattrRoundTrip } from './xattr.ts';
 
 export function allWorkloads(sizes: Sizes): Workload[] {
   return [
-    seqRead, randRead, seqWrite, copyUp, create, statFiles,
+    seqRead, randRead, seqWrite, copyUp, xattrRoundTrip, create, statFiles,
     ...sizes.findLayers.map(findWorkload),
     rmRf, renameDir, untar,
   ];

@@ -10,7 +10,7 @@ import { readdir } from 'node:fs/promises';
 import path from 'node:path';
 import { run, StrataError } from '@strata/common';
 import type { Workload } from '../types.ts';
-import { fsopsBinary } from '../fsops.ts';
+import { fsopsBinary } from '../tools.ts';
 import { loadProgram, sq, timeCommand } from '../timed.ts';
 
 /** fsops's exit status when rename(2) answered EXDEV. */

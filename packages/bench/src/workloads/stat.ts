@@ -3,7 +3,7 @@
 import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 import type { Workload } from '../types.ts';
-import { fsopsBinary } from '../fsops.ts';
+import { fsopsBinary } from '../tools.ts';
 import { makeTree } from '../layers.ts';
 import { sq, timeCommand } from '../timed.ts';
 

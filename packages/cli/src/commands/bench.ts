@@ -27,7 +27,7 @@ export const bench: Command = {
     '',
     'Options:',
     '  --drivers LIST     comma-separated: strata,kernel,fuse-overlayfs,unionfs-fuse,plain (default: all)',
-    '  --workloads LIST   comma-separated: seq-read,rand-read,seq-write,copy-up,create,stat,',
+    '  --workloads LIST   comma-separated: seq-read,rand-read,seq-write,copy-up,xattr,create,stat,',
     '                     find (or find-1,find-8,find-32),rm-rf,rename,untar,builder (default: all)',
     '  --quick            small sizes and 1 run (CI)',
     '  --runs N           runs per figure (default 5; 1 with --quick)',
