@@ -12,7 +12,7 @@ import { selectWorkloads } from './workloads/index.ts';
 import { FULL_SIZES, QUICK_SIZES } from './sizes.ts';
 import { runWorkloads } from './runner.ts';
 import { machineInfo } from './machine.ts';
-import { measureFuseFloor } from './fuse-floor.ts';
+import { fuseFloor, probeFuseFloor } from './fuse-floor.ts';
 import { checkTargets } from './targets.ts';
 import { runBuilderBench } from './builder/run-builds.ts';
 import { writeJsonReport } from './report/json.ts';
@@ -77,13 +77,15 @@ export async function runBench(opts: BenchOptions): Promise<BenchOutput> {
   const progress = opts.progress ?? process.stderr;
   const startedAt = new Date().toISOString();
   const machine = await machineInfo(opts.dataParent ?? os.tmpdir());
-  if (selected.length) machine.fuseFloor = await measureFuseFloor(opts.dataParent ?? os.tmpdir(), sizes.xattrCalls);
+  const floorDir = opts.dataParent ?? os.tmpdir();
+  const floorBefore = selected.length ? await probeFuseFloor(floorDir, sizes.xattrCalls) : undefined;
 
   const t = opts.strataTransport;
   if (t !== undefined && t !== 'native' && t !== 'fuse-native') throw new UsageError(`strata bench: --strata-transport must be native or fuse-native, not ${JSON.stringify(t)}`);
   const lp = opts.strataLowerPassthrough;
   const driverList = (names as DriverName[]).map((n) => (n === 'strata' && (t || lp !== undefined) ? strataDriver(t, lp) : allDrivers[n]));
   const res = await runWorkloads({ drivers: driverList, workloads: selected, sizes, runs, dataParent: opts.dataParent, progress, tty: opts.tty });
+  if (floorBefore) machine.fuseFloor = fuseFloor(sizes.xattrCalls, floorBefore, await probeFuseFloor(floorDir, sizes.xattrCalls));
   const builder = withBuilder ? await runBuilderBench({ runs, quick, progress, tty: opts.tty }) : undefined;
 
   machine.loadAverageEnd = os.loadavg();

@@ -1,7 +1,9 @@
 // The FUSE round trip of this machine with no file system behind it: a
 // server that answers each request at once (tools/fuseprobe.c). Every
 // request a FUSE driver gets costs at least this much; what a driver adds
-// above it is its own. Measured once per benchmark, beside the machine facts.
+// above it is its own. Measured before the workloads and again after them
+// (this machine's round trip moves by 20% from one half hour to the next),
+// and reported beside the machine facts.
 import { mkdtemp, rmdir } from 'node:fs/promises';
 import path from 'node:path';
 import { run } from '@strata/common';
@@ -9,26 +11,28 @@ import { toolBinary } from './tools.ts';
 import { summarize } from './stats.ts';
 import { isMounted } from './drivers/mounts.ts';
 
+/** Microseconds per getxattr(2) of each fuseprobe run: through FUSE, and on the local file system. */
+export interface FloorSamples { request: number[]; syscall: number[] }
+
 export type FuseFloor =
   | { requestUs: number; syscallUs: number; runs: number[]; calls: number }
   | { error: string };
 
-/** Median of three fuseprobe runs of `calls` getxattr(2) each, mounted in a temporary directory under `parent`. */
-export async function measureFuseFloor(parent: string, calls: number): Promise<FuseFloor> {
+/** `times` fuseprobe runs of `calls` getxattr(2) each, mounted in a temporary directory under `parent`. */
+export async function probeFuseFloor(parent: string, calls: number, times = 3): Promise<FloorSamples | { error: string }> {
   let dir: string | undefined;
   try {
     const bin = await toolBinary('fuseprobe');
     dir = await mkdtemp(path.join(parent, 'strata-fuseprobe-'));
-    const request: number[] = [];
-    const syscall: number[] = [];
-    for (let i = 0; i < 3; i++) {
+    const samples: FloorSamples = { request: [], syscall: [] };
+    for (let i = 0; i < times; i++) {
       const res = await run(bin, [dir, String(calls)], { timeoutMs: 150_000 });
       const [r, s] = res.stdout.trim().split(/\s+/).map(Number);
       if (!(r! > 0 && s! > 0)) return { error: `fuseprobe printed ${JSON.stringify(res.stdout.trim())}` };
-      request.push(r!);
-      syscall.push(s!);
+      samples.request.push(r!);
+      samples.syscall.push(s!);
     }
-    return { requestUs: summarize(request).median, syscallUs: summarize(syscall).median, runs: request, calls };
+    return samples;
   } catch (err) {
     return { error: (err as Error).message.split('\n')[0]! };
   } finally {
@@ -38,4 +42,13 @@ export async function measureFuseFloor(parent: string, calls: number): Promise<F
       await rmdir(dir).catch(() => undefined);
     }
   }
+}
+
+/** The medians of every probe run (the first error, if any probing failed). */
+export function fuseFloor(calls: number, ...parts: Array<FloorSamples | { error: string }>): FuseFloor {
+  const failed = parts.find((p): p is { error: string } => 'error' in p);
+  if (failed) return failed;
+  const all = parts as FloorSamples[];
+  const request = all.flatMap((p) => p.request);
+  return { requestUs: summarize(request).median, syscallUs: summarize(all.flatMap((p) => p.syscall)).median, runs: request, calls };
 }

@@ -39,7 +39,9 @@ function strataProfile(report: BenchReport): string[][] {
 function fuseFloorLine(f: MachineInfo['fuseFloor']): string {
   if (!f) return '';
   if ('error' in f) return ` FUSE round trip not measured: ${f.error}.`;
-  return ` One FUSE request answered at once by a server that does nothing (fuseprobe, getxattr(2), median of ${f.runs.length}) ` +
+  const lo = Math.min(...f.runs), hi = Math.max(...f.runs);
+  return ` One FUSE request answered at once by a server that does nothing (fuseprobe, getxattr(2); median of ${f.runs.length} runs, ` +
+    `half before the workloads and half after, ${fmtNumber(lo)}–${fmtNumber(hi)} µs) ` +
     `takes ${fmtNumber(f.requestUs)} µs here, the same syscall on the local file system ${fmtNumber(f.syscallUs)} µs.`;
 }
 
