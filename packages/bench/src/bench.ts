@@ -76,16 +76,17 @@ export async function runBench(opts: BenchOptions): Promise<BenchOutput> {
   }
   const progress = opts.progress ?? process.stderr;
   const startedAt = new Date().toISOString();
-  const machine = await machineInfo(opts.dataParent ?? os.tmpdir());
-  const floorDir = opts.dataParent ?? os.tmpdir();
-  const floorBefore = selected.length ? await probeFuseFloor(floorDir, sizes.xattrCalls) : undefined;
+  const dataRoot = opts.dataParent ?? os.tmpdir();
+  const machine = await machineInfo(dataRoot);
+  // (the machine's FUSE round trip: three probes now, three after the workloads)
+  const floorBefore = selected.length ? await probeFuseFloor(dataRoot, sizes.xattrCalls) : undefined;
 
   const t = opts.strataTransport;
   if (t !== undefined && t !== 'native' && t !== 'fuse-native') throw new UsageError(`strata bench: --strata-transport must be native or fuse-native, not ${JSON.stringify(t)}`);
   const lp = opts.strataLowerPassthrough;
   const driverList = (names as DriverName[]).map((n) => (n === 'strata' && (t || lp !== undefined) ? strataDriver(t, lp) : allDrivers[n]));
   const res = await runWorkloads({ drivers: driverList, workloads: selected, sizes, runs, dataParent: opts.dataParent, progress, tty: opts.tty });
-  if (floorBefore) machine.fuseFloor = fuseFloor(sizes.xattrCalls, floorBefore, await probeFuseFloor(floorDir, sizes.xattrCalls));
+  if (floorBefore) machine.fuseFloor = fuseFloor(sizes.xattrCalls, floorBefore, await probeFuseFloor(dataRoot, sizes.xattrCalls));
   const builder = withBuilder ? await runBuilderBench({ runs, quick, progress, tty: opts.tty }) : undefined;
 
   machine.loadAverageEnd = os.loadavg();
