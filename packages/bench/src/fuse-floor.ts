@@ -1,9 +1,11 @@
 // The FUSE round trip of this machine with no file system behind it: a
-// server that answers each request at once (tools/fuseprobe.c). Every
-// request a FUSE driver gets costs at least this much; what a driver adds
-// above it is its own. Measured before the workloads and again after them
-// (this machine's round trip moves by 20% from one half hour to the next),
-// and reported beside the machine facts.
+// server that answers each request at once (tools/fuseprobe.c), timed by
+// the same `fsops xattr` the xattr workload runs on every driver, and the
+// same getxattr(2) on the local file system. Every request a FUSE driver
+// gets costs at least this much; what a driver adds above it is its own.
+// Measured before the workloads and again after them (this machine's round
+// trip moves by 20% from one half hour to the next), and reported beside
+// the machine facts.
 import { mkdtemp, rmdir } from 'node:fs/promises';
 import path from 'node:path';
 import { run } from '@strata/common';
@@ -22,15 +24,18 @@ export type FuseFloor =
 export async function probeFuseFloor(parent: string, calls: number, times = 3): Promise<FloorSamples | { error: string }> {
   let dir: string | undefined;
   try {
-    const bin = await toolBinary('fuseprobe');
+    const [probe, fsops] = [await toolBinary('fuseprobe'), await toolBinary('fsops')];
     dir = await mkdtemp(path.join(parent, 'strata-fuseprobe-'));
     const samples: FloorSamples = { request: [], syscall: [] };
+    const us = async (cmd: string, args: string[]) => {
+      const out = (await run(cmd, args, { timeoutMs: 150_000 })).stdout.trim();
+      if (!(Number(out) > 0)) throw new Error(`${path.basename(cmd)} printed ${JSON.stringify(out)}, not a time`);
+      return Number(out);
+    };
     for (let i = 0; i < times; i++) {
-      const res = await run(bin, [dir, String(calls)], { timeoutMs: 150_000 });
-      const [r, s] = res.stdout.trim().split(/\s+/).map(Number);
-      if (!(r! > 0 && s! > 0)) return { error: `fuseprobe printed ${JSON.stringify(res.stdout.trim())}` };
-      samples.request.push(r!);
-      samples.syscall.push(s!);
+      samples.syscall.push(await us(fsops, ['xattr', dir, String(calls)]));
+      // (fuseprobe's file system has one file, f)
+      samples.request.push(await us(probe, [dir, fsops, 'xattr', path.join(dir, 'f'), String(calls)]));
     }
     return samples;
   } catch (err) {

@@ -10,12 +10,20 @@ import { run } from '@strata/common';
 import { toolBinary } from '../src/tools.ts';
 import { isMounted } from '../src/drivers/mounts.ts';
 
-let tmp: string | undefined;
+// One directory a test (they run at once), all unmounted and removed at the end.
+const dirs: string[] = [];
+
+async function freshDir(): Promise<string> {
+  const dir = await mkdtemp(path.join(os.tmpdir(), 'strata-fuseprobe-test-'));
+  dirs.push(dir);
+  return dir;
+}
 
 test.after.always(async () => {
-  if (!tmp) return;
-  if (await isMounted(tmp)) await run('umount', ['-l', tmp], { allowFailure: true });
-  await rm(tmp, { recursive: true, force: true });
+  for (const dir of dirs) {
+    if (await isMounted(dir)) await run('umount', ['-l', dir], { allowFailure: true });
+    await rm(dir, { recursive: true, force: true });
+  }
 });
 
 async function until(what: string, check: () => Promise<boolean>, ms: number): Promise<void> {
@@ -26,19 +34,23 @@ async function until(what: string, check: () => Promise<boolean>, ms: number): P
   }
 }
 
-test('fuseprobe prints the round trip and the syscall, and unmounts', async (t) => {
-  tmp = await mkdtemp(path.join(os.tmpdir(), 'strata-fuseprobe-test-'));
-  const { stdout } = await run(await toolBinary('fuseprobe'), [tmp, '2000']);
-  const [fuse, local] = stdout.trim().split(' ').map(Number);
-  t.true(fuse! > local! && local! > 0, stdout);
+test('fuseprobe runs a program against its mount, passes its output and status on, and unmounts', async (t) => {
+  const tmp = await freshDir();
+  const [probe, fsops] = [await toolBinary('fuseprobe'), await toolBinary('fsops')];
+  const fuse = Number((await run(probe, [tmp, fsops, 'xattr', path.join(tmp, 'f'), '2000'])).stdout);
+  const local = Number((await run(fsops, ['xattr', tmp, '2000'])).stdout);
+  t.true(fuse > local && local > 0, `${fuse} µs through the probe, ${local} µs locally`);
   t.false(await isMounted(tmp));
-  await t.throwsAsync(run(await toolBinary('fuseprobe'), [path.join(tmp, 'missing'), '10']), { message: /missing/ });
+  // The program's failure is the probe's (a file the probe does not have), and so is a mount that cannot be made.
+  await t.throwsAsync(run(probe, [tmp, fsops, 'xattr', path.join(tmp, 'nope'), '10']), { message: /nope/ });
+  await t.throwsAsync(run(probe, [path.join(tmp, 'missing'), fsops, 'xattr', tmp, '10']), { message: /missing/ });
+  t.false(await isMounted(tmp));
 });
 
 test('a fuseprobe killed while mounted leaves no mount: its server unmounts', async (t) => {
-  const dir = tmp ?? (tmp = await mkdtemp(path.join(os.tmpdir(), 'strata-fuseprobe-test-')));
-  // Enough calls to be still at it when killed (two seconds of local calls, then the mount and 15 s of FUSE ones).
-  const probe = spawn(await toolBinary('fuseprobe'), [dir, '1000000'], { stdio: 'ignore' });
+  const dir = await freshDir();
+  // Enough calls to be still at it when killed (about 15 s of them).
+  const probe = spawn(await toolBinary('fuseprobe'), [dir, await toolBinary('fsops'), 'xattr', path.join(dir, 'f'), '1000000'], { stdio: 'ignore' });
   const exited = new Promise((r) => probe.once('exit', r));
   await until('the probe to mount', () => isMounted(dir), 30_000);
   probe.kill('SIGKILL');

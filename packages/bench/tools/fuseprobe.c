@@ -1,15 +1,15 @@
 /* fuseprobe: what one FUSE request costs on this machine, with no file
  * system behind it.
- *   fuseprobe DIR N
- * Mounts a file system of one empty file on DIR (an empty directory), served
- * by a child process that answers each request at once and then polls
- * /dev/fuse for 200 us for the next one (as strata's loop does), times N
- * getxattr(2) calls of an absent attribute of that file through it, unmounts,
- * and prints two numbers: microseconds per call through FUSE, and per call of
- * the same getxattr(2) on DIR itself before the mount (the syscall alone).
- * Every metadata operation a FUSE driver cannot answer from the kernel's
- * caches costs at least the first number. Exits non-zero naming what failed;
- * the mount never outlives the program (the server dies with it). */
+ *   fuseprobe DIR PROGRAM [ARG...]
+ * Mounts on DIR (an empty directory) a file system of one empty file, DIR/f,
+ * served by a child process that answers each request at once and then
+ * polls /dev/fuse for 200 us for the next one (as strata's loop does), runs
+ * PROGRAM with its ARGs (its output passes through: the benchmark runs
+ * `fsops xattr DIR/f N`, the same timing it runs on every driver), unmounts,
+ * and exits with PROGRAM's status. Every metadata request a FUSE driver
+ * cannot answer from the kernel's caches costs at least what it measures.
+ * Exits non-zero naming what failed; the mount never outlives the probe (its
+ * server unmounts when the probe is killed). */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
@@ -24,7 +24,6 @@
 #include <sys/stat.h>
 #include <sys/uio.h>
 #include <sys/wait.h>
-#include <sys/xattr.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -49,11 +48,11 @@ struct attr_out { uint64_t valid; uint32_t valid_nsec, dummy; struct attr attr; 
 struct entry_out { uint64_t nodeid, generation, entry_valid, attr_valid; uint32_t entry_valid_nsec, attr_valid_nsec; struct attr attr; };
 
 #define FILE_NAME "f"
-#define ATTR_NAME "security.capability" /* what the kernel itself asks before writes */
 #define BUF_SIZE (1 << 18)              /* the kernel wants room for max_write (128 KiB) and more */
 
 static const char *mountpoint;
 static int mounted;
+static pid_t program; /* PROGRAM, once started */
 
 static double now_us(void) {
   struct timespec t;
@@ -143,6 +142,7 @@ static void unmount_now(void) {
 
 static void on_alarm(int sig) {
   (void)sig;
+  if (program > 0) kill(program, SIGKILL);
   if (mounted) umount2(mountpoint, MNT_DETACH);
   static const char msg[] = "fuseprobe: timed out\n";
   if (write(2, msg, sizeof msg - 1) < 0) _exit(1);
@@ -155,34 +155,14 @@ static void on_parent_gone(int sig) {
   _exit(1);
 }
 
-/* Microseconds per getxattr(2) of ATTR_NAME on `path`, or -1. The
- * attribute must be absent (ENODATA; ENOTSUP: a local file system without
- * xattrs does as well for the syscall's cost). */
-static double time_getxattr(const char *path, long n) {
-  char v[64];
-  for (long i = 0; i < n / 10 + 100; i++) getxattr(path, ATTR_NAME, v, sizeof v); /* warm up */
-  double start = now_us();
-  for (long i = 0; i < n; i++) {
-    ssize_t r = getxattr(path, ATTR_NAME, v, sizeof v);
-    if (r >= 0 || (errno != ENODATA && errno != ENOTSUP)) {
-      fprintf(stderr, "fuseprobe: getxattr %s %s: %s\n", path, ATTR_NAME, r >= 0 ? "has a value" : strerror(errno));
-      return -1;
-    }
-  }
-  return (now_us() - start) / (double)n;
-}
-
 int main(int argc, char **argv) {
-  long n = argc == 3 ? atol(argv[2]) : 0;
-  if (n <= 0) {
-    fprintf(stderr, "usage: fuseprobe DIR N\n");
+  if (argc < 3) {
+    fprintf(stderr, "usage: fuseprobe DIR PROGRAM [ARG...]\n");
     return 2;
   }
   mountpoint = argv[1];
   signal(SIGALRM, on_alarm);
   alarm(120);
-  double local = time_getxattr(mountpoint, n);
-  if (local < 0) return 1;
   int fd = open("/dev/fuse", O_RDWR | O_CLOEXEC);
   if (fd < 0) {
     fprintf(stderr, "fuseprobe: /dev/fuse: %s\n", strerror(errno));
@@ -195,31 +175,35 @@ int main(int argc, char **argv) {
     return 1;
   }
   mounted = 1;
-  pid_t parent = getpid(), child = fork();
-  if (child < 0) {
+  pid_t parent = getpid(), server = fork();
+  if (server < 0) {
     fprintf(stderr, "fuseprobe: fork: %s\n", strerror(errno));
     unmount_now();
     return 1;
   }
-  if (child == 0) {
-    /* Killed, the parent could not unmount: the server does it then. */
+  if (server == 0) {
+    /* Killed, the probe could not unmount: the server does it then. */
     signal(SIGTERM, on_parent_gone);
     prctl(PR_SET_PDEATHSIG, SIGTERM);
     if (getppid() != parent) on_parent_gone(SIGTERM);
     serve(fd);
   }
   close(fd);
-  char path[4096];
-  snprintf(path, sizeof path, "%s/%s", mountpoint, FILE_NAME);
-  double fuse = time_getxattr(path, n);
+  program = fork();
+  if (program == 0) {
+    execvp(argv[2], argv + 2);
+    fprintf(stderr, "fuseprobe: %s: %s\n", argv[2], strerror(errno));
+    _exit(127);
+  }
+  int status = 1;
+  if (program < 0) fprintf(stderr, "fuseprobe: fork: %s\n", strerror(errno));
+  else waitpid(program, &status, 0);
   unmount_now();
-  int status = 0;
-  waitpid(child, &status, 0);
-  if (fuse < 0) return 1;
-  if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
-    fprintf(stderr, "fuseprobe: the server ended badly (status %d)\n", status);
+  int served = 0;
+  waitpid(server, &served, 0);
+  if (!WIFEXITED(served) || WEXITSTATUS(served) != 0) {
+    fprintf(stderr, "fuseprobe: the server ended badly (status %d)\n", served);
     return 1;
   }
-  printf("%.3f %.3f\n", fuse, local);
-  return 0;
+  return WIFEXITED(status) ? WEXITSTATUS(status) : 1;
 }
